@@ -1,0 +1,36 @@
+# Every target installs what it needs: a fresh machine with Python >= 3.11 and
+# Go >= 1.26 (and the package registries) is enough.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+
+.PHONY: all venv testenv test lint demo bench-workqueue clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -U pip
+	$(PY) -m pip install -q -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP)
+
+# Builds (or reuses from ~/.cache/kubeloop/testenv) the real control plane.
+testenv: venv
+	$(PY) -m kubeloop.testenv build
+
+test: venv testenv
+	$(PY) -m pytest
+
+lint: venv
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/mypy
+
+demo: venv testenv
+	$(PY) -m kubeloop.testenv demo
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,65 @@
+"""Value types the client hands up to the cache layer.
+
+They are deliberately small and free of transport details, so that the
+reflector can be driven by the real client or by a fake ListerWatcher in unit
+tests with the same types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+#: Watch event types, as the API server spells them.
+ADDED = "ADDED"
+MODIFIED = "MODIFIED"
+DELETED = "DELETED"
+BOOKMARK = "BOOKMARK"
+ERROR = "ERROR"
+
+
+@dataclass(slots=True)
+class ListPage:
+    """One page of a LIST: its items, the list's resourceVersion and the
+    continue token (``""`` when this was the last page)."""
+
+    items: list[Any]
+    resource_version: str
+    continue_: str = ""
+    remaining_item_count: int | None = None
+
+
+@dataclass(slots=True)
+class WatchEvent:
+    """One watch event. ``object`` is the decoded object (a dict unless a
+    typed decoder is used). ERROR events are never yielded: the stream raises
+    the corresponding :class:`kubeloop.errors.ApiError` instead."""
+
+    type: str
+    object: Any
+
+
+@dataclass(slots=True)
+class ListOptions:
+    """Options for LIST and WATCH, named after metav1.ListOptions."""
+
+    label_selector: str | None = None
+    field_selector: str | None = None
+    limit: int | None = None
+    continue_: str | None = None
+    resource_version: str | None = None
+    resource_version_match: str | None = None
+    timeout_seconds: int | None = None
+    allow_watch_bookmarks: bool = False
+    send_initial_events: bool | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class WatchStream(Protocol):
+    """An open watch: iterate it for events; ``stop()`` may be called from any
+    thread and makes iteration end promptly (without an error)."""
+
+    def __iter__(self) -> Iterator[WatchEvent]: ...
+
+    def stop(self) -> None: ...
