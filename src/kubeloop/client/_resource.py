@@ -1,0 +1,349 @@
+"""A client for one resource (client-go's dynamic ``ResourceInterface``).
+
+Objects are plain dicts in and out. Namespace resolution for single-object
+calls: the ``namespace=`` argument, else the object's metadata.namespace,
+else the client's namespace, else (for a namespaced resource) the config's
+default namespace.
+
+Example::
+
+    nets = client.resource("samplecrd.k8s.io/v1", "networks", namespace="default")
+    net = nets.create({"apiVersion": "samplecrd.k8s.io/v1", "kind": "Network",
+                       "metadata": {"name": "n1"},
+                       "spec": {"cidr": "10.0.0.0/24", "gateway": "10.0.0.1"}})
+    net["spec"]["gateway"] = "10.0.0.254"
+    nets.update(net)                     # Conflict if someone wrote in between
+    with nets.watch(resource_version=net["metadata"]["resourceVersion"]) as w:
+        for event in w:
+            print(event.type, event.object["metadata"]["name"])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import quote
+
+from kubeloop.client._codec import decode_json, decode_list, encode_json
+from kubeloop.client._types import ListOptions, ListPage
+from kubeloop.client._watch import Watch
+
+if TYPE_CHECKING:
+    from kubeloop.client._client import Client
+
+PatchType = Literal["merge", "json", "strategic", "apply"]
+
+PATCH_CONTENT_TYPES: dict[str, str] = {
+    "merge": "application/merge-patch+json",
+    "json": "application/json-patch+json",
+    "strategic": "application/strategic-merge-patch+json",
+    "apply": "application/apply-patch+yaml",
+}
+
+#: client-go's pager page size.
+DEFAULT_PAGE_SIZE = 500
+
+
+def group_version_path(api_version: str) -> str:
+    """``/api/v1`` for the core group, ``/apis/<group>/<version>`` otherwise."""
+    return "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+
+
+def list_params(options: ListOptions) -> dict[str, str]:
+    """metav1.ListOptions as query parameters (only those that are set)."""
+    params: dict[str, str] = {}
+    if options.label_selector:
+        params["labelSelector"] = options.label_selector
+    if options.field_selector:
+        params["fieldSelector"] = options.field_selector
+    if options.limit:
+        params["limit"] = str(options.limit)
+    if options.continue_:
+        params["continue"] = options.continue_
+    if options.resource_version is not None:
+        params["resourceVersion"] = options.resource_version
+    if options.resource_version_match:
+        params["resourceVersionMatch"] = options.resource_version_match
+    if options.timeout_seconds is not None:
+        params["timeoutSeconds"] = str(options.timeout_seconds)
+    if options.allow_watch_bookmarks:
+        params["allowWatchBookmarks"] = "true"
+    if options.send_initial_events is not None:
+        params["sendInitialEvents"] = "true" if options.send_initial_events else "false"
+    params.update(options.extra)
+    return params
+
+
+def _meta(obj: dict[str, Any]) -> dict[str, Any]:
+    meta = obj.get("metadata")
+    return meta if isinstance(meta, dict) else {}
+
+
+class ResourceClient:
+    """Operations on one resource, optionally bound to one namespace."""
+
+    def __init__(
+        self,
+        client: Client,
+        api_version: str,
+        plural: str,
+        *,
+        namespace: str | None = None,
+        namespaced: bool | None = True,
+    ) -> None:
+        self.client = client
+        self.api_version = api_version
+        self.plural = plural
+        self.namespace = namespace
+        self.namespaced = namespaced
+
+    def __repr__(self) -> str:
+        return f"ResourceClient({self.api_version}, {self.plural}, namespace={self.namespace!r})"
+
+    def with_namespace(self, namespace: str | None) -> ResourceClient:
+        return ResourceClient(
+            self.client,
+            self.api_version,
+            self.plural,
+            namespace=namespace,
+            namespaced=self.namespaced,
+        )
+
+    # -- paths ---------------------------------------------------------------
+    def _ns(self, namespace: str | None, obj: dict[str, Any] | None = None) -> str | None:
+        if self.namespaced is False:
+            return None
+        ns = namespace or (obj is not None and _meta(obj).get("namespace")) or self.namespace
+        if not ns and self.namespaced:
+            ns = self.client.config.namespace
+        return ns or None
+
+    def collection_path(self, namespace: str | None) -> str:
+        base = group_version_path(self.api_version)
+        if namespace:
+            return f"{base}/namespaces/{quote(namespace, safe='')}/{self.plural}"
+        return f"{base}/{self.plural}"
+
+    def object_path(self, name: str, namespace: str | None, subresource: str | None = None) -> str:
+        if not name:
+            raise ValueError(f"{self.plural}: an object name is required")
+        path = f"{self.collection_path(namespace)}/{quote(name, safe='')}"
+        return f"{path}/{subresource}" if subresource else path
+
+    def _do(self, method: str, path: str, **kw: Any) -> Any:
+        return decode_json(self.client.request_bytes(method, path, **kw), f"{method} {path}")
+
+    # -- reads ---------------------------------------------------------------
+    def get(self, name: str, *, namespace: str | None = None, subresource: str | None = None) -> Any:
+        return self._do("GET", self.object_path(name, self._ns(namespace), subresource))
+
+    def list_page(self, options: ListOptions | None = None, **kw: Any) -> ListPage:
+        """One LIST request (one page when ``limit`` is set)."""
+        options = options or ListOptions(**kw)
+        path = self.collection_path(self.namespace if self.namespaced is not False else None)
+        data = self.client.request_bytes("GET", path, params=list_params(options))
+        items, rv, cont, remaining = decode_list(data, f"LIST {path}")
+        return ListPage(items, rv, cont, remaining)
+
+    def list(
+        self,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        limit: int | None = DEFAULT_PAGE_SIZE,
+        resource_version: str | None = None,
+        resource_version_match: str | None = None,
+    ) -> Iterator[ListPage]:
+        """Iterate over the pages of a LIST, following ``continue`` tokens.
+
+        As in client-go's pager, continue requests carry no resourceVersion:
+        the token pins the snapshot of the first page.
+        """
+        options = ListOptions(
+            label_selector=label_selector,
+            field_selector=field_selector,
+            limit=limit,
+            resource_version=resource_version,
+            resource_version_match=resource_version_match,
+        )
+        while True:
+            page = self.list_page(options)
+            yield page
+            if not page.continue_:
+                return
+            options = ListOptions(
+                label_selector=label_selector,
+                field_selector=field_selector,
+                limit=limit,
+                continue_=page.continue_,
+            )
+
+    def list_all(self, **kw: Any) -> ListPage:
+        """Every item over all pages, with the first page's resourceVersion."""
+        items: list[Any] = []
+        rv = ""
+        for page in self.list(**kw):
+            rv = rv or page.resource_version
+            items.extend(page.items)
+        return ListPage(items, rv)
+
+    def watch(self, options: ListOptions | None = None, **kw: Any) -> Watch:
+        """Open a watch; see :class:`Watch`. Keyword arguments are
+        :class:`ListOptions` fields (``resource_version``,
+        ``allow_watch_bookmarks``, ``timeout_seconds``, ``send_initial_events``...).
+        """
+        options = options or ListOptions(**kw)
+        params = list_params(options)
+        params["watch"] = "true"
+        path = self.collection_path(self.namespace if self.namespaced is not False else None)
+        return Watch(
+            self.client._loop, self.client._rest, path, params, self.client.config.timeout
+        )
+
+    # -- writes --------------------------------------------------------------
+    @staticmethod
+    def _write_params(dry_run: bool, field_manager: str | None) -> dict[str, str]:
+        params: dict[str, str] = {}
+        if dry_run:
+            params["dryRun"] = "All"
+        if field_manager:
+            params["fieldManager"] = field_manager
+        return params
+
+    def create(
+        self,
+        obj: dict[str, Any],
+        *,
+        namespace: str | None = None,
+        dry_run: bool = False,
+        field_manager: str | None = None,
+    ) -> Any:
+        path = self.collection_path(self._ns(namespace, obj))
+        return self._do(
+            "POST", path, body=encode_json(obj), params=self._write_params(dry_run, field_manager)
+        )
+
+    def update(
+        self,
+        obj: dict[str, Any],
+        *,
+        namespace: str | None = None,
+        subresource: str | None = None,
+        dry_run: bool = False,
+        field_manager: str | None = None,
+    ) -> Any:
+        """PUT the object. Its metadata.resourceVersion makes the write
+        conditional: a stale one fails with :class:`Conflict`."""
+        path = self.object_path(_meta(obj).get("name", ""), self._ns(namespace, obj), subresource)
+        return self._do(
+            "PUT", path, body=encode_json(obj), params=self._write_params(dry_run, field_manager)
+        )
+
+    def patch(
+        self,
+        name: str,
+        patch: Any,
+        *,
+        patch_type: PatchType = "merge",
+        namespace: str | None = None,
+        subresource: str | None = None,
+        field_manager: str | None = None,
+        force: bool | None = None,
+        dry_run: bool = False,
+    ) -> Any:
+        """Patch with a merge, JSON, strategic-merge (built-in kinds only) or
+        server-side apply patch. Apply needs ``field_manager``; ``force=True``
+        takes ownership of conflicting fields."""
+        if patch_type not in PATCH_CONTENT_TYPES:
+            raise ValueError(f"unknown patch type {patch_type!r}")
+        if patch_type == "apply" and not field_manager:
+            raise ValueError("server-side apply needs a field_manager")
+        params = self._write_params(dry_run, field_manager)
+        if force is not None:
+            params["force"] = "true" if force else "false"
+        body = patch if isinstance(patch, bytes) else encode_json(patch)
+        return self._do(
+            "PATCH",
+            self.object_path(name, self._ns(namespace), subresource),
+            body=body,
+            params=params,
+            content_type=PATCH_CONTENT_TYPES[patch_type],
+        )
+
+    def apply(
+        self,
+        obj: dict[str, Any],
+        *,
+        field_manager: str,
+        force: bool = False,
+        namespace: str | None = None,
+        subresource: str | None = None,
+    ) -> Any:
+        """Server-side apply of ``obj`` (which names itself)."""
+        return self.patch(
+            _meta(obj).get("name", ""),
+            obj,
+            patch_type="apply",
+            namespace=self._ns(namespace, obj),
+            subresource=subresource,
+            field_manager=field_manager,
+            force=force,
+        )
+
+    def delete(
+        self,
+        name: str,
+        *,
+        namespace: str | None = None,
+        propagation_policy: Literal["Foreground", "Background", "Orphan"] | None = None,
+        preconditions: dict[str, str] | None = None,
+        grace_period_seconds: int | None = None,
+        dry_run: bool = False,
+    ) -> Any:
+        """DELETE; returns the object (being finalised) or a Status.
+        ``preconditions`` may hold ``uid`` and/or ``resourceVersion``."""
+        body: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions"}
+        if propagation_policy:
+            body["propagationPolicy"] = propagation_policy
+        if preconditions:
+            body["preconditions"] = preconditions
+        if grace_period_seconds is not None:
+            body["gracePeriodSeconds"] = grace_period_seconds
+        if dry_run:
+            body["dryRun"] = ["All"]
+        return self._do(
+            "DELETE", self.object_path(name, self._ns(namespace)), body=encode_json(body)
+        )
+
+    def delete_collection(
+        self, *, namespace: str | None = None, label_selector: str | None = None
+    ) -> Any:
+        params = {"labelSelector": label_selector} if label_selector else None
+        return self._do("DELETE", self.collection_path(self._ns(namespace)), params=params)
+
+    # -- status subresource --------------------------------------------------
+    def get_status(self, name: str, *, namespace: str | None = None) -> Any:
+        return self.get(name, namespace=namespace, subresource="status")
+
+    def update_status(self, obj: dict[str, Any], *, namespace: str | None = None) -> Any:
+        return self.update(obj, namespace=namespace, subresource="status")
+
+    def patch_status(
+        self,
+        name: str,
+        patch: Any,
+        *,
+        patch_type: PatchType = "merge",
+        namespace: str | None = None,
+        field_manager: str | None = None,
+        force: bool | None = None,
+    ) -> Any:
+        return self.patch(
+            name,
+            patch,
+            patch_type=patch_type,
+            namespace=namespace,
+            subresource="status",
+            field_manager=field_manager,
+            force=force,
+        )

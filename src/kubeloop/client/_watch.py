@@ -1,0 +1,152 @@
+"""A watch stream: events decoded line by line as they arrive.
+
+The event loop task only reads bytes and splits lines; the consuming thread
+decodes each line once, straight from bytes (msgspec), so the loop stays free
+for the other requests sharing the connection and nothing is buffered beyond
+lines not yet consumed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import queue
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import msgspec
+
+from kubeloop.client._loop import LoopThread
+from kubeloop.client._rest import AsyncRest
+from kubeloop.client._types import ERROR, WatchEvent
+from kubeloop.errors import DecodeError, TransportError, api_error_from_status
+
+
+class _Event(msgspec.Struct):
+    type: str
+    object: Any
+
+
+_event_decoder = msgspec.json.Decoder(_Event)
+
+_END = object()
+
+
+class Watch:
+    """An open watch (implements :class:`kubeloop.client.WatchStream`).
+
+    Iterate for :class:`WatchEvent`; iteration ends when the server closes
+    the stream (timeoutSeconds reached) or :meth:`stop` is called from any
+    thread. An ERROR event raises its :class:`ApiError` (e.g. ``Gone``); a
+    broken connection raises :class:`TransportError`.
+
+    ``decode_object`` (optional) turns each event's object into the caller's
+    type; by default objects are plain dicts.
+    """
+
+    def __init__(
+        self,
+        loop: LoopThread,
+        rest: AsyncRest,
+        path: str,
+        params: dict[str, Any],
+        timeout: float,
+    ) -> None:
+        self._loop = loop
+        self._path = path
+        # Lines (bytes), an exception, or _END. Unbounded: the consumer is
+        # an informer that drains it continuously.
+        self._lines: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._stopped = threading.Event()
+        started: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._task_future = loop.submit(self._pump(rest, path, params, timeout, started))
+        try:
+            started.result()
+        except BaseException:
+            self.stop()
+            raise
+
+    async def _pump(
+        self,
+        rest: AsyncRest,
+        path: str,
+        params: dict[str, Any],
+        timeout: float,
+        started: concurrent.futures.Future[None],
+    ) -> None:
+        put = self._lines.put
+        try:
+            response = await rest.send(
+                "GET",
+                path,
+                params=params,
+                stream=True,
+                # No read timeout: a watch is quiet for minutes at a time;
+                # timeoutSeconds and TCP keepalive bound it instead.
+                timeout=httpx.Timeout(timeout, read=None),
+            )
+        except BaseException as err:
+            if not started.done():
+                started.set_exception(err)
+            return
+        started.set_result(None)
+        buffer = b""
+        try:
+            async for chunk in response.aiter_raw():
+                buffer += chunk
+                if b"\n" not in chunk:
+                    continue
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    if line:
+                        put(line)
+            if buffer.strip():
+                put(buffer)
+            put(_END)
+        except asyncio.CancelledError:
+            put(_END)
+            raise
+        except httpx.HTTPError as err:
+            put(TransportError(f"watch {path}: connection broke: {err!r}"))
+        except BaseException as err:
+            put(err)
+            raise
+        finally:
+            await response.aclose()
+
+    def __iter__(self) -> Iterator[WatchEvent]:
+        get = self._lines.get
+        decode = _event_decoder.decode
+        while True:
+            item = get()
+            if item is _END or self._stopped.is_set():
+                return
+            if isinstance(item, BaseException):
+                raise item
+            assert isinstance(item, bytes)
+            try:
+                event = decode(item)
+            except msgspec.DecodeError as err:
+                self.stop()
+                raise DecodeError(f"watch {self._path}: undecodable event: {err}") from err
+            if event.type == ERROR:
+                self.stop()
+                obj = event.object if isinstance(event.object, dict) else {}
+                raise api_error_from_status(obj)
+            yield WatchEvent(event.type, event.object)
+
+    def stop(self) -> None:
+        """End the watch from any thread; iteration returns promptly."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        self._lines.put(_END)
+        self._task_future.cancel()
+
+    def __enter__(self) -> Watch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

