@@ -1,0 +1,265 @@
+"""Queue: the cases of client-go's util/workqueue/queue_test.go, plus shutdown rules."""
+
+from __future__ import annotations
+
+import gc
+import threading
+import weakref
+from collections.abc import Callable
+
+import pytest
+
+from kubeloop.workqueue import Queue
+
+ShutDown = Callable[[Queue[object]], None]
+SHUTDOWNS: list[ShutDown] = [Queue.shut_down, Queue.shut_down_with_drain]
+SHUTDOWN_IDS = ["shut_down", "shut_down_with_drain"]
+
+
+def start(target: Callable[[], object]) -> threading.Thread:
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return thread
+
+
+def join_all(threads: list[threading.Thread], timeout: float = 10.0) -> None:
+    for thread in threads:
+        thread.join(timeout)
+        assert not thread.is_alive(), "thread did not finish"
+
+
+@pytest.mark.parametrize("shut_down", SHUTDOWNS, ids=SHUTDOWN_IDS)
+def test_basic(shut_down: ShutDown) -> None:
+    q: Queue[object] = Queue()
+    got_after_shutdown: list[object] = []
+
+    def produce(i: int) -> None:
+        for _ in range(50):
+            q.add(i)
+
+    def consume() -> None:
+        while True:
+            item, quit_ = q.get()
+            if item == "added after shutdown!":
+                got_after_shutdown.append(item)
+            if quit_:
+                return
+            q.done(item)
+
+    producers = [start(lambda i=i: produce(i)) for i in range(50)]
+    consumers = [start(consume) for _ in range(10)]
+    join_all(producers)
+    shut_down(q)
+    q.add("added after shutdown!")
+    join_all(consumers)
+    assert got_after_shutdown == []
+    assert len(q) == 0
+
+
+@pytest.mark.parametrize("shut_down", SHUTDOWNS, ids=SHUTDOWN_IDS)
+def test_add_while_processing(shut_down: ShutDown) -> None:
+    q: Queue[object] = Queue()
+
+    def consume() -> None:
+        # Every worker re-adds every item up to two times: the dirty-while-processing case.
+        counters: dict[object, int] = {}
+        while True:
+            item, quit_ = q.get()
+            if quit_:
+                return
+            counters[item] = counters.get(item, 0) + 1
+            if counters[item] < 2:
+                q.add(item)
+            q.done(item)
+
+    producers = [start(lambda i=i: q.add(i)) for i in range(50)]
+    consumers = [start(consume) for _ in range(10)]
+    join_all(producers)
+    shut_down(q)
+    join_all(consumers)
+    assert len(q) == 0
+
+
+def test_len() -> None:
+    q: Queue[str] = Queue()
+    q.add("foo")
+    assert len(q) == 1
+    q.add("bar")
+    assert len(q) == 2
+    q.add("foo")  # should not increase the queue length
+    assert len(q) == 2
+
+
+def test_reinsert() -> None:
+    q: Queue[str] = Queue()
+    q.add("foo")
+    item, _ = q.get()
+    assert item == "foo"
+    q.add("foo")  # add it back while processing
+    q.done("foo")
+    assert q.get() == ("foo", False)  # it is back on the queue
+    q.done("foo")
+    assert len(q) == 0
+
+
+def test_collapse() -> None:
+    q: Queue[str] = Queue()
+    q.add("bar")
+    q.add("bar")
+    assert q.get() == ("bar", False)
+    q.done("bar")
+    assert len(q) == 0
+
+
+def test_collapse_while_processing() -> None:
+    q: Queue[str] = Queue()
+    q.add("foo")
+    assert q.get() == ("foo", False)
+    q.add("foo")
+    q.add("foo")
+    got: list[object] = []
+
+    def other_worker() -> None:
+        item, _ = q.get()
+        got.append(item)
+        q.done("foo")
+
+    worker = start(other_worker)
+    # A negative check: the other worker must stay blocked while we hold "foo".
+    # Nothing can be awaited for "did not happen", so give it a short chance.
+    worker.join(0.05)
+    assert worker.is_alive(), "worker should be blocked until we are done"
+    assert len(q) == 0  # dirty, but not queued while processing
+    q.done("foo")
+    join_all([worker])
+    assert got == ["foo"]
+    assert len(q) == 0
+
+
+def test_queue_drainage_using_shut_down_with_drain() -> None:
+    q: Queue[str] = Queue()
+    q.add("foo")
+    q.add("bar")
+    first, _ = q.get()
+    second, _ = q.get()
+    assert first is not None and second is not None
+    drainer = start(q.shut_down_with_drain)
+
+    # get() blocks until ShutDownWithDrain has begun, then reports shutdown.
+    assert q.get() == (None, True)
+    assert drainer.is_alive(), "drain must wait for the items in flight"
+    q.done(first)
+    q.done(second)
+    join_all([drainer])
+
+
+def test_no_queue_drainage_using_shut_down() -> None:
+    q: Queue[str] = Queue()
+    q.add("foo")
+    q.add("bar")
+    q.get()
+    q.get()
+    # Not waiting for the two items in flight: returns although nobody calls done.
+    stopper = start(q.shut_down)
+    join_all([stopper])
+
+
+def test_force_queue_shutdown_using_shut_down() -> None:
+    q: Queue[str] = Queue()
+    q.add("foo")
+    q.add("bar")
+    q.get()
+    q.get()
+    drainer = start(q.shut_down_with_drain)
+    assert q.get() == (None, True)
+    # A second signal: shut_down releases the drain although nothing was done.
+    q.shut_down()
+    join_all([drainer])
+
+
+def test_queue_drainage_using_shut_down_with_drain_with_dirty_item() -> None:
+    q: Queue[str] = Queue()
+    q.add("foo")
+    gotten, _ = q.get()
+    assert gotten == "foo"
+    q.add("foo")
+    drainer = start(q.shut_down_with_drain)
+    assert q.get() == (None, True)  # drain has begun; "foo" is dirty, not queued
+
+    q.done("foo")
+    # done() put the dirty item back, so get() hands it out despite shutdown.
+    assert q.get() == ("foo", False)
+    q.done("foo")
+    assert q.get() == (None, True)
+    join_all([drainer])
+
+
+def test_garbage_collection() -> None:
+    class BigObject:
+        data = b"hello"
+
+    q: Queue[BigObject] = Queue()
+    obj = BigObject()
+    ref = weakref.ref(obj)
+    q.add(obj)
+    item, _ = q.get()
+    assert item is obj
+    q.done(obj)
+    del obj, item
+    gc.collect()
+    assert ref() is None, "the queue kept a reference to a finished item"
+
+
+def test_get_after_shut_down_hands_out_items_queued_before() -> None:
+    q: Queue[str] = Queue()
+    q.add("a")
+    q.add("b")
+    q.shut_down()
+    assert q.shutting_down()
+    assert q.get() == ("a", False)
+    assert q.get() == ("b", False)
+    assert q.get() == (None, True)
+
+
+def test_add_after_shut_down_is_dropped() -> None:
+    q: Queue[str] = Queue()
+    q.shut_down()
+    q.add("late")
+    assert len(q) == 0
+    assert q.get() == (None, True)
+
+
+def test_add_while_processing_after_shut_down_is_dropped() -> None:
+    q: Queue[str] = Queue()
+    q.add("foo")
+    q.get()
+    q.shut_down()
+    q.add("foo")
+    q.done("foo")
+    assert q.get() == (None, True)
+
+
+def test_get_blocks_until_shut_down() -> None:
+    q: Queue[str] = Queue()
+    results: list[object] = []
+    waiters = [start(lambda: results.append(q.get())) for _ in range(3)]
+    q.shut_down()
+    join_all(waiters)
+    assert results == [(None, True)] * 3
+
+
+def test_done_for_an_item_not_being_processed_is_ignored() -> None:
+    q: Queue[str] = Queue()
+    q.add("foo")
+    q.done("foo")  # queued, not held: must not queue it a second time
+    assert len(q) == 1
+    assert q.get() == ("foo", False)
+    q.done("foo")
+    assert len(q) == 0
+
+
+def test_items_are_handed_out_in_fifo_order() -> None:
+    q: Queue[int] = Queue()
+    for i in range(5):
+        q.add(i)
+    assert [q.get()[0] for _ in range(5)] == [0, 1, 2, 3, 4]
