@@ -1,0 +1,136 @@
+"""The informer machinery: reflector, DeltaFIFO, indexer, shared informers,
+listers and the informer factory, with client-go's semantics.
+
+::
+
+    factory = SharedInformerFactory(client, default_resync=30.0)
+    pods = factory.informer_for("v1", "pods")
+    pods.add_event_handler(ResourceEventHandlerFuncs(add_func=print))
+    factory.start(stop)
+    factory.wait_for_cache_sync(stop)
+    factory.lister_for("v1", "pods").namespaced("default").get("web-0")
+
+One event's way: watch stream -> :class:`Reflector` -> :class:`DeltaFIFO` ->
+the informer's delta handler -> :class:`Indexer` (the cache) and each
+handler's own buffer -> handler.
+"""
+
+from kubeloop.cache.accessor import (
+    MissingMetadataError,
+    get_annotations,
+    get_deletion_timestamp,
+    get_labels,
+    get_name,
+    get_namespace,
+    get_resource_version,
+    get_uid,
+)
+from kubeloop.cache.backoff import BackoffManager, ExponentialBackoffManager
+from kubeloop.cache.controller import Config, Controller, process_deltas
+from kubeloop.cache.delta_fifo import (
+    Delta,
+    DeltaFIFO,
+    Deltas,
+    DeltaType,
+    FIFOClosedError,
+    PopProcessFunc,
+    TransformFunc,
+)
+from kubeloop.cache.factory import SharedInformerFactory
+from kubeloop.cache.handlers import (
+    ResourceEventHandler,
+    ResourceEventHandlerDetailedFuncs,
+    ResourceEventHandlerFuncs,
+    ResourceEventHandlerRegistration,
+)
+from kubeloop.cache.index import (
+    NAMESPACE_INDEX,
+    IndexConflictError,
+    Indexers,
+    IndexFunc,
+    IndexNotFoundError,
+    meta_namespace_index_func,
+)
+from kubeloop.cache.indexer import Indexer
+from kubeloop.cache.keys import (
+    DeletedFinalStateUnknown,
+    KeyFunc,
+    KeyFuncError,
+    deletion_handling_meta_namespace_key_func,
+    meta_namespace_key_func,
+    split_meta_namespace_key,
+)
+from kubeloop.cache.labels import Selector, SelectorParseError, parse_selector
+from kubeloop.cache.lister import Lister, NamespaceLister
+from kubeloop.cache.listwatch import ListerWatcher, ListWatch, TweakListOptionsFunc
+from kubeloop.cache.reflector import (
+    Reflector,
+    ReflectorOptions,
+    VeryShortWatchError,
+    WatchErrorHandler,
+    default_watch_error_handler,
+)
+from kubeloop.cache.shared_informer import InformerStateError, SharedIndexInformer
+from kubeloop.cache.store import KeyListerGetter, Store
+from kubeloop.cache.transforms import strip_managed_fields
+from kubeloop.cache.wait import wait_for_cache_sync
+
+__all__ = [
+    "NAMESPACE_INDEX",
+    "BackoffManager",
+    "Config",
+    "Controller",
+    "DeletedFinalStateUnknown",
+    "Delta",
+    "DeltaFIFO",
+    "DeltaType",
+    "Deltas",
+    "ExponentialBackoffManager",
+    "FIFOClosedError",
+    "IndexConflictError",
+    "IndexFunc",
+    "IndexNotFoundError",
+    "Indexer",
+    "Indexers",
+    "InformerStateError",
+    "KeyFunc",
+    "KeyFuncError",
+    "KeyListerGetter",
+    "ListWatch",
+    "Lister",
+    "ListerWatcher",
+    "MissingMetadataError",
+    "NamespaceLister",
+    "PopProcessFunc",
+    "Reflector",
+    "ReflectorOptions",
+    "ResourceEventHandler",
+    "ResourceEventHandlerDetailedFuncs",
+    "ResourceEventHandlerFuncs",
+    "ResourceEventHandlerRegistration",
+    "Selector",
+    "SelectorParseError",
+    "SharedIndexInformer",
+    "SharedInformerFactory",
+    "Store",
+    "TransformFunc",
+    "TweakListOptionsFunc",
+    "VeryShortWatchError",
+    "WatchErrorHandler",
+    "default_watch_error_handler",
+    "deletion_handling_meta_namespace_key_func",
+    "get_annotations",
+    "get_deletion_timestamp",
+    "get_labels",
+    "get_name",
+    "get_namespace",
+    "get_resource_version",
+    "get_uid",
+    "meta_namespace_index_func",
+    "meta_namespace_key_func",
+    "parse_selector",
+    "process_deltas",
+    "split_meta_namespace_key",
+    "strip_managed_fields",
+    "wait_for_cache_sync",
+]

@@ -1,0 +1,67 @@
+"""How long a reflector waits before trying the API server again.
+
+client-go's reflector backs off 0.8 s, doubling, with full jitter (a wait in
+``[d, 2d)``), capped at 30 s, and starts over after 2 minutes without a
+backoff. The goal is to cut traffic to an unhealthy API server by ~98 %
+(the cap gives 0.22 QPS) while recovering fast from a single blip::
+
+    backoff = ExponentialBackoffManager()
+    stop.wait(backoff.backoff())
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+__all__ = ["BackoffManager", "ExponentialBackoffManager"]
+
+
+class BackoffManager(Protocol):
+    def backoff(self) -> float:
+        """The number of seconds to wait now (advancing the backoff)."""
+        ...
+
+
+class ExponentialBackoffManager:
+    """Exponential backoff with jitter and a reset after a quiet period."""
+
+    def __init__(
+        self,
+        initial: float = 0.8,
+        maximum: float = 30.0,
+        reset_after: float = 120.0,
+        factor: float = 2.0,
+        jitter: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self._initial = initial
+        self._maximum = maximum
+        self._reset_after = reset_after
+        self._factor = factor
+        self._jitter = jitter
+        self._clock = clock
+        self._rand = rand
+        # Guards _next and _last_backoff_start.
+        self._lock = threading.Lock()
+        self._next = initial
+        self._last_backoff_start: float | None = None
+
+    def backoff(self) -> float:
+        with self._lock:
+            now = self._clock()
+            if (
+                self._last_backoff_start is None
+                or now - self._last_backoff_start > self._reset_after
+            ):
+                self._next = self._initial
+            self._last_backoff_start = now
+            duration = min(self._next, self._maximum)
+            self._next = min(self._next * self._factor, self._maximum)
+        if self._jitter > 0:
+            duration += self._rand() * self._jitter * duration
+        return duration

@@ -1,0 +1,156 @@
+"""SharedInformerFactory: one informer per resource, shared by all controllers.
+
+::
+
+    factory = SharedInformerFactory(client, default_resync=30.0)
+    pods = factory.informer_for("v1", "pods")
+    nets = factory.lister_for(("example.com/v1", "networks"))
+    factory.start(stop)
+    factory.wait_for_cache_sync(stop)   # {("v1", "pods"): True, ...}
+    ...
+    stop.set()
+    factory.shutdown()
+
+A resource is named by ``(api_version, plural)`` (the factory then calls
+``client.resource(api_version, plural, namespace=...)``) or given as a
+ready resource client. Every informer carries the namespace index, and
+``metadata.managedFields`` is stripped before caching unless
+``strip_managed_fields=False``.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Protocol
+
+from kubeloop.cache.index import NAMESPACE_INDEX, meta_namespace_index_func
+from kubeloop.cache.lister import Lister
+from kubeloop.cache.listwatch import ListWatch, ResourceClientLike, TweakListOptionsFunc
+from kubeloop.cache.reflector import ReflectorOptions
+from kubeloop.cache.shared_informer import SharedIndexInformer
+from kubeloop.cache.transforms import strip_managed_fields as _strip_managed_fields
+from kubeloop.cache.wait import wait_for_cache_sync
+
+__all__ = ["ClientLike", "ResourceKey", "SharedInformerFactory"]
+
+#: How the factory names a resource: ``(api_version, plural)``.
+ResourceKey = tuple[str, str]
+ResourceRef = ResourceClientLike | tuple[str, str] | str
+
+
+class ClientLike(Protocol):
+    """The part of :class:`kubeloop.client.Client` the factory uses."""
+
+    def resource(
+        self, api_version: str, plural: str, *, namespace: str | None = None
+    ) -> ResourceClientLike: ...
+
+
+class SharedInformerFactory:
+    """Creates, starts and waits for shared informers (client-go's factory)."""
+
+    def __init__(
+        self,
+        client: ClientLike,
+        default_resync: float,
+        namespace: str | None = None,
+        tweak_list_options: TweakListOptionsFunc | None = None,
+        *,
+        strip_managed_fields: bool = True,
+        reflector_options: ReflectorOptions | None = None,
+    ) -> None:
+        self._client = client
+        self._default_resync = default_resync
+        self._namespace = namespace
+        self._tweak_list_options = tweak_list_options
+        self._strip_managed_fields = strip_managed_fields
+        self._reflector_options = reflector_options
+        # Guards _informers, _started, _threads and _shutting_down.
+        self._lock = threading.Lock()
+        self._informers: dict[ResourceKey, SharedIndexInformer] = {}
+        self._started: set[ResourceKey] = set()
+        self._threads: list[threading.Thread] = []
+        self._shutting_down = False
+
+    def informer_for(
+        self,
+        resource: ResourceRef,
+        plural: str | None = None,
+        *,
+        resync_period: float | None = None,
+    ) -> SharedIndexInformer:
+        """The one informer for ``resource``, created on first use.
+
+        ``resource`` is ``(api_version, plural)``, or ``api_version`` with
+        ``plural`` given separately, or a resource client.
+        """
+        key, resource_client = self._resolve(resource, plural)
+        with self._lock:
+            informer = self._informers.get(key)
+            if informer is not None:
+                return informer
+            if resource_client is None:
+                resource_client = self._client.resource(key[0], key[1], namespace=self._namespace)
+            informer = SharedIndexInformer(
+                ListWatch.from_client(resource_client, tweak_list_options=self._tweak_list_options),
+                self._default_resync if resync_period is None else resync_period,
+                {NAMESPACE_INDEX: meta_namespace_index_func},
+                reflector_options=self._reflector_options,
+            )
+            if self._strip_managed_fields:
+                informer.set_transform(_strip_managed_fields)
+            self._informers[key] = informer
+            return informer
+
+    def lister_for(self, resource: ResourceRef, plural: str | None = None) -> Lister:
+        key, _ = self._resolve(resource, plural)
+        return Lister(self.informer_for(resource, plural).get_indexer(), resource=key[1])
+
+    def start(self, stop: threading.Event) -> None:
+        """Run every informer not started yet, each in its own thread."""
+        with self._lock:
+            if self._shutting_down:
+                return
+            for key, informer in self._informers.items():
+                if key in self._started:
+                    continue
+                thread = threading.Thread(
+                    target=informer.run,
+                    args=(stop,),
+                    name=f"kubeloop-informer-{key[0]}/{key[1]}",
+                    daemon=True,
+                )
+                thread.start()
+                self._threads.append(thread)
+                self._started.add(key)
+
+    def wait_for_cache_sync(self, stop: threading.Event) -> dict[ResourceKey, bool]:
+        """Wait for every started informer; ``resource -> synced``."""
+        with self._lock:
+            informers = {k: i for k, i in self._informers.items() if k in self._started}
+        return {key: wait_for_cache_sync(stop, i.has_synced) for key, i in informers.items()}
+
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Wait for the informers to end (set their stop event first); later
+        ``start`` calls do nothing."""
+        with self._lock:
+            self._shutting_down = True
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(timeout)
+
+    def _resolve(
+        self, resource: ResourceRef, plural: str | None
+    ) -> tuple[ResourceKey, ResourceClientLike | None]:
+        if isinstance(resource, str):
+            if plural is None:
+                raise TypeError("informer_for(api_version, plural): plural is missing")
+            return (resource, plural), None
+        if isinstance(resource, tuple):
+            api_version, name = resource
+            return (api_version, name), None
+        version = getattr(resource, "api_version", None)
+        plural_attr = getattr(resource, "plural", None) or getattr(resource, "resource", None)
+        if isinstance(version, str) and isinstance(plural_attr, str):
+            return (version, plural_attr), resource
+        return ("", f"{type(resource).__name__}@{id(resource):x}"), resource
