@@ -26,7 +26,6 @@ file and the field at fault.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import os
 from collections.abc import Iterable, Sequence
@@ -287,8 +286,14 @@ class Fields:
         value = self.string(key)
         if value is None:
             return None
+        # As strict as Go's base64.StdEncoding (which allows line breaks):
+        # Python's strict mode still accepts excess padding ("QUJD=").
+        text = "".join(value.split())
+        unpadded = text.rstrip("=")
         try:
-            return base64.b64decode("".join(value.split()), validate=True)
+            if len(text) % 4 or len(text) - len(unpadded) > 2:
+                raise ValueError("bad padding")
+            return binascii.a2b_base64(text, strict_mode=True)
         except (binascii.Error, ValueError):
             raise self.fail("invalid base64", key) from None
 

@@ -1,0 +1,59 @@
+"""Fixtures for the configuration tests: test certificates minted with
+``cryptography``, a kubeconfig writer, and an environment with no kubeconfig,
+no cluster and an empty exec-provider cache."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kubeloop.client import _exec
+
+from .support import Certs, WriteKubeconfig, make_certs
+
+
+@pytest.fixture(scope="session")
+def certs() -> Certs:
+    return make_certs()
+
+
+@pytest.fixture
+def write_kubeconfig(tmp_path: Path) -> WriteKubeconfig:
+    """``write_kubeconfig(doc_or_text, name="config", subdir="")`` -> path."""
+
+    def write(doc: dict[str, Any] | str | bytes, name: str = "config", subdir: str = "") -> Path:
+        folder = tmp_path / subdir
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / name
+        if isinstance(doc, bytes):
+            path.write_bytes(doc)
+        elif isinstance(doc, str):
+            path.write_text(doc)
+        else:
+            path.write_text(yaml.safe_dump(doc))
+        return path
+
+    return write
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No ambient kubeconfig, cluster or cached exec credential leaks in."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for var in (
+        "KUBECONFIG",
+        "KUBERNETES_SERVICE_HOST",
+        "KUBERNETES_SERVICE_PORT",
+        "POD_NAMESPACE",
+    ):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("KUBELOOP_SERVICEACCOUNT_DIR", str(tmp_path / "no-service-account"))
+    _exec._providers.clear()
+    yield
+    _exec._providers.clear()
