@@ -16,8 +16,8 @@ SHUTDOWNS: list[ShutDown] = [Queue.shut_down, Queue.shut_down_with_drain]
 SHUTDOWN_IDS = ["shut_down", "shut_down_with_drain"]
 
 
-def start(target: Callable[[], object]) -> threading.Thread:
-    thread = threading.Thread(target=target, daemon=True)
+def start(target: Callable[..., object], *args: object) -> threading.Thread:
+    thread = threading.Thread(target=target, args=args, daemon=True)
     thread.start()
     return thread
 
@@ -46,7 +46,7 @@ def test_basic(shut_down: ShutDown) -> None:
                 return
             q.done(item)
 
-    producers = [start(lambda i=i: produce(i)) for i in range(50)]
+    producers = [start(produce, i) for i in range(50)]
     consumers = [start(consume) for _ in range(10)]
     join_all(producers)
     shut_down(q)
@@ -72,7 +72,7 @@ def test_add_while_processing(shut_down: ShutDown) -> None:
                 q.add(item)
             q.done(item)
 
-    producers = [start(lambda i=i: q.add(i)) for i in range(50)]
+    producers = [start(q.add, i) for i in range(50)]
     consumers = [start(consume) for _ in range(10)]
     join_all(producers)
     shut_down(q)
