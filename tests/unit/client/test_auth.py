@@ -1,0 +1,198 @@
+"""The httpx auth built from a Config: static and file tokens, basic auth,
+the one retry after a 401, and the async flow keeping blocking work off the
+event loop. (Exec plugins through this flow: test_exec.py.)"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from kubeloop.client._auth import (
+    BearerTokenAuth,
+    FileTokenSource,
+    TokenSourceAuth,
+    build_auth,
+)
+from kubeloop.client._config import Config
+from kubeloop.errors import ConfigError
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _header(auth: httpx.Auth | None, request: httpx.Request | None = None) -> str | None:
+    assert auth is not None
+    request = request or httpx.Request("GET", "https://api/x")
+    return next(auth.sync_auth_flow(request)).headers.get("Authorization")
+
+
+def test_no_credentials_no_auth() -> None:
+    assert build_auth(Config(host="https://api")) is None
+
+
+def test_static_bearer_token() -> None:
+    auth = build_auth(Config(host="https://api", bearer_token="abc"))
+    assert isinstance(auth, BearerTokenAuth)
+    assert _header(auth) == "Bearer abc"
+
+
+def test_an_explicit_authorization_header_is_left_alone(tmp_path: Path) -> None:
+    (tmp_path / "token").write_text("from-file")
+    for config in (
+        Config(host="https://api", bearer_token="abc"),
+        Config(host="https://api", bearer_token_file=str(tmp_path / "token")),
+    ):
+        request = httpx.Request("GET", "https://api/x", headers={"Authorization": "Bearer mine"})
+        assert _header(build_auth(config), request) == "Bearer mine"
+
+
+def test_basic_auth() -> None:
+    auth = build_auth(Config(host="https://api", username="admin", password="s3cret"))
+    assert _header(auth) == "Basic YWRtaW46czNjcmV0"
+
+
+def test_token_and_basic_auth_together_are_refused() -> None:
+    config = Config(host="https://api", bearer_token="t", username="u", source="kubeconfig x")
+    with pytest.raises(ConfigError, match="kubeconfig x: username/password or bearer token"):
+        build_auth(config)
+
+
+# -- token files -------------------------------------------------------------
+
+
+def test_token_file_is_reread_at_most_every_minute(tmp_path: Path) -> None:
+    path, clock = tmp_path / "token", Clock()
+    path.write_text("one\n")
+    source = FileTokenSource(path, clock=clock)
+    assert source.token() == "one"
+    path.write_text("two")
+    clock.now += 59
+    assert not source.needs_refresh()
+    assert source.token() == "one"
+    clock.now += 1
+    assert source.needs_refresh()
+    assert source.token() == "two"
+
+
+def test_invalidate_rereads_the_token_file_now(tmp_path: Path) -> None:
+    path = tmp_path / "token"
+    path.write_text("one")
+    source = FileTokenSource(path, clock=Clock())
+    assert source.token() == "one"
+    path.write_text("two")
+    source.invalidate("stale-token")  # not the current one: nothing happens
+    assert source.token() == "one"
+    source.invalidate("one")
+    assert source.token() == "two"
+
+
+def test_unreadable_token_file_keeps_the_last_token(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path, clock = tmp_path / "token", Clock()
+    path.write_text("one")
+    source = FileTokenSource(path, clock=clock)
+    assert source.token() == "one"
+    path.write_text("   \n")
+    clock.now += 60
+    with caplog.at_level(logging.WARNING, logger="kubeloop.client"):
+        assert source.token() == "one"
+    assert "cannot re-read (the file is empty); keeping the last token" in caplog.text
+    path.unlink()
+    clock.now += 60
+    assert source.token() == "one"
+
+
+def test_first_read_of_a_missing_token_file_fails(tmp_path: Path) -> None:
+    source = FileTokenSource(tmp_path / "token")
+    with pytest.raises(ConfigError, match=r"token file .*/token: cannot read: \[Errno 2\]"):
+        source.token()
+    # The token the config was loaded with stands in for a previous read.
+    assert FileTokenSource(tmp_path / "token", fallback="loaded").token() == "loaded"
+
+
+def test_token_file_is_used_over_the_loaded_token(tmp_path: Path) -> None:
+    (tmp_path / "token").write_text("rotated")
+    config = Config(
+        host="https://api", bearer_token="old", bearer_token_file=str(tmp_path / "token")
+    )
+    assert _header(build_auth(config)) == "Bearer rotated"
+
+
+def _server(accepted: str, seen: list[str]) -> Callable[[httpx.Request], httpx.Response]:
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("Authorization", ""))
+        ok = request.headers.get("Authorization") == f"Bearer {accepted}"
+        return httpx.Response(200 if ok else 401)
+
+    return handle
+
+
+def test_unauthorized_rereads_a_rotated_token_file_and_retries(tmp_path: Path) -> None:
+    path = tmp_path / "token"
+    path.write_text("old")
+    source = FileTokenSource(path, clock=Clock())
+    assert source.token() == "old"
+    path.write_text("new")  # rotated within the minute: "old" is still cached
+    seen: list[str] = []
+    auth = TokenSourceAuth(source)
+    with httpx.Client(transport=httpx.MockTransport(_server("new", seen)), auth=auth) as http:
+        assert http.get("https://api/x").status_code == 200
+    assert seen == ["Bearer old", "Bearer new"]
+
+
+def test_unauthorized_with_an_unchanged_token_file_is_not_retried(tmp_path: Path) -> None:
+    path = tmp_path / "token"
+    path.write_text("old")
+    auth = TokenSourceAuth(FileTokenSource(path, clock=Clock()))
+    seen: list[str] = []
+    with httpx.Client(transport=httpx.MockTransport(_server("new", seen)), auth=auth) as http:
+        assert http.get("https://api/x").status_code == 401
+    assert seen == ["Bearer old"]
+
+
+class _SlowSource:
+    """Records the thread each call runs on."""
+
+    def __init__(self) -> None:
+        self.threads: list[str] = []
+        self.current = "t1"
+
+    def needs_refresh(self) -> bool:
+        return True
+
+    def token(self) -> str | None:
+        self.threads.append(threading.current_thread().name)
+        return self.current
+
+    def invalidate(self, token: str | None = None) -> None:
+        self.threads.append(threading.current_thread().name)
+        self.current = "t2"
+
+
+def test_async_flow_refreshes_in_a_worker_thread() -> None:
+    source = _SlowSource()
+    seen: list[str] = []
+
+    async def main() -> int:
+        transport = httpx.MockTransport(_server("t2", seen))
+        async with httpx.AsyncClient(transport=transport, auth=TokenSourceAuth(source)) as http:
+            loop_thread = threading.current_thread().name
+            response = await http.get("https://api/x")
+            assert loop_thread not in source.threads
+            return response.status_code
+
+    assert asyncio.run(main()) == 200
+    assert seen == ["Bearer t1", "Bearer t2"]
+    assert len(source.threads) == 3  # token, invalidate, token
