@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: all venv testenv test lint demo bench-workqueue clean
+.PHONY: all venv testenv test lint demo bench-client bench-workqueue clean
 
 all: test
 
@@ -31,6 +31,11 @@ lint: venv
 
 demo: venv testenv
 	$(PY) -m kubeloop.testenv demo
+
+# LIST throughput against the official kubernetes client (prints figures).
+bench-client: venv testenv
+	$(PY) -m pip install -q -e '.[dev,bench]'
+	$(PY) bench/client/bench_list.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -30,9 +30,11 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -139,14 +141,15 @@ func up(args []string) error {
 	cmd.SetArgs(apiArgs)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var child *exec.Cmd
+	var child atomic.Pointer[exec.Cmd] // set once the controller manager runs
 	go func() {
 		if err := waitReady(ctx, server, p); err != nil {
 			fmt.Fprintln(os.Stderr, "testenv: apiserver never became ready:", err)
 			os.Exit(1)
 		}
 		if *controllers != "" {
-			child, err = startControllerManager(kubeconfig, p, *controllers)
+			c, err := startControllerManager(kubeconfig, p, *controllers)
+			child.Store(c)
 			if err != nil {
 				fmt.Fprintln(os.Stderr, "testenv: controller-manager:", err)
 				os.Exit(1)
@@ -162,19 +165,30 @@ func up(args []string) error {
 		case <-ctx.Done():
 		}
 	}()
+	// A test control plane needs no graceful drain: on SIGINT/SIGTERM stop
+	// the controller manager at once (its open watches would otherwise hold
+	// the apiserver's shutdown for a minute), give the apiserver a moment,
+	// then close etcd and exit. Acknowledged writes are in etcd's WAL.
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		<-signals
+		stopChild(child.Load())
+		time.Sleep(3 * time.Second)
+		etcd.Close()
+		os.Exit(0)
+	}()
 	runErr := cmd.Execute()
 	cancel()
-	if child != nil && child.Process != nil {
-		_ = child.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = child.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = child.Process.Kill()
-		}
-	}
+	stopChild(child.Load())
 	return runErr
+}
+
+func stopChild(child *exec.Cmd) {
+	if child == nil || child.Process == nil {
+		return
+	}
+	_ = child.Process.Kill()
 }
 
 func startControllerManager(kubeconfig string, p pki, controllers string) (*exec.Cmd, error) {

@@ -108,6 +108,12 @@ class AsyncRest:
             try:
                 response = await self.http.send(request, stream=True)
             except (httpx.ConnectError, httpx.ConnectTimeout) as err:
+                if "CERTIFICATE_VERIFY_FAILED" in str(err):
+                    # Retrying cannot help: the CA is wrong for this server.
+                    raise TransportError(
+                        f"{self.config.host}: the server certificate does not verify against "
+                        f"the certificate authority of {self.config.source or 'the config'}: {err}"
+                    ) from err
                 # A refused or reset connection: nothing was processed.
                 connect_failures += 1
                 if connect_failures > self.max_connect_retries:

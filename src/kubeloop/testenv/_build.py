@@ -92,7 +92,7 @@ def ensure_binary(*, quiet: bool = False) -> Path:
         ]
     )
     tmp = target.with_suffix(".tmp")
-    cmd = [_go(), "build", "-v", "-trimpath", "-o", str(tmp), "-ldflags", ldflags, "."]
+    cmd = [_go(), "build", "-v", "-o", str(tmp), "-ldflags", ldflags, "."]
     started = time.monotonic()
     out = sys.stderr
     print(

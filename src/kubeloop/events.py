@@ -1,0 +1,180 @@
+"""Recording Kubernetes Events for objects (client-go's tools/record, in part).
+
+``recorder.event(obj, "Normal", "Created", "...")`` never blocks the caller:
+events go to a bounded queue (1000, as client-go) that drops when full, and a
+background thread writes them. An event identical to one already written
+(same object, type, reason, message, source) is not created again: the
+existing Event's ``count`` and ``lastTimestamp`` are patched, so a reconcile
+that keeps failing produces one Event with a rising count, not thousands.
+
+Not here yet (client-go has them): aggregation of *similar* events with
+different messages, and the per-object spam filter.
+
+Example::
+
+    recorder = EventRecorder(client, component="network-controller")
+    recorder.start()
+    recorder.event(network, "Warning", "BackendError", "create failed: timeout")
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import socket
+import threading
+import time
+from collections import OrderedDict
+from datetime import UTC, datetime
+from typing import Any
+
+from kubeloop.client import Client
+from kubeloop.errors import KubeloopError, is_not_found
+
+log = logging.getLogger("kubeloop.events")
+
+NORMAL = "Normal"
+WARNING = "Warning"
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _meta(obj: Any) -> dict[str, Any]:
+    meta = obj.get("metadata") if isinstance(obj, dict) else getattr(obj, "metadata", None)
+    if isinstance(meta, dict):
+        return meta
+    return {k: getattr(meta, k, None) for k in ("name", "namespace", "uid", "resourceVersion")}
+
+
+class EventRecorder:
+    def __init__(
+        self,
+        client: Client,
+        component: str,
+        *,
+        host: str | None = None,
+        queue_size: int = 1000,
+        cache_size: int = 4096,
+        max_tries: int = 12,
+        retry_interval: float = 10.0,
+    ) -> None:
+        self.client = client
+        self.source = {"component": component, "host": host or socket.gethostname()}
+        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=queue_size)
+        self._max_tries = max_tries
+        self._retry_interval = retry_interval
+        self._stop = threading.Event()
+        # Written only by the writer thread: correlation key -> (event name,
+        # namespace, count). LRU-bounded like client-go's events cache.
+        self._seen: OrderedDict[tuple[str, ...], tuple[str, str, int]] = OrderedDict()
+        self._cache_size = cache_size
+        self._thread: threading.Thread | None = None
+        self.dropped = 0
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="event-recorder", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Write what is queued (bounded by ``timeout``), then stop."""
+        self._stop.set()
+        try:
+            self._queue.put_nowait(None)
+        except queue.Full:
+            pass
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def event(self, obj: Any, event_type: str, reason: str, message: str) -> None:
+        meta = _meta(obj)
+        api_version = obj.get("apiVersion") if isinstance(obj, dict) else None
+        kind = obj.get("kind") if isinstance(obj, dict) else type(obj).__name__
+        record = {
+            "involvedObject": {
+                "apiVersion": api_version or getattr(obj, "api_version", ""),
+                "kind": kind,
+                "name": meta.get("name"),
+                "namespace": meta.get("namespace") or "default",
+                "uid": meta.get("uid"),
+                "resourceVersion": meta.get("resourceVersion"),
+            },
+            "type": event_type,
+            "reason": reason,
+            "message": message[:1024],
+        }
+        try:
+            self._queue.put_nowait(record)
+        except queue.Full:
+            self.dropped += 1
+            log.warning("event queue full, dropping event %s %s", reason, message)
+
+    # -- writer thread -------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            for attempt in range(self._max_tries):
+                try:
+                    self._write(item)
+                    break
+                except KubeloopError as err:
+                    if self._stop.is_set() or attempt + 1 == self._max_tries:
+                        log.warning("could not write event %s: %s", item["reason"], err)
+                        break
+                    if self._stop.wait(self._retry_interval):
+                        break
+
+    def _write(self, record: dict[str, Any]) -> None:
+        obj = record["involvedObject"]
+        ns = obj["namespace"]
+        key = (
+            str(obj["uid"]),
+            str(obj["kind"]),
+            ns,
+            str(obj["name"]),
+            record["type"],
+            record["reason"],
+            record["message"],
+            self.source["component"],
+        )
+        events = self.client.resource("v1", "events", namespace=ns, namespaced=True)
+        seen = self._seen.get(key)
+        now = _now()
+        if seen is not None:
+            name, _, count = seen
+            try:
+                events.patch(name, {"count": count + 1, "lastTimestamp": now})
+                self._remember(key, (name, ns, count + 1))
+                return
+            except KubeloopError as err:
+                if not is_not_found(err):
+                    raise
+                # The Event expired (TTL) or was deleted: create it anew.
+        name = f"{obj['name']}.{time.time_ns():x}"
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": name, "namespace": ns},
+            "involvedObject": obj,
+            "type": record["type"],
+            "reason": record["reason"],
+            "message": record["message"],
+            "source": self.source,
+            "count": 1,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "reportingComponent": self.source["component"],
+            "reportingInstance": self.source["host"],
+        }
+        events.create(body)
+        self._remember(key, (name, ns, 1))
+
+    def _remember(self, key: tuple[str, ...], value: tuple[str, str, int]) -> None:
+        self._seen[key] = value
+        self._seen.move_to_end(key)
+        while len(self._seen) > self._cache_size:
+            self._seen.popitem(last=False)

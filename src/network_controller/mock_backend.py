@@ -1,0 +1,147 @@
+"""The "Neutron mock" backend: networks in a JSON file under the state dir.
+
+Every call re-reads the file, so an edit made out of band (drift) is seen at
+the next resync, and a restarted controller finds what it left. Writes go to
+a temporary file renamed over the old one, so a SIGKILL never leaves a torn
+file. Each operation is logged as the reference did and appended to
+``operations.log`` (one JSON line each), which tests read to check who did
+what and when.
+
+``fail_rate`` makes that fraction of mutating calls fail with BackendError
+(fault injection for retry and chaos tests).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import random
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from network_controller.backend import ActualNetwork, BackendError, DesiredNetwork
+
+log = logging.getLogger("network_controller.backend")
+
+
+class MockBackend:
+    def __init__(self, state_dir: str | os.PathLike[str], *, fail_rate: float = 0.0) -> None:
+        self.dir = Path(state_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.dir / "networks.json"
+        self.ops_path = self.dir / "operations.log"
+        self.fail_rate = fail_rate
+        self._random = random.Random()
+        # Guards read-modify-write of the state file between our threads; the
+        # flock below guards it between processes (two controller replicas).
+        self._lock = threading.Lock()
+
+    # -- storage -----------------------------------------------------------
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        with self._lock, open(self.dir / ".lock", "a") as lockf:
+            fcntl.flock(lockf, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lockf, fcntl.LOCK_UN)
+
+    def _read(self) -> dict[str, dict[str, Any]]:
+        try:
+            data = json.loads(self.path.read_text() or "{}")
+        except FileNotFoundError:
+            return {}
+        except json.JSONDecodeError as err:
+            raise BackendError(f"state file {self.path} is corrupt: {err}") from err
+        return data if isinstance(data, dict) else {}
+
+    def _write(self, state: dict[str, dict[str, Any]]) -> None:
+        tmp = self.path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
+        os.replace(tmp, self.path)
+
+    def _record(self, op: str, key: str, **fields: Any) -> None:
+        line = json.dumps({"t": time.time(), "pid": os.getpid(), "op": op, "key": key, **fields})
+        with open(self.ops_path, "a") as f:
+            f.write(line + "\n")
+
+    def _maybe_fail(self, op: str, key: str) -> None:
+        if self.fail_rate and self._random.random() < self.fail_rate:
+            raise BackendError(f"[Neutron] injected failure: {op} {key}")
+
+    @staticmethod
+    def _actual(key: str, rec: dict[str, Any]) -> ActualNetwork:
+        return ActualNetwork(
+            key=key,
+            id=str(rec.get("id", "")),
+            cidr=str(rec.get("cidr", "")),
+            gateway=str(rec.get("gateway", "")),
+            uid=str(rec.get("uid", "")),
+        )
+
+    # -- Backend -----------------------------------------------------------
+    def get(self, key: str) -> ActualNetwork | None:
+        rec = self._read().get(key)
+        return self._actual(key, rec) if isinstance(rec, dict) else None
+
+    def list(self) -> list[ActualNetwork]:
+        return [self._actual(k, v) for k, v in self._read().items() if isinstance(v, dict)]
+
+    def create(self, desired: DesiredNetwork) -> ActualNetwork:
+        log.info(
+            "[Neutron] Creating network %s cidr=%s gateway=%s",
+            desired.key,
+            desired.cidr,
+            desired.gateway,
+        )
+        self._maybe_fail("create", desired.key)
+        with self._locked():
+            state = self._read()
+            rec = {
+                "id": str(uuid.uuid4()),
+                "cidr": desired.cidr,
+                "gateway": desired.gateway,
+                "uid": desired.uid,
+            }
+            state[desired.key] = rec
+            self._write(state)
+            self._record("create", desired.key, cidr=desired.cidr, gateway=desired.gateway)
+        return self._actual(desired.key, rec)
+
+    def update(self, desired: DesiredNetwork) -> ActualNetwork:
+        log.info(
+            "[Neutron] Updating network %s cidr=%s gateway=%s",
+            desired.key,
+            desired.cidr,
+            desired.gateway,
+        )
+        self._maybe_fail("update", desired.key)
+        with self._locked():
+            state = self._read()
+            old = state.get(desired.key) or {}
+            rec = {
+                "id": old.get("id") or str(uuid.uuid4()),
+                "cidr": desired.cidr,
+                "gateway": desired.gateway,
+                "uid": desired.uid,
+            }
+            state[desired.key] = rec
+            self._write(state)
+            self._record("update", desired.key, cidr=desired.cidr, gateway=desired.gateway)
+        return self._actual(desired.key, rec)
+
+    def delete(self, key: str) -> None:
+        log.info("[Neutron] Deleting network %s", key)
+        self._maybe_fail("delete", key)
+        with self._locked():
+            state = self._read()
+            if state.pop(key, None) is not None:
+                self._write(state)
+                self._record("delete", key)

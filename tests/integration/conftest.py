@@ -1,0 +1,33 @@
+"""Shared fixtures for tests against the real control plane (see
+kubeloop.testenv.pytest_plugin for ``testenv``, ``namespace``, ``kubectl``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+import yaml
+
+from tests.integration.support import NETWORK_CRD, ensure_crd
+
+if TYPE_CHECKING:
+    from kubeloop.client import Client
+
+
+@pytest.fixture(scope="session")
+def client(kubeconfig: str) -> Iterator[Client]:
+    from kubeloop.client import Client, load_config
+
+    config = load_config(kubeconfig=kubeconfig)
+    # Tests create objects in bulk; client-go's 5 QPS default would make
+    # them slow without testing anything more.
+    config.qps, config.burst = 500.0, 1000
+    with Client(config) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def network_crd(client: Client) -> str:
+    ensure_crd(client, yaml.safe_load(NETWORK_CRD.read_text()))
+    return "samplecrd.k8s.io/v1"

@@ -1,0 +1,53 @@
+"""Helpers for integration tests (importable: ``from tests.integration.support import ...``)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kubeloop.errors import is_not_found
+
+if TYPE_CHECKING:
+    from kubeloop.client import Client
+
+REPO = Path(__file__).resolve().parents[2]
+NETWORK_CRD = REPO / "config" / "crd" / "networks.samplecrd.k8s.io.yaml"
+
+
+def wait_until(cond: Callable[[], bool], timeout: float = 60.0, what: str = "") -> None:
+    """Poll a condition the server reaches asynchronously, failing loudly
+    on timeout (for fixture-level checks where no watch is in play)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def ensure_crd(client: Client, manifest: dict[str, Any], timeout: float = 60.0) -> None:
+    crds = client.resource("apiextensions.k8s.io/v1", "customresourcedefinitions", namespaced=False)
+    name = manifest["metadata"]["name"]
+    try:
+        crds.get(name)
+    except Exception as err:
+        if not is_not_found(err):
+            raise
+        crds.create(manifest)
+
+    def established() -> bool:
+        conditions = crds.get(name).get("status", {}).get("conditions", [])
+        return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
+
+    wait_until(established, timeout, f"CRD {name} to be Established")
+
+
+def network(name: str, cidr: str = "10.0.0.0/24", gateway: str = "10.0.0.1") -> dict[str, Any]:
+    return {
+        "apiVersion": "samplecrd.k8s.io/v1",
+        "kind": "Network",
+        "metadata": {"name": name},
+        "spec": {"cidr": cidr, "gateway": gateway},
+    }
