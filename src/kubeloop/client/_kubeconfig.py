@@ -173,6 +173,11 @@ def parse_bytes(data: bytes, path: Path) -> Kubeconfig:
         raise ConfigError(f"kubeconfig {path}: invalid YAML: {err}") from None
     except RecursionError:
         raise ConfigError(f"kubeconfig {path}: invalid YAML: nested too deeply") from None
+    except Exception as err:
+        # PyYAML's constructors let plain exceptions escape for explicit tags
+        # that do not fit their value ("!!int xyz": ValueError, "!!bool maybe":
+        # KeyError); they are still a file that is not a kubeconfig.
+        raise ConfigError(f"kubeconfig {path}: invalid YAML: {type(err).__name__}: {err}") from None
     config = Kubeconfig(files=[path])
     if doc is None:
         return config  # an empty file is an empty config, as in client-go

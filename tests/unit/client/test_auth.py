@@ -34,7 +34,8 @@ class Clock:
 def _header(auth: httpx.Auth | None, request: httpx.Request | None = None) -> str | None:
     assert auth is not None
     request = request or httpx.Request("GET", "https://api/x")
-    return next(auth.sync_auth_flow(request)).headers.get("Authorization")
+    header: str | None = next(auth.sync_auth_flow(request)).headers.get("Authorization")
+    return header
 
 
 def test_no_credentials_no_auth() -> None:
