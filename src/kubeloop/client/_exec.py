@@ -164,6 +164,8 @@ class ExecCredentialProvider:
         env = {**os.environ, **cfg.env, "KUBERNETES_EXEC_INFO": json.dumps(info, default=str)}
         path = shutil.which(cfg.command)
         if path is None:
+            if os.path.isfile(cfg.command):  # a path to a file without the x bit
+                raise ConfigError(f"{self._name}: {cfg.command} is not executable")
             raise self._not_found()
         timeout = self._interactive_timeout if interactive else self._timeout
         try:
@@ -185,7 +187,10 @@ class ExecCredentialProvider:
             raise ConfigError(f"{self._name}: cannot run: {err}") from None
         if proc.returncode != 0:
             stderr = (proc.stderr or b"").decode("utf-8", "replace").strip()[-_STDERR_LIMIT:]
-            detail = f"; stderr: {stderr}" if stderr else " (no output on stderr)"
+            if stderr:
+                detail = f"; stderr: {stderr}"
+            else:  # when interactive, stderr went to the terminal
+                detail = "" if interactive else " (no output on stderr)"
             raise ConfigError(f"{self._name}: failed with exit code {proc.returncode}{detail}")
         return self._parse(proc.stdout)
 

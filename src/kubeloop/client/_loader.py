@@ -57,7 +57,7 @@ def load_config(
 
     Raises :class:`ConfigError` naming each place tried when none works.
     """
-    if kubeconfig is not None:
+    if kubeconfig:  # "" means not given, as for the --kubeconfig flag
         config = load_kubeconfig(kubeconfig, context)
     else:
         paths, where = default_kubeconfig_paths()

@@ -72,11 +72,17 @@ def test_token_and_basic_auth_together_are_refused() -> None:
 # -- token files -------------------------------------------------------------
 
 
-def test_token_file_is_reread_at_most_every_minute(tmp_path: Path) -> None:
+def _source_after_first_read(tmp_path: Path) -> tuple[Path, Clock, FileTokenSource]:
+    """A token file holding "one", and a source that has read it."""
     path, clock = tmp_path / "token", Clock()
     path.write_text("one\n")
     source = FileTokenSource(path, clock=clock)
     assert source.token() == "one"
+    return path, clock, source
+
+
+def test_token_file_is_reread_at_most_every_minute(tmp_path: Path) -> None:
+    path, clock, source = _source_after_first_read(tmp_path)
     path.write_text("two")
     clock.now += 59
     assert not source.needs_refresh()
@@ -87,10 +93,7 @@ def test_token_file_is_reread_at_most_every_minute(tmp_path: Path) -> None:
 
 
 def test_invalidate_rereads_the_token_file_now(tmp_path: Path) -> None:
-    path = tmp_path / "token"
-    path.write_text("one")
-    source = FileTokenSource(path, clock=Clock())
-    assert source.token() == "one"
+    path, _, source = _source_after_first_read(tmp_path)
     path.write_text("two")
     source.invalidate("stale-token")  # not the current one: nothing happens
     assert source.token() == "one"
@@ -101,10 +104,7 @@ def test_invalidate_rereads_the_token_file_now(tmp_path: Path) -> None:
 def test_unreadable_token_file_keeps_the_last_token(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    path, clock = tmp_path / "token", Clock()
-    path.write_text("one")
-    source = FileTokenSource(path, clock=clock)
-    assert source.token() == "one"
+    path, clock, source = _source_after_first_read(tmp_path)
     path.write_text("   \n")
     clock.now += 60
     with caplog.at_level(logging.WARNING, logger="kubeloop.client"):
@@ -141,16 +141,13 @@ def _server(accepted: str, seen: list[str]) -> Callable[[httpx.Request], httpx.R
 
 
 def test_unauthorized_rereads_a_rotated_token_file_and_retries(tmp_path: Path) -> None:
-    path = tmp_path / "token"
-    path.write_text("old")
-    source = FileTokenSource(path, clock=Clock())
-    assert source.token() == "old"
-    path.write_text("new")  # rotated within the minute: "old" is still cached
+    path, _, source = _source_after_first_read(tmp_path)
+    path.write_text("two")  # rotated within the minute: "one" is still cached
     seen: list[str] = []
     auth = TokenSourceAuth(source)
-    with httpx.Client(transport=httpx.MockTransport(_server("new", seen)), auth=auth) as http:
+    with httpx.Client(transport=httpx.MockTransport(_server("two", seen)), auth=auth) as http:
         assert http.get("https://api/x").status_code == 200
-    assert seen == ["Bearer old", "Bearer new"]
+    assert seen == ["Bearer one", "Bearer two"]
 
 
 def test_unauthorized_with_an_unchanged_token_file_is_not_retried(tmp_path: Path) -> None:

@@ -345,6 +345,13 @@ def test_missing_command_shows_the_install_hint() -> None:
     assert message.endswith("\n\nInstall it with: brew install no-such-plugin")
 
 
+def test_command_without_execute_permission(plugin: Plugin) -> None:
+    plugin.command.chmod(0o644)
+    with pytest.raises(ConfigError) as info:
+        _provider(plugin.config()).token()
+    assert str(info.value) == (f"exec plugin {plugin.command}: {plugin.command} is not executable")
+
+
 def test_failing_plugin_shows_exit_code_and_stderr(plugin: Plugin) -> None:
     with pytest.raises(ConfigError) as info:
         _provider(plugin.config(PLUGIN_MODE="fail")).token()

@@ -114,3 +114,8 @@ def test_context_selects_from_the_default_kubeconfig(
     with pytest.raises(ConfigError, match="context 'prod' not found"):
         load_config(context="prod")
     assert load_config(context="ctx").host == "https://c.example:6443"
+
+
+def test_empty_kubeconfig_argument_means_not_given(write_kubeconfig: WriteKubeconfig) -> None:
+    write_kubeconfig(simple_doc(user={"token": "home"}), subdir="home/.kube")
+    assert load_config(kubeconfig="").bearer_token == "home"
