@@ -86,3 +86,6 @@ def load_config(
             config, host=master, source=f"{config.source}, master {master}"
         )
     return config
+
+
+__all__ = ["load_config", "load_incluster_config", "load_kubeconfig"]
