@@ -37,5 +37,10 @@ bench-client: venv testenv
 	$(PY) -m pip install -q -e '.[dev,bench]'
 	$(PY) bench/client/bench_list.py
 
+# add/get/done throughput of kubeloop.workqueue and of client-go's workqueue
+# (bench/workqueue/go), side by side with the ratio (prints figures).
+bench-workqueue: venv
+	PYTHONPATH=src $(PY) bench/workqueue/bench_workqueue.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

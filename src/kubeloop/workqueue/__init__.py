@@ -13,7 +13,8 @@
 - :class:`DelayingQueue`: ``add_after(item, seconds)``.
 - :class:`RateLimitingQueue`: ``add_rate_limited``, ``forget``, ``num_requeues``.
 - Rate limiters (:mod:`kubeloop.workqueue.default_rate_limiters`).
-- Metrics under client-go's names for named queues (:mod:`kubeloop.workqueue.metrics`).
+- Metrics under client-go's names for named queues (:mod:`kubeloop.workqueue.metrics`,
+  exported by :mod:`kubeloop.workqueue.prometheus_metrics`).
 - Clocks, real and fake (:mod:`kubeloop.workqueue.clock`).
 """
 
@@ -32,10 +33,10 @@ from kubeloop.workqueue.metrics import (
     NOOP_METRICS_PROVIDER,
     MetricsProvider,
     NoopMetricsProvider,
-    PrometheusMetricsProvider,
     get_provider,
     set_provider,
 )
+from kubeloop.workqueue.prometheus_metrics import PrometheusMetricsProvider
 from kubeloop.workqueue.queue import GetResult, Queue
 from kubeloop.workqueue.rate_limiting_queue import RateLimitingQueue
 

@@ -45,8 +45,9 @@ class Clock(Protocol):
 class RealClock:
     """:func:`time.monotonic`, so delays are immune to wall-clock jumps (NTP, DST)."""
 
-    def now(self) -> float:
-        return time.monotonic()
+    # The builtin itself, not a method calling it: metrics read the clock
+    # three times per item.
+    now = staticmethod(time.monotonic)
 
     def wait(self, cond: threading.Condition, deadline: float | None) -> None:
         if deadline is None:

@@ -13,7 +13,8 @@ An unnamed queue gets :data:`NO_QUEUE_METRICS`, whose hooks do nothing, so the
 hot path pays one empty method call and no ``if`` in the queue code. The
 provider is an interface (:class:`MetricsProvider`) rather than a hard-wired
 ``prometheus_client`` dependency so that tests, or another metrics system, can
-plug in their own.
+plug in their own; :class:`PrometheusMetricsProvider` (in
+:mod:`kubeloop.workqueue.prometheus_metrics`) is the default.
 
 Unlike client-go, ``unfinished_work_seconds`` and
 ``longest_running_processor_seconds`` are computed when the registry is
@@ -24,13 +25,11 @@ value is never up to half a second stale.
 from __future__ import annotations
 
 import threading
-import weakref
 from collections.abc import Callable, Hashable
 from typing import Generic, Protocol, TypeVar
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
-
 from kubeloop.workqueue.clock import Clock
+from kubeloop.workqueue.prometheus_metrics import PrometheusMetricsProvider
 
 __all__ = [
     "NOOP_METRICS_PROVIDER",
@@ -41,7 +40,6 @@ __all__ = [
     "HistogramMetric",
     "MetricsProvider",
     "NoopMetricsProvider",
-    "PrometheusMetricsProvider",
     "QueueMetrics",
     "get_provider",
     "new_queue_metrics",
@@ -136,109 +134,6 @@ class NoopMetricsProvider:
 
 NOOP_METRICS_PROVIDER = NoopMetricsProvider()
 
-# client-go's ExponentialBuckets(10e-9, 10, 10): 10 ns up to 10 s.
-_DURATION_BUCKETS = tuple(10e-9 * 10**i for i in range(10))
-
-
-class _Families:
-    """The seven labelled metric families client-go registers, for one registry."""
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.depth = Gauge(
-            "workqueue_depth", "Current depth of workqueue", ["name"], registry=registry
-        )
-        self.adds = Counter(
-            "workqueue_adds_total",
-            "Total number of adds handled by workqueue",
-            ["name"],
-            registry=registry,
-        )
-        self.latency = Histogram(
-            "workqueue_queue_duration_seconds",
-            "How long in seconds an item stays in workqueue before being requested.",
-            ["name"],
-            buckets=_DURATION_BUCKETS,
-            registry=registry,
-        )
-        self.work_duration = Histogram(
-            "workqueue_work_duration_seconds",
-            "How long in seconds processing an item from workqueue takes.",
-            ["name"],
-            buckets=_DURATION_BUCKETS,
-            registry=registry,
-        )
-        self.unfinished = Gauge(
-            "workqueue_unfinished_work_seconds",
-            "How many seconds of work has done that is in progress and hasn't been "
-            "observed by work_duration. Large values indicate stuck threads. One can "
-            "deduce the number of stuck threads by observing the rate at which this "
-            "increases.",
-            ["name"],
-            registry=registry,
-        )
-        self.longest = Gauge(
-            "workqueue_longest_running_processor_seconds",
-            "How many seconds has the longest running processor for workqueue been running.",
-            ["name"],
-            registry=registry,
-        )
-        self.retries = Counter(
-            "workqueue_retries_total",
-            "Total number of retries handled by workqueue",
-            ["name"],
-            registry=registry,
-        )
-
-
-# Guards _families_by_registry. A registry refuses a second metric with the same
-# name, so every provider for one registry must share one set of families.
-_families_lock = threading.Lock()
-_families_by_registry: weakref.WeakKeyDictionary[CollectorRegistry, _Families] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _families_for(registry: CollectorRegistry) -> _Families:
-    with _families_lock:
-        families = _families_by_registry.get(registry)
-        if families is None:
-            families = _families_by_registry[registry] = _Families(registry)
-        return families
-
-
-class PrometheusMetricsProvider:
-    """Exports queue metrics through ``prometheus_client`` into ``registry``.
-
-    The families are registered on first use, so merely importing kubeloop
-    adds nothing to the default registry. Any number of providers may share a
-    registry.
-    """
-
-    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
-        self._registry = registry
-
-    def new_depth_metric(self, name: str) -> GaugeMetric:
-        return _families_for(self._registry).depth.labels(name)
-
-    def new_adds_metric(self, name: str) -> CounterMetric:
-        return _families_for(self._registry).adds.labels(name)
-
-    def new_latency_metric(self, name: str) -> HistogramMetric:
-        return _families_for(self._registry).latency.labels(name)
-
-    def new_work_duration_metric(self, name: str) -> HistogramMetric:
-        return _families_for(self._registry).work_duration.labels(name)
-
-    def new_unfinished_work_seconds_metric(self, name: str) -> FunctionGaugeMetric:
-        return _families_for(self._registry).unfinished.labels(name)
-
-    def new_longest_running_processor_seconds_metric(self, name: str) -> FunctionGaugeMetric:
-        return _families_for(self._registry).longest.labels(name)
-
-    def new_retries_metric(self, name: str) -> CounterMetric:
-        return _families_for(self._registry).retries.labels(name)
-
-
 # Guards _global_provider, which named queues use when given no provider.
 _global_lock = threading.Lock()
 _global_provider: MetricsProvider | None = None
@@ -290,7 +185,7 @@ class _DefaultQueueMetrics(Generic[T]):
     def __init__(
         self, provider: MetricsProvider, name: str, clock: Clock, queue_lock: threading.Lock
     ) -> None:
-        self._clock = clock
+        self._now = clock.now
         # The queue's own lock: it guards _add_times and _processing_start_times
         # (hooks already hold it; the scrape-time callbacks take it).
         self._queue_lock = queue_lock
@@ -309,10 +204,10 @@ class _DefaultQueueMetrics(Generic[T]):
         self._adds.inc()
         self._depth.inc()
         if item not in self._add_times:
-            self._add_times[item] = self._clock.now()
+            self._add_times[item] = self._now()
 
     def get(self, item: T) -> None:
-        now = self._clock.now()
+        now = self._now()
         self._depth.dec()
         self._processing_start_times[item] = now
         start = self._add_times.pop(item, None)
@@ -322,15 +217,15 @@ class _DefaultQueueMetrics(Generic[T]):
     def done(self, item: T) -> None:
         start = self._processing_start_times.pop(item, None)
         if start is not None:
-            self._work_duration.observe(self._clock.now() - start)
+            self._work_duration.observe(self._now() - start)
 
     def _unfinished_work(self) -> float:
-        now = self._clock.now()
+        now = self._now()
         with self._queue_lock:
             return sum(now - t for t in self._processing_start_times.values())
 
     def _longest_running_processor(self) -> float:
-        now = self._clock.now()
+        now = self._now()
         with self._queue_lock:
             return max((now - t for t in self._processing_start_times.values()), default=0.0)
 

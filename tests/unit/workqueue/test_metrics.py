@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
 
 from kubeloop.workqueue import (
     NOOP_METRICS_PROVIDER,
@@ -192,3 +192,38 @@ def test_set_provider_applies_to_queues_created_after(registry: CollectorRegistr
     q: Queue[str] = Queue("test")
     q.add("a")
     assert Metrics(registry).value("workqueue_adds_total") == 1
+
+
+def test_queues_with_the_same_name_share_series(registry: CollectorRegistry) -> None:
+    provider = PrometheusMetricsProvider(registry)
+    a: Queue[str] = Queue("test", metrics_provider=provider)
+    b: Queue[str] = Queue("test", metrics_provider=provider)
+    a.add("x")
+    b.add("x")
+    assert Metrics(registry).value("workqueue_adds_total") == 2
+    assert Metrics(registry).value("workqueue_depth") == 2
+
+
+def test_text_exposition_uses_client_go_names(registry: CollectorRegistry) -> None:
+    clock = FakeClock()
+    q: Queue[str] = Queue("test", metrics_provider=PrometheusMetricsProvider(registry), clock=clock)
+    q.add("x")
+    clock.step(1e-5)  # exactly on a bucket bound: counted in that bucket ("le")
+    q.get()
+    text = generate_latest(registry).decode()
+    assert 'workqueue_adds_total{name="test"} 1.0' in text
+    assert 'workqueue_depth{name="test"} 0.0' in text
+    assert 'workqueue_queue_duration_seconds_bucket{le="1e-06",name="test"} 0.0' in text
+    assert 'workqueue_queue_duration_seconds_bucket{le="1e-05",name="test"} 1.0' in text
+    assert 'workqueue_queue_duration_seconds_bucket{le="+Inf",name="test"} 1.0' in text
+    assert 'workqueue_queue_duration_seconds_count{name="test"} 1.0' in text
+    assert "# TYPE workqueue_retries_total counter" in text
+
+
+def test_registries_are_independent() -> None:
+    first, second = CollectorRegistry(), CollectorRegistry()
+    q: Queue[str] = Queue("test", metrics_provider=PrometheusMetricsProvider(first))
+    Queue("test", metrics_provider=PrometheusMetricsProvider(second))
+    q.add("x")
+    assert Metrics(first).value("workqueue_adds_total") == 1
+    assert Metrics(second).value("workqueue_adds_total") == 0
