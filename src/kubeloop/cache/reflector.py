@@ -218,26 +218,34 @@ class _WatchSession:
 
 
 class _RetryWithDeadline:
-    """Retry internal errors for up to ``max_duration`` from the first one."""
+    """Retry internal errors for up to ``max_duration`` from the first one;
+    a quiet spell of ``min_reset_period`` starts a new window."""
 
-    def __init__(self, max_duration: float, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, max_duration: float, clock: Callable[[], float], min_reset_period: float = 60.0
+    ) -> None:
         self._max = max_duration
         self._clock = clock
+        self._min_reset_period = min_reset_period
         self._first_error: float | None = None
+        self._last_error: float | None = None
 
     def after(self, err: BaseException | None) -> None:
-        if err is not None and is_internal_error(err):
-            if self._first_error is None:
-                self._first_error = self._clock()
-        else:
+        if err is None or not is_internal_error(err):
+            return
+        now = self._clock()
+        if self._last_error is None or now - self._last_error >= self._min_reset_period:
             self._first_error = None
+        if self._first_error is None:
+            self._first_error = now
+        self._last_error = now
 
     def should_retry(self) -> bool:
-        if self._max <= 0 or self._first_error is None:
+        if self._max <= 0:
             return False
-        if self._clock() - self._first_error <= self._max:
+        if self._first_error is not None and self._clock() - self._first_error <= self._max:
             return True
-        self._first_error = None
+        self._first_error = self._last_error = None
         return False
 
 

@@ -19,3 +19,12 @@ def no_leaked_threads() -> Iterator[None]:
         thread.join(max(0.0, deadline - time.monotonic()))
     leaked = [t.name for t in new if t.is_alive()]
     assert not leaked, f"threads left running: {leaked}"
+
+
+@pytest.fixture
+def stop() -> Iterator[threading.Event]:
+    """A stop event that is set when the test ends (ending every helper
+    thread waiting on it) before the leak check runs."""
+    event = threading.Event()
+    yield event
+    event.set()

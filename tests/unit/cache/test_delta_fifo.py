@@ -283,7 +283,12 @@ _O2 = obj("foo", 3)
         ),
         pytest.param(
             lambda f: (f.add(_O), f.delete(_O), f.add(_O2), f.replace([], "0")),
-            [Delta(ADDED, _O), Delta(DELETED, _O), Delta(ADDED, _O2), Delta(DELETED, tomb("foo", _O2))],
+            [
+                Delta(ADDED, _O),
+                Delta(DELETED, _O),
+                Delta(ADDED, _O2),
+                Delta(DELETED, tomb("foo", _O2)),
+            ],
             id="added deleted and added object is deleted",
         ),
     ],

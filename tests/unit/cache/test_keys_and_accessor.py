@@ -57,7 +57,7 @@ class FrozenPod(msgspec.Struct, frozen=True):
 class CamelMeta:
     name: str
     namespace: str
-    resourceVersion: str = ""  # noqa: N815 - attribute named as in JSON
+    resourceVersion: str = ""
     labels: dict[str, str] = field(default_factory=dict)
 
 
