@@ -137,7 +137,7 @@ def test_index_error_on_unknown_index_name() -> None:
 
 
 def test_add_indexers_indexes_existing_items_and_rejects_conflicts() -> None:
-    # thread_safe_store_test.go TestThreadSafeStoreAddKeepsNonEmptySetPostDeleteFromIndex & AddIndexers
+    # thread_safe_store_test.go TestThreadSafeStoreAddIndexers
     index = Indexer(meta_namespace_key_func, {NAMESPACE_INDEX: meta_namespace_index_func})
     index.add(pod("a", "ns1", labels={"app": "x"}))
     index.add(pod("b", "ns2", labels={"app": "x"}))

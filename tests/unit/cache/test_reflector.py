@@ -317,42 +317,40 @@ def test_list_and_watch_with_errors() -> None:
         if "list" in item:
             current = {o["metadata"]["name"]: o["metadata"]["resourceVersion"] for o in s.list()}
             assert current == {name: rv for name, rv in item["list"][1]}
-        stop = threading.Event()
-        watch_err = item.get("watch_err")
-        events = item.get("events", [])
+        _list_and_watch_round(s, item)
 
-        def watch(options: ListOptions, events: Any = events, watch_err: Any = watch_err) -> Any:
-            if watch_err is not None:
-                raise watch_err
-            stream = FakeWatchStream([WatchEvent(t, pod(n, rv=rv)) for t, n, rv in events])
-            stream.close()
-            # The next watch (after this one's normal close) ends the round.
-            nonlocal_box["next"] = True
-            return stream
 
-        nonlocal_box: dict[str, bool] = {}
+def _list_and_watch_round(s: Indexer, item: dict[str, Any]) -> None:
+    stop = threading.Event()
+    watched = False
 
-        def watch_or_stop(options: ListOptions, watch: Any = watch, box: Any = nonlocal_box) -> Any:
-            if box.get("next"):
-                stop.set()
-                return FakeWatchStream()
-            return watch(options)
-
-        def list_func(options: ListOptions, item: Any = item) -> ListPage:
-            if "list_err" in item:
-                raise item["list_err"]
-            rv, objs = item["list"]
-            return ListPage([pod(n, rv=r) for n, r in objs], rv)
-
-        r = Reflector(ListWatch(list_func, watch_or_stop), s, options=opts())
+    def list_func(options: ListOptions) -> ListPage:
         if "list_err" in item:
-            with pytest.raises(RuntimeError, match="a list error"):
-                r.list_and_watch(stop)
-        elif watch_err is not None:
-            with pytest.raises(RuntimeError, match="a watch error"):
+            raise item["list_err"]
+        rv, objs = item["list"]
+        return ListPage([pod(n, rv=r) for n, r in objs], rv)
+
+    def watch(options: ListOptions) -> FakeWatchStream:
+        nonlocal watched
+        if "watch_err" in item:
+            raise item["watch_err"]
+        if watched:  # the re-watch after the scripted stream's close ends the round
+            stop.set()
+            return FakeWatchStream()
+        watched = True
+        events = [WatchEvent(t, pod(n, rv=rv)) for t, n, rv in item.get("events", [])]
+        stream = FakeWatchStream(events)
+        stream.close()
+        return stream
+
+    r = Reflector(ListWatch(list_func, watch), s, options=opts())
+    try:
+        if "list_err" in item or "watch_err" in item:
+            with pytest.raises(RuntimeError, match=r"a (list|watch) error"):
                 r.list_and_watch(stop)
         else:
             r.list_and_watch(stop)
+    finally:
         stop.set()
 
 
@@ -688,7 +686,7 @@ def test_full_list_if_too_large() -> None:
         version += 10
         return ListPage([], current)
 
-    r, calls, s, stops = _rv_recording_reflector(responses)
+    r, calls, _, stops = _rv_recording_reflector(responses)
     for _ in range(4):
         _round(r, stops)
     assert calls == ["0", "20", "", "30", "", "40", ""]
