@@ -53,7 +53,31 @@ class RateLimiter(Protocol[T_contra]):
         ...
 
 
-class ItemExponentialFailureRateLimiter(Generic[T]):
+class _FailureCounter(Generic[T]):
+    """Per-item failure counts: what the per-item limiters share."""
+
+    def __init__(self) -> None:
+        # Guards _failures.
+        self._lock = threading.Lock()
+        self._failures: dict[T, int] = {}
+
+    def _count_failure(self, item: T) -> int:
+        """Record one more failure of ``item``; how many there were before it."""
+        with self._lock:
+            before = self._failures.get(item, 0)
+            self._failures[item] = before + 1
+        return before
+
+    def num_requeues(self, item: T) -> int:
+        with self._lock:
+            return self._failures.get(item, 0)
+
+    def forget(self, item: T) -> None:
+        with self._lock:
+            self._failures.pop(item, None)
+
+
+class ItemExponentialFailureRateLimiter(_FailureCounter[T]):
     """``base * 2**failures``, capped at ``max_delay``.
 
     Overflow-safe: a long-failing item (2**1100 is not a float) simply gets
@@ -61,54 +85,31 @@ class ItemExponentialFailureRateLimiter(Generic[T]):
     """
 
     def __init__(self, base_delay: float, max_delay: float) -> None:
+        super().__init__()
         self._base_delay = base_delay
         self._max_delay = max_delay
-        # Guards _failures.
-        self._lock = threading.Lock()
-        self._failures: dict[T, int] = {}
 
     def when(self, item: T) -> float:
-        with self._lock:
-            exp = self._failures.get(item, 0)
-            self._failures[item] = exp + 1
+        exp = self._count_failure(item)
         try:
             backoff = math.ldexp(self._base_delay, exp)
         except OverflowError:
             return self._max_delay
         return min(backoff, self._max_delay)
 
-    def num_requeues(self, item: T) -> int:
-        with self._lock:
-            return self._failures.get(item, 0)
 
-    def forget(self, item: T) -> None:
-        with self._lock:
-            self._failures.pop(item, None)
-
-
-class ItemFastSlowRateLimiter(Generic[T]):
+class ItemFastSlowRateLimiter(_FailureCounter[T]):
     """``fast_delay`` for the first ``max_fast_attempts`` failures, then ``slow_delay``."""
 
     def __init__(self, fast_delay: float, slow_delay: float, max_fast_attempts: int) -> None:
+        super().__init__()
         self._fast_delay = fast_delay
         self._slow_delay = slow_delay
         self._max_fast_attempts = max_fast_attempts
-        # Guards _failures.
-        self._lock = threading.Lock()
-        self._failures: dict[T, int] = {}
 
     def when(self, item: T) -> float:
-        with self._lock:
-            failures = self._failures[item] = self._failures.get(item, 0) + 1
+        failures = self._count_failure(item) + 1
         return self._fast_delay if failures <= self._max_fast_attempts else self._slow_delay
-
-    def num_requeues(self, item: T) -> int:
-        with self._lock:
-            return self._failures.get(item, 0)
-
-    def forget(self, item: T) -> None:
-        with self._lock:
-            self._failures.pop(item, None)
 
 
 class BucketRateLimiter(Generic[T]):

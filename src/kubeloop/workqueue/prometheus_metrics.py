@@ -53,17 +53,8 @@ class _Counter:
             self.value += 1
 
 
-class _Gauge:
-    """A gauge series moved by ``inc`` and ``dec``."""
-
-    def __init__(self) -> None:
-        # Guards value.
-        self._lock = threading.Lock()
-        self.value = 0.0
-
-    def inc(self) -> None:
-        with self._lock:
-            self.value += 1
+class _Gauge(_Counter):
+    """A gauge series: a counter that can also go down."""
 
     def dec(self) -> None:
         with self._lock:

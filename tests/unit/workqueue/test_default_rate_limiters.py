@@ -10,6 +10,7 @@ from kubeloop.workqueue import (
     ItemExponentialFailureRateLimiter,
     ItemFastSlowRateLimiter,
     MaxOfRateLimiter,
+    RateLimiter,
     WithMaxWaitRateLimiter,
     default_controller_rate_limiter,
 )
@@ -19,17 +20,27 @@ MINUTE = 60.0
 HOUR = 3600.0
 
 
-def test_item_exponential_failure_rate_limiter() -> None:
-    limiter: ItemExponentialFailureRateLimiter[str] = ItemExponentialFailureRateLimiter(MS, 1)
-    assert [limiter.when("one") for _ in range(5)] == [1 * MS, 2 * MS, 4 * MS, 8 * MS, 16 * MS]
+def assert_counts_failures_per_item(
+    limiter: RateLimiter[str], one: list[float], two: list[float]
+) -> None:
+    """The upstream script: five failures of "one", two of "two", then forget "one"."""
+    assert [limiter.when("one") for _ in range(5)] == one
     assert limiter.num_requeues("one") == 5
 
-    assert [limiter.when("two") for _ in range(2)] == [1 * MS, 2 * MS]
+    assert [limiter.when("two") for _ in range(2)] == two
     assert limiter.num_requeues("two") == 2
 
     limiter.forget("one")
     assert limiter.num_requeues("one") == 0
-    assert limiter.when("one") == 1 * MS
+    assert limiter.when("one") == one[0]
+
+
+def test_item_exponential_failure_rate_limiter() -> None:
+    assert_counts_failures_per_item(
+        ItemExponentialFailureRateLimiter(MS, 1),
+        one=[1 * MS, 2 * MS, 4 * MS, 8 * MS, 16 * MS],
+        two=[1 * MS, 2 * MS],
+    )
 
 
 def test_item_exponential_failure_rate_limiter_overflow() -> None:
@@ -62,32 +73,21 @@ def test_item_exponential_failure_rate_limiter_past_float_range() -> None:
 
 
 def test_item_fast_slow_rate_limiter() -> None:
-    limiter: ItemFastSlowRateLimiter[str] = ItemFastSlowRateLimiter(5 * MS, 10, 3)
-    assert [limiter.when("one") for _ in range(5)] == [5 * MS, 5 * MS, 5 * MS, 10, 10]
-    assert limiter.num_requeues("one") == 5
-
-    assert [limiter.when("two") for _ in range(2)] == [5 * MS, 5 * MS]
-    assert limiter.num_requeues("two") == 2
-
-    limiter.forget("one")
-    assert limiter.num_requeues("one") == 0
-    assert limiter.when("one") == 5 * MS
+    assert_counts_failures_per_item(
+        ItemFastSlowRateLimiter(5 * MS, 10, 3),
+        one=[5 * MS, 5 * MS, 5 * MS, 10, 10],
+        two=[5 * MS, 5 * MS],
+    )
 
 
 def test_max_of_rate_limiter() -> None:
-    limiter: MaxOfRateLimiter[str] = MaxOfRateLimiter(
-        ItemFastSlowRateLimiter(5 * MS, 3, 3),
-        ItemExponentialFailureRateLimiter(MS, 1),
+    assert_counts_failures_per_item(
+        MaxOfRateLimiter(
+            ItemFastSlowRateLimiter(5 * MS, 3, 3), ItemExponentialFailureRateLimiter(MS, 1)
+        ),
+        one=[5 * MS, 5 * MS, 5 * MS, 3, 3],
+        two=[5 * MS, 5 * MS],
     )
-    assert [limiter.when("one") for _ in range(5)] == [5 * MS, 5 * MS, 5 * MS, 3, 3]
-    assert limiter.num_requeues("one") == 5
-
-    assert [limiter.when("two") for _ in range(2)] == [5 * MS, 5 * MS]
-    assert limiter.num_requeues("two") == 2
-
-    limiter.forget("one")
-    assert limiter.num_requeues("one") == 0
-    assert limiter.when("one") == 5 * MS
 
 
 class StepRateLimiter:
