@@ -1,0 +1,169 @@
+"""SharedInformerFactory (informers/factory.go) and ListWatch.from_client."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from kubeloop.cache import (
+    NAMESPACE_INDEX,
+    ListWatch,
+    ReflectorOptions,
+    SharedInformerFactory,
+    wait_for_cache_sync,
+)
+from kubeloop.cache.testing import FakeControllerSource, FakeWatchStream
+from kubeloop.client._types import ListOptions, ListPage
+from kubeloop.errors import NotFound
+
+from .helpers import WAIT, FakeBackoff, Recorder, no_sleep, pod
+
+
+class FakeResourceClient:
+    """Plays kubeloop.client.ResourceClient over a FakeControllerSource."""
+
+    def __init__(self, api_version: str, plural: str, namespace: str | None) -> None:
+        self.api_version = api_version
+        self.plural = plural
+        self.namespace = namespace
+        self.source = FakeControllerSource()
+        self.options: list[ListOptions] = []
+
+    def list_page(self, options: ListOptions) -> ListPage:
+        self.options.append(options)
+        return self.source.list(options)
+
+    def watch(self, options: ListOptions) -> FakeWatchStream:
+        self.options.append(options)
+        return self.source.watch(options)
+
+
+class FakeClient:
+    def __init__(self) -> None:
+        self.resources: dict[tuple[str, str, str | None], FakeResourceClient] = {}
+
+    def resource(
+        self, api_version: str, plural: str, *, namespace: str | None = None
+    ) -> FakeResourceClient:
+        key = (api_version, plural, namespace)
+        if key not in self.resources:
+            self.resources[key] = FakeResourceClient(api_version, plural, namespace)
+        return self.resources[key]
+
+
+def fast() -> ReflectorOptions:
+    return ReflectorOptions(sleep=no_sleep, backoff=FakeBackoff())
+
+
+def test_from_client_applies_selectors_and_tweak_to_a_copy() -> None:
+    rc = FakeResourceClient("v1", "pods", "prod")
+    rc.source.add(pod("a", "prod"))
+
+    def tweak(options: ListOptions) -> None:
+        options.extra["watch_cache"] = "x"
+
+    lw = ListWatch.from_client(
+        rc, label_selector="app=web", field_selector="a=b", tweak_list_options=tweak
+    )
+    original = ListOptions(resource_version="0", limit=500)
+    page = lw.list(original)
+    assert [o["metadata"]["name"] for o in page.items] == ["a"]
+    sent = rc.options[-1]
+    assert (sent.label_selector, sent.field_selector, sent.extra) == (
+        "app=web",
+        "a=b",
+        {"watch_cache": "x"},
+    )
+    assert original.label_selector is None and original.extra == {}
+    stream = lw.watch(ListOptions(resource_version="1"))
+    assert rc.options[-1].label_selector == "app=web"
+    stream.stop()
+
+
+def test_one_informer_per_resource_with_namespace_index() -> None:
+    factory = SharedInformerFactory(FakeClient(), 30.0, namespace="prod")
+    a = factory.informer_for("v1", "pods")
+    assert factory.informer_for(("v1", "pods")) is a
+    assert factory.informer_for("apps/v1", "deployments") is not a
+    assert NAMESPACE_INDEX in a.get_indexer().get_indexers()
+    with pytest.raises(TypeError):
+        factory.informer_for("v1")
+
+
+def test_informer_for_a_resource_client() -> None:
+    client = FakeClient()
+    factory = SharedInformerFactory(client, 0.0)
+    rc = FakeResourceClient("example.com/v1", "networks", None)
+    informer = factory.informer_for(rc)
+    assert factory.informer_for(("example.com/v1", "networks")) is informer
+
+
+def test_start_sync_lister_strip_and_shutdown() -> None:
+    client = FakeClient()
+    tweaks: list[ListOptions] = []
+    factory = SharedInformerFactory(
+        client, 0.0, namespace="prod", tweak_list_options=tweaks.append, reflector_options=fast()
+    )
+    pods = factory.informer_for("v1", "pods")
+    rc = client.resources[("v1", "pods", "prod")]
+    obj = pod("web-0", "prod", labels={"app": "web"})
+    obj["metadata"]["managedFields"] = [{"manager": "kubectl"}]
+    rc.source.add(obj)
+    rec = Recorder()
+    pods.add_event_handler(rec)
+    stop = threading.Event()
+    try:
+        factory.start(stop)
+        factory.start(stop)  # starts nothing twice
+        assert factory.wait_for_cache_sync(stop) == {("v1", "pods"): True}
+        # A resource asked for later starts with the next start().
+        nets = factory.informer_for("example.com/v1", "networks")
+        assert not nets.has_started()
+        factory.start(stop)
+        assert set(factory.wait_for_cache_sync(stop)) == {
+            ("v1", "pods"),
+            ("example.com/v1", "networks"),
+        }
+
+        lister = factory.lister_for("v1", "pods")
+        got = lister.namespaced("prod").get("web-0")
+        assert "managedFields" not in got["metadata"]
+        assert len(lister.namespaced("prod").list("app=web")) == 1
+        with pytest.raises(NotFound, match='pods "nope" not found'):
+            lister.namespaced("prod").get("nope")
+        rec.wait_for(lambda ev: len(ev) == 1)
+        assert tweaks, "tweak_list_options was applied"
+    finally:
+        stop.set()
+        factory.shutdown(WAIT)
+    assert pods.is_stopped() and nets.is_stopped()
+    factory.start(threading.Event())  # after shutdown: nothing starts
+
+
+def test_strip_managed_fields_opt_out() -> None:
+    client = FakeClient()
+    factory = SharedInformerFactory(
+        client, 0.0, strip_managed_fields=False, reflector_options=fast()
+    )
+    informer = factory.informer_for("v1", "configmaps")
+    obj = pod("cm")
+    obj["metadata"]["managedFields"] = [{"manager": "m"}]
+    client.resources[("v1", "configmaps", None)].source.add(obj)
+    stop = threading.Event()
+    try:
+        factory.start(stop)
+        assert wait_for_cache_sync(stop, informer.has_synced)
+        cached: Any = informer.get_store().get_by_key("cm")[0]
+        assert cached["metadata"]["managedFields"] == [{"manager": "m"}]
+    finally:
+        stop.set()
+        factory.shutdown(WAIT)
+
+
+def test_wait_for_cache_sync_returns_false_on_stop() -> None:
+    stop = threading.Event()
+    stop.set()
+    assert wait_for_cache_sync(stop, lambda: False) is False
+    assert wait_for_cache_sync(stop, lambda: True) is True
