@@ -75,6 +75,10 @@ def get_namespace(obj: Any) -> str:
 
 
 def get_resource_version(obj: Any) -> str:
+    if type(obj) is dict:  # fast path: every watch event reads it
+        md = obj.get("metadata")
+        if type(md) is dict:
+            return md.get("resourceVersion") or ""
     return _field(obj, "resourceVersion", "resource_version") or ""
 
 

@@ -57,6 +57,12 @@ def meta_namespace_key_func(obj: Any) -> str:
     """
     if type(obj) is str:
         return obj
+    if type(obj) is dict:  # fast path: decoded JSON
+        md = obj.get("metadata")
+        if type(md) is dict:
+            namespace = md.get("namespace")
+            name = md.get("name") or ""
+            return f"{namespace}/{name}" if namespace else name
     try:
         namespace = get_namespace(obj)
         name = get_name(obj)

@@ -212,6 +212,8 @@ class _WatchSession:
             stream.stop()
 
     def take_error(self) -> BaseException | None:
+        if self._error is None:  # read without the lock: checked per event
+            return None
         with self._lock:
             error, self._error = self._error, None
             return error
