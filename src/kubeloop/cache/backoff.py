@@ -17,7 +17,9 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-__all__ = ["BackoffManager", "ExponentialBackoffManager"]
+from kubeloop.errors import is_internal_error
+
+__all__ = ["BackoffManager", "ExponentialBackoffManager", "RetryWithDeadline"]
 
 
 class BackoffManager(Protocol):
@@ -65,3 +67,35 @@ class ExponentialBackoffManager:
         if self._jitter > 0:
             duration += self._rand() * self._jitter * duration
         return duration
+
+
+class RetryWithDeadline:
+    """Retry internal errors for up to ``max_duration`` from the first one;
+    a quiet spell of ``min_reset_period`` starts a new window."""
+
+    def __init__(
+        self, max_duration: float, clock: Callable[[], float], min_reset_period: float = 60.0
+    ) -> None:
+        self._max = max_duration
+        self._clock = clock
+        self._min_reset_period = min_reset_period
+        self._first_error: float | None = None
+        self._last_error: float | None = None
+
+    def after(self, err: BaseException | None) -> None:
+        if err is None or not is_internal_error(err):
+            return
+        now = self._clock()
+        if self._last_error is None or now - self._last_error >= self._min_reset_period:
+            self._first_error = None
+        if self._first_error is None:
+            self._first_error = now
+        self._last_error = now
+
+    def should_retry(self) -> bool:
+        if self._max <= 0:
+            return False
+        if self._first_error is not None and self._clock() - self._first_error <= self._max:
+            return True
+        self._first_error = self._last_error = None
+        return False

@@ -37,16 +37,17 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from kubeloop.cache._stop import on_stop
+from kubeloop.cache._watch import Box, OpenWatch, WatchSession
 from kubeloop.cache.accessor import MissingMetadataError, get_annotations, get_resource_version
-from kubeloop.cache.backoff import BackoffManager, ExponentialBackoffManager
+from kubeloop.cache.backoff import BackoffManager, ExponentialBackoffManager, RetryWithDeadline
 from kubeloop.cache.indexer import Indexer
 from kubeloop.cache.keys import deletion_handling_meta_namespace_key_func
 from kubeloop.cache.listwatch import ListerWatcher
+from kubeloop.cache.pager import DEFAULT_PAGE_SIZE, list_all
 from kubeloop.cache.store import Store
 from kubeloop.client._types import (
     ADDED,
@@ -54,8 +55,6 @@ from kubeloop.client._types import (
     DELETED,
     MODIFIED,
     ListOptions,
-    WatchEvent,
-    WatchStream,
 )
 from kubeloop.errors import (
     ApiError,
@@ -78,8 +77,6 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
-#: tools/pager's page size.
-DEFAULT_PAGE_SIZE = 500
 #: The annotation on the bookmark that ends a WatchList's initial events.
 INITIAL_EVENTS_END_ANNOTATION = "k8s.io/initial-events-end"
 _MIN_WATCH_TIMEOUT = 300.0
@@ -151,106 +148,6 @@ def _is_watch_error_retriable(err: BaseException) -> bool:
     return is_too_many_requests(err) or _is_connection_refused(err)
 
 
-class _Box:
-    """The RV a WatchList's initial events reached (set only by its reader)."""
-
-    def __init__(self, value: str) -> None:
-        self.value = value
-
-    def set(self, value: str) -> None:
-        self.value = value
-
-
-class _OpenWatch:
-    """A watch stream and the single iterator reading it (a WatchList stream
-    is read by two consumers in turn and must not be iterated twice)."""
-
-    def __init__(self, stream: WatchStream, hold_rv: bool = False) -> None:
-        self.stream = stream
-        self.events: Iterator[WatchEvent] = iter(stream)
-        # Started from "" or "0": do not advance the RV on initial ADDs.
-        self.hold_rv = hold_rv
-
-
-class _WatchSession:
-    """The watch being read by one list_and_watch call, so that other threads
-    (stop, a failing resync) can interrupt it."""
-
-    def __init__(self) -> None:
-        # Guards _stream, _error and _closed.
-        self._lock = threading.Lock()
-        self._stream: WatchStream | None = None
-        self._error: BaseException | None = None
-        self._closed = False
-
-    def attach(self, stream: WatchStream) -> None:
-        with self._lock:
-            self._stream = stream
-            closed = self._closed
-        if closed:
-            stream.stop()
-
-    def detach(self) -> None:
-        with self._lock:
-            self._stream = None
-
-    def close(self) -> None:
-        """Stop: interrupt the current watch and any later one."""
-        with self._lock:
-            self._closed = True
-            stream = self._stream
-        if stream is not None:
-            stream.stop()
-
-    def fail(self, error: BaseException) -> None:
-        """End the current watch with ``error``."""
-        with self._lock:
-            if self._error is None:
-                self._error = error
-            stream = self._stream
-        if stream is not None:
-            stream.stop()
-
-    def take_error(self) -> BaseException | None:
-        if self._error is None:  # read without the lock: checked per event
-            return None
-        with self._lock:
-            error, self._error = self._error, None
-            return error
-
-
-class _RetryWithDeadline:
-    """Retry internal errors for up to ``max_duration`` from the first one;
-    a quiet spell of ``min_reset_period`` starts a new window."""
-
-    def __init__(
-        self, max_duration: float, clock: Callable[[], float], min_reset_period: float = 60.0
-    ) -> None:
-        self._max = max_duration
-        self._clock = clock
-        self._min_reset_period = min_reset_period
-        self._first_error: float | None = None
-        self._last_error: float | None = None
-
-    def after(self, err: BaseException | None) -> None:
-        if err is None or not is_internal_error(err):
-            return
-        now = self._clock()
-        if self._last_error is None or now - self._last_error >= self._min_reset_period:
-            self._first_error = None
-        if self._first_error is None:
-            self._first_error = now
-        self._last_error = now
-
-    def should_retry(self) -> bool:
-        if self._max <= 0:
-            return False
-        if self._first_error is not None and self._clock() - self._first_error <= self._max:
-            return True
-        self._first_error = self._last_error = None
-        return False
-
-
 class Reflector:
     """Mirror one resource into ``store`` (client-go's Reflector).
 
@@ -312,10 +209,10 @@ class Reflector:
         watch could not even be opened); returns when a watch ended in a
         way that calls for a relist, or when ``stop`` was set.
         """
-        session = _WatchSession()
+        session = WatchSession()
         unregister = on_stop(stop, session.close)
         try:
-            watch: _OpenWatch | None = None
+            watch: OpenWatch | None = None
             fallback = not self._use_watch_list
             if self._use_watch_list:
                 try:
@@ -382,12 +279,12 @@ class Reflector:
             # watch cache; paging would force every relist onto etcd.
             limit = 0
         try:
-            result = self._pager_list(stop, rv, limit)
+            result = list_all(self._lw.list, stop, rv, limit)
         except ApiError as err:
             if not (is_gone(err) or is_too_large_resource_version(err)):
                 raise
             self._set_rv_unavailable(True)
-            result = self._pager_list(stop, self._relist_resource_version(), limit)
+            result = list_all(self._lw.list, stop, self._relist_resource_version(), limit)
         if result is None:
             return
         items, list_rv, paginated = result
@@ -398,49 +295,16 @@ class Reflector:
         self._store.replace(items, list_rv)
         self._set_last_sync_rv(list_rv)
 
-    def _pager_list(
-        self, stop: threading.Event, rv: str, limit: int
-    ) -> tuple[list[Any], str, bool] | None:
-        # Pages are flattened into one list of references as they arrive;
-        # each page object is dropped at once.
-        options = ListOptions(resource_version=rv, limit=limit or None)
-        items: list[Any] | None = None
-        list_rv = ""
-        paginated = False
-        while True:
-            if stop.is_set():
-                return None
-            try:
-                page = self._lw.list(options)
-            except ApiError as err:
-                if not is_gone(err) or not options.continue_:
-                    raise
-                # The list expired between pages: one full list at the RV
-                # first asked for.
-                full = self._lw.list(ListOptions(resource_version=rv))
-                return full.items, full.resource_version, paginated
-            if items is None:
-                list_rv = page.resource_version
-                items = page.items
-            else:
-                items.extend(page.items)
-            if not page.continue_:
-                return items, list_rv, paginated
-            options = ListOptions(
-                resource_version="", limit=limit or None, continue_=page.continue_
-            )
-            paginated = True
-
     # -- WatchList ----------------------------------------------------------
 
-    def _watch_list(self, stop: threading.Event, session: _WatchSession) -> _OpenWatch | None:
+    def _watch_list(self, stop: threading.Event, session: WatchSession) -> OpenWatch | None:
         """Stream the initial state; return the still-open watch, or None
         when stopped."""
         while True:
             if stop.is_set():
                 return None
             temporary = Indexer(deletion_handling_meta_namespace_key_func)
-            bookmark_rv = _Box("")
+            bookmark_rv = Box("")
             options = ListOptions(
                 resource_version=self._rewatch_resource_version(),
                 allow_watch_bookmarks=True,
@@ -450,7 +314,7 @@ class Reflector:
             )
             start = self._clock()
             try:
-                watch = _OpenWatch(self._lw.watch(options))
+                watch = OpenWatch(self._lw.watch(options))
             except Exception as err:
                 if self._retry_watch_list(err, stop):
                     continue
@@ -495,7 +359,7 @@ class Reflector:
     # -- WATCH --------------------------------------------------------------
 
     def _watch_with_resync(
-        self, watch: _OpenWatch | None, stop: threading.Event, session: _WatchSession
+        self, watch: OpenWatch | None, stop: threading.Event, session: WatchSession
     ) -> None:
         if self.resync_period <= 0:
             self._watch(watch, stop, session)
@@ -516,7 +380,7 @@ class Reflector:
             unregister()
             resyncer.join()
 
-    def _resync_loop(self, cancel: threading.Event, session: _WatchSession) -> None:
+    def _resync_loop(self, cancel: threading.Event, session: WatchSession) -> None:
         while not cancel.wait(self.resync_period):
             if self.should_resync is None or self.should_resync():
                 try:
@@ -525,10 +389,8 @@ class Reflector:
                     session.fail(err)
                     return
 
-    def _watch(
-        self, watch: _OpenWatch | None, stop: threading.Event, session: _WatchSession
-    ) -> None:
-        retry = _RetryWithDeadline(self._max_internal_retry, self._clock)
+    def _watch(self, watch: OpenWatch | None, stop: threading.Event, session: WatchSession) -> None:
+        retry = RetryWithDeadline(self._max_internal_retry, self._clock)
         while True:
             if stop.is_set():
                 if watch is not None:
@@ -543,7 +405,7 @@ class Reflector:
                     allow_watch_bookmarks=True,
                 )
                 try:
-                    watch = _OpenWatch(self._lw.watch(options), hold_rv=rv in ("", "0"))
+                    watch = OpenWatch(self._lw.watch(options), hold_rv=rv in ("", "0"))
                 except Exception as err:
                     if _is_watch_error_retriable(err):
                         if self._sleep(stop, self._backoff.backoff()):
@@ -578,10 +440,10 @@ class Reflector:
     def _handle_watch(
         self,
         start: float,
-        watch: _OpenWatch,
+        watch: OpenWatch,
         store: Store,
         stop: threading.Event,
-        session: _WatchSession,
+        session: WatchSession,
         set_rv: Callable[[str], None],
         *,
         exit_on_initial_events_end: bool = False,

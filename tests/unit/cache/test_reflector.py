@@ -212,9 +212,9 @@ def test_watch_handler() -> None:
 
 
 def _session() -> Any:
-    from kubeloop.cache.reflector import _WatchSession
+    from kubeloop.cache._watch import WatchSession
 
-    return _WatchSession()
+    return WatchSession()
 
 
 def test_stop_watch_when_stopped() -> None:
