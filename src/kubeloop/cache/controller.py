@@ -90,13 +90,15 @@ class Controller:
         )
         thread.start()
         try:
-            self._process_loop()
+            self._process_loop(stop)
         finally:
             unregister()
             thread.join()
 
-    def _process_loop(self) -> None:
-        while True:
+    def _process_loop(self, stop: threading.Event) -> None:
+        # Checking stop between pops ends the loop promptly even with a
+        # backlog; close() wakes a pop waiting on an empty queue.
+        while not stop.is_set():
             try:
                 self.config.queue.pop(self.config.process)
             except FIFOClosedError:

@@ -24,6 +24,8 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import msgspec
+
 from kubeloop.cache.keys import KeyFunc, meta_namespace_key_func
 from kubeloop.client._types import (
     ADDED,
@@ -97,20 +99,25 @@ class FakeWatchStream:
 
 
 def _with_resource_version(obj: Any, rv: str) -> Any:
+    """A copy of ``obj`` carrying ``rv`` (the caller's object is left alone)."""
     if isinstance(obj, dict):
         copy = dict(obj)
         copy["metadata"] = {**(obj.get("metadata") or {}), "resourceVersion": rv}
         return copy
-    obj.metadata.resource_version = rv
-    return obj
+    typed: Any = obj  # any metadata-carrying object
+    if isinstance(obj, msgspec.Struct):
+        metadata = msgspec.structs.replace(typed.metadata, resource_version=rv)
+        return msgspec.structs.replace(obj, metadata=metadata)
+    typed.metadata.resource_version = rv
+    return typed
 
 
 class FakeControllerSource:
     """One resource of a fake API server, usable as a ListerWatcher.
 
-    Objects are dicts (or attribute objects with a mutable
-    ``metadata.resource_version``); each change stores a copy with the new
-    resourceVersion, which LIST and WATCH then hand out as is.
+    Objects are dicts or typed objects (msgspec Structs, or anything with a
+    settable ``metadata.resource_version``); each change stores a copy with
+    the new resourceVersion, which LIST and WATCH then hand out as is.
     """
 
     def __init__(self, key_func: KeyFunc = meta_namespace_key_func) -> None:
