@@ -380,30 +380,20 @@ def test_backoff_on_too_many_requests(stop: threading.Event) -> None:
     assert backoff.calls == 2
 
 
-def test_no_relist_on_too_many_requests() -> None:
-    # TestNoRelistOnTooManyRequests
-    list_calls = watch_calls = 0
-    stop = threading.Event()
-
-    def list_func(options: ListOptions) -> ListPage:
-        nonlocal list_calls
-        list_calls += 1
-        return ListPage([], "1")
-
-    def watch(options: ListOptions) -> FakeWatchStream:
-        nonlocal watch_calls
-        watch_calls += 1
-        if watch_calls < 5:
-            raise TooManyRequests(429, "TooManyRequests", "too many requests")
-        stop.set()
-        return FakeWatchStream()
-
-    r = Reflector(ListWatch(list_func, watch), DeltaFIFO(), options=opts())
-    r.list_and_watch(stop)
-    assert (list_calls, watch_calls) == (1, 5)
+def _refused() -> Exception:
+    err = TransportError("connect failed")
+    err.__cause__ = ConnectionRefusedError(111, "Connection refused")
+    return err
 
 
-def test_connection_refused_backs_off_and_rewatches() -> None:
+@pytest.mark.parametrize(
+    "make_error",
+    [lambda: TooManyRequests(429, "TooManyRequests", "too many requests"), _refused],
+    ids=["429 (TestNoRelistOnTooManyRequests)", "connection refused"],
+)
+def test_no_relist_when_watch_open_is_refused(make_error: Callable[[], Exception]) -> None:
+    # The API server is only overloaded or restarting: back off and re-watch
+    # from where we were; relisting would add load.
     backoff = FakeBackoff()
     list_calls = watch_calls = 0
     stop = threading.Event()
@@ -416,14 +406,14 @@ def test_connection_refused_backs_off_and_rewatches() -> None:
     def watch(options: ListOptions) -> FakeWatchStream:
         nonlocal watch_calls
         watch_calls += 1
-        if watch_calls < 3:
-            raise TransportError("connect failed") from ConnectionRefusedError(111, "refused")
+        if watch_calls < 5:
+            raise make_error()
         stop.set()
         return FakeWatchStream()
 
     r = Reflector(ListWatch(list_func, watch), DeltaFIFO(), options=opts(backoff=backoff))
     r.list_and_watch(stop)
-    assert (list_calls, watch_calls, backoff.calls) == (1, 3, 2)
+    assert (list_calls, watch_calls, backoff.calls) == (1, 5, 4)
 
 
 @pytest.mark.parametrize(

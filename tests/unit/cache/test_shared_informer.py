@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
@@ -23,7 +22,7 @@ from kubeloop.cache import (
 from kubeloop.cache.testing import FakeControllerSource
 from kubeloop.errors import Gone
 
-from .helpers import WAIT, FakeBackoff, FakeClock, Recorder, no_sleep, pod
+from .helpers import WAIT, FakeBackoff, FakeClock, Recorder, no_sleep, pod, running
 
 # Reflector checks for due resyncs this often (real time); handler resync
 # periods are measured on a fake clock, so tests decide when one is due.
@@ -46,17 +45,8 @@ def new_informer(
     )
 
 
-@contextmanager
-def started(informer: SharedIndexInformer) -> Iterator[threading.Event]:
-    stop = threading.Event()
-    thread = threading.Thread(target=informer.run, args=(stop,), name="kubeloop-test-informer")
-    thread.start()
-    try:
-        yield stop
-    finally:
-        stop.set()
-        thread.join(WAIT)
-        assert not thread.is_alive(), "informer did not stop"
+def started(informer: SharedIndexInformer) -> AbstractContextManager[threading.Event]:
+    return running(informer.run)
 
 
 def sentinel_barrier(source: FakeControllerSource, *recorders: Recorder, name: str) -> None:
