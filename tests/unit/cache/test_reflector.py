@@ -69,6 +69,28 @@ def stop_on_watch(stop: threading.Event) -> Watcher:
     return watch
 
 
+def one_watch_then_stop(
+    stop: threading.Event, events: list[WatchEvent], rvs: list[str | None] | None = None
+) -> Watcher:
+    """The first watch delivers ``events`` and closes normally; the re-watch
+    that follows sets ``stop`` (so every event has been applied by then)."""
+    calls = 0
+
+    def watch(options: ListOptions) -> FakeWatchStream:
+        nonlocal calls
+        calls += 1
+        if rvs is not None:
+            rvs.append(options.resource_version)
+        if calls > 1:
+            stop.set()
+            return FakeWatchStream()
+        stream = FakeWatchStream(events)
+        stream.close()
+        return stream
+
+    return watch
+
+
 def pods(n: int) -> list[dict[str, Any]]:
     return [pod(f"pod-{i}", rv=str(i)) for i in range(n)]
 
@@ -183,23 +205,14 @@ def test_watch_handler() -> None:
     # TestReflectorWatchHandler
     s = store()
     stop = threading.Event()
-    stream = FakeWatchStream(
+    watch = one_watch_then_stop(
+        stop,
         [
             WatchEvent(DELETED, pod("foo")),
             WatchEvent(MODIFIED, pod("bar", rv="55")),
             WatchEvent(ADDED, pod("baz", rv="32")),
-        ]
+        ],
     )
-    stream.close()
-    calls = 0
-
-    def watch(options: ListOptions) -> FakeWatchStream:
-        nonlocal calls
-        calls += 1
-        if calls == 1:
-            return stream
-        stop.set()
-        return FakeWatchStream()
 
     r = Reflector(
         ListWatch(lambda o: ListPage([pod("foo"), pod("bar")], "1"), watch), s, options=opts()
@@ -770,24 +783,15 @@ def test_resource_version_update() -> None:
             self.resource_versions.append(rv)
 
     stop = threading.Event()
-    calls = 0
-
-    def watch(options: ListOptions) -> FakeWatchStream:
-        nonlocal calls
-        calls += 1
-        if calls > 1:
-            stop.set()
-            return FakeWatchStream()
-        stream = FakeWatchStream(
-            [
-                WatchEvent(ADDED, pod("", rv="10")),
-                WatchEvent(MODIFIED, pod("", rv="20")),
-                WatchEvent(BOOKMARK, pod("", rv="30")),
-                WatchEvent(DELETED, pod("", rv="40")),
-            ]
-        )
-        stream.close()
-        return stream
+    watch = one_watch_then_stop(
+        stop,
+        [
+            WatchEvent(ADDED, pod("", rv="10")),
+            WatchEvent(MODIFIED, pod("", rv="20")),
+            WatchEvent(BOOKMARK, pod("", rv="30")),
+            WatchEvent(DELETED, pod("", rv="40")),
+        ],
+    )
 
     s = StoreWithRV()
     r = Reflector(ListWatch(lambda o: ListPage([], "10"), watch), s, options=opts())
@@ -799,15 +803,8 @@ def test_resource_version_update() -> None:
 def test_bookmark_only_advances_resource_version() -> None:
     stop = threading.Event()
     watch_rvs: list[str | None] = []
-
-    def watch(options: ListOptions) -> FakeWatchStream:
-        watch_rvs.append(options.resource_version)
-        if len(watch_rvs) > 1:
-            stop.set()
-            return FakeWatchStream()
-        stream = FakeWatchStream([WatchEvent(BOOKMARK, {"metadata": {"resourceVersion": "99"}})])
-        stream.close()
-        return stream
+    bookmark = WatchEvent(BOOKMARK, {"metadata": {"resourceVersion": "99"}})
+    watch = one_watch_then_stop(stop, [bookmark], watch_rvs)
 
     s = store()
     r = Reflector(ListWatch(lambda o: ListPage([pod("a", rv="3")], "3"), watch), s, options=opts())
