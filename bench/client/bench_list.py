@@ -13,6 +13,7 @@ Usage: python bench/client/bench_list.py [--objects 20000] [--repeat 3] [--kubec
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import statistics
@@ -34,10 +35,9 @@ def seed(kubeconfig: str, n: int) -> None:
     config = load_config(kubeconfig=kubeconfig)
     config.qps, config.burst = 0, 0
     with Client(config) as c:
-        try:
-            c.resource("v1", "namespaces", namespaced=False).create({"metadata": {"name": NAMESPACE}})
-        except AlreadyExists:
-            pass
+        namespaces = c.resource("v1", "namespaces", namespaced=False)
+        with contextlib.suppress(AlreadyExists):
+            namespaces.create({"metadata": {"name": NAMESPACE}})
         cms = c.resource("v1", "configmaps", namespace=NAMESPACE)
         have = sum(len(p.items) for p in cms.list(limit=500, label_selector="bench=list"))
         payload = {"cidr": "10.0.0.0/16", "gateway": "10.0.0.1", "note": "x" * 600}
@@ -47,10 +47,8 @@ def seed(kubeconfig: str, n: int) -> None:
                 "metadata": {"name": f"net-{i:06d}", "labels": {"bench": "list", "tier": "a"}},
                 "data": payload,
             }
-            try:
+            with contextlib.suppress(AlreadyExists):
                 cms.create(body)
-            except AlreadyExists:
-                pass
 
         if have < n:
             started = time.monotonic()
@@ -126,12 +124,16 @@ def main() -> None:
             for peer in PEERS:
                 out = subprocess.run(
                     [sys.executable, __file__, "--peer", peer, "--kubeconfig", kubeconfig],
-                    capture_output=True, text=True, check=True,
+                    capture_output=True,
+                    text=True,
+                    check=True,
                 )
                 results[peer].append(json.loads(out.stdout.strip().splitlines()[-1]))
         body_bytes = statistics.median(r["bytes"] for r in results["kubeloop"])
-        print(f"\nLIST of {args.objects} objects (~{body_bytes / args.objects:.0f} B each), "
-              f"medians of {args.repeat} runs, each peer in its own process")
+        print(
+            f"\nLIST of {args.objects} objects (~{body_bytes / args.objects:.0f} B each), "
+            f"medians of {args.repeat} runs, each peer in its own process"
+        )
         print(f"{'peer':16} {'objects':>8} {'wall s':>8} {'MB/s':>8} {'peak RSS MB':>12}")
         med: dict[str, float] = {}
         for peer in PEERS:
@@ -141,7 +143,9 @@ def main() -> None:
             rss = statistics.median(r["rss_mb"] for r in rs)
             mbps = body_bytes / wall / 1e6
             print(f"{peer:16} {rs[0]['count']:>8} {wall:>8.3f} {mbps:>8.1f} {rss:>12.1f}")
-        print(f"\nkubeloop vs official typed: {med['official-typed'] / med['kubeloop']:.1f}x faster")
+        print(
+            f"\nkubeloop vs official typed: {med['official-typed'] / med['kubeloop']:.1f}x faster"
+        )
         print(f"kubeloop vs official raw:   {med['official-raw'] / med['kubeloop']:.2f}x faster")
     finally:
         if cp is not None:

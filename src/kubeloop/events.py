@@ -19,6 +19,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import socket
@@ -81,10 +82,8 @@ class EventRecorder:
     def stop(self, timeout: float = 5.0) -> None:
         """Write what is queued (bounded by ``timeout``), then stop."""
         self._stop.set()
-        try:
+        with contextlib.suppress(queue.Full):
             self._queue.put_nowait(None)
-        except queue.Full:
-            pass
         if self._thread is not None:
             self._thread.join(timeout)
 

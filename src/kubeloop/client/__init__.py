@@ -1,9 +1,26 @@
 """The API client: configuration, transport, REST and watch.
 
-Value types shared with the cache layer live in :mod:`kubeloop.client._types`
-and are re-exported here.
+Example::
+
+    from kubeloop.client import Client, load_config
+    with Client(load_config()) as client:          # kubeconfig, else in-cluster
+        nets = client.resource("samplecrd.k8s.io/v1", "networks", namespace="default")
+        for page in nets.list(limit=500):
+            ...
+
+- :func:`load_config` behaves like client-go's BuildConfigFromFlags.
+- :class:`Client` shares one HTTP/2 connection between all requests and
+  watches, throttles to ``config.qps``/``config.burst`` and honours
+  Retry-After.
+- :class:`ResourceClient` (from ``client.resource(...)``) does get, list
+  (paged), watch, create, update, patch (merge, JSON, strategic, apply),
+  delete and the status subresource, with plain dicts in and out.
 """
 
+from kubeloop.client._client import APIResource, Client
+from kubeloop.client._config import Config, ExecConfig, TokenSource
+from kubeloop.client._loader import load_config, load_incluster_config, load_kubeconfig
+from kubeloop.client._resource import PATCH_CONTENT_TYPES, ResourceClient, group_version_path
 from kubeloop.client._types import (
     ADDED,
     BOOKMARK,
@@ -15,6 +32,7 @@ from kubeloop.client._types import (
     WatchEvent,
     WatchStream,
 )
+from kubeloop.client._watch import Watch
 
 __all__ = [
     "ADDED",
@@ -22,8 +40,20 @@ __all__ = [
     "DELETED",
     "ERROR",
     "MODIFIED",
+    "PATCH_CONTENT_TYPES",
+    "APIResource",
+    "Client",
+    "Config",
+    "ExecConfig",
     "ListOptions",
     "ListPage",
+    "ResourceClient",
+    "TokenSource",
+    "Watch",
     "WatchEvent",
     "WatchStream",
+    "group_version_path",
+    "load_config",
+    "load_incluster_config",
+    "load_kubeconfig",
 ]

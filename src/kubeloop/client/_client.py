@@ -22,7 +22,7 @@ from kubeloop.client._config import Config
 from kubeloop.client._loop import LoopThread
 from kubeloop.client._resource import ResourceClient, group_version_path
 from kubeloop.client._rest import AsyncRest
-from kubeloop.client._transport import build_async_client
+from kubeloop.client._transport import build_async_client, build_ssl_context
 from kubeloop.errors import NotFound
 
 
@@ -40,8 +40,9 @@ class APIResource:
 class Client:
     """A client for one API server; thread-safe; close it (or use ``with``).
 
-    All requests and watches share one HTTP/2 connection driven by a
-    private event loop thread.
+    Requests share one HTTP/2 connection and each watch has its own
+    HTTP/1.1 connection (see :mod:`kubeloop.client._transport` for why), all
+    driven by a private event loop thread.
     """
 
     def __init__(self, config: Config | None = None) -> None:
@@ -52,11 +53,16 @@ class Client:
         self.config = config
         self._loop = LoopThread()
         try:
-            http = build_async_client(config)
+            ctx = build_ssl_context(config)
+            http = build_async_client(config, ssl_context=ctx)
+            watch_http = build_async_client(config, watch=True, ssl_context=ctx)
         except BaseException:
             self._loop.close()
             raise
         self._rest = AsyncRest(config, http)
+        # Watches share the throttle of ordinary requests but not their pool.
+        self._watch_rest = AsyncRest(config, watch_http)
+        self._watch_rest.limiter = self._rest.limiter
         # Guards _discovery: group-version -> resources served there.
         self._discovery_lock = threading.Lock()
         self._discovery: dict[str, list[APIResource]] = {}
@@ -99,9 +105,7 @@ class Client:
         content_type: str = "application/json",
     ) -> Any:
         """Like :meth:`request_bytes`, decoding the JSON body."""
-        data = self.request_bytes(
-            method, path, params=params, body=body, content_type=content_type
-        )
+        data = self.request_bytes(method, path, params=params, body=body, content_type=content_type)
         return decode_json(data, f"{method} {path}") if data else None
 
     def version(self) -> dict[str, Any]:
@@ -164,6 +168,7 @@ class Client:
             return
         try:
             self._loop.run(self._rest.http.aclose())
+            self._loop.run(self._watch_rest.http.aclose())
         finally:
             self._loop.close()
 

@@ -18,9 +18,9 @@ _any_decoder = msgspec.json.Decoder(Any)
 
 
 class _ListMeta(msgspec.Struct):
-    resourceVersion: str = ""  # noqa: N815 - wire name
+    resourceVersion: str = ""
     continue_: str = msgspec.field(name="continue", default="")
-    remainingItemCount: int | None = None  # noqa: N815 - wire name
+    remainingItemCount: int | None = None
 
 
 class _List(msgspec.Struct):

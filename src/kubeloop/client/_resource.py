@@ -134,7 +134,9 @@ class ResourceClient:
         return decode_json(self.client.request_bytes(method, path, **kw), f"{method} {path}")
 
     # -- reads ---------------------------------------------------------------
-    def get(self, name: str, *, namespace: str | None = None, subresource: str | None = None) -> Any:
+    def get(
+        self, name: str, *, namespace: str | None = None, subresource: str | None = None
+    ) -> Any:
         return self._do("GET", self.object_path(name, self._ns(namespace), subresource))
 
     def list_page(self, options: ListOptions | None = None, **kw: Any) -> ListPage:
@@ -197,7 +199,7 @@ class ResourceClient:
         params["watch"] = "true"
         path = self.collection_path(self.namespace if self.namespaced is not False else None)
         return Watch(
-            self.client._loop, self.client._rest, path, params, self.client.config.timeout
+            self.client._loop, self.client._watch_rest, path, params, self.client.config.timeout
         )
 
     # -- writes --------------------------------------------------------------

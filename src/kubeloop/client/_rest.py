@@ -146,7 +146,11 @@ class AsyncRest:
                 await response.aclose()
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             code = response.status_code
-            if retry_after is not None and (code == 429 or code >= 500) and retries < self.max_retries:
+            if (
+                retry_after is not None
+                and (code == 429 or code >= 500)
+                and retries < self.max_retries
+            ):
                 retries += 1
                 wait = min(retry_after, self.max_retry_after)
                 log.debug("%s %s: %d, retrying after %.1fs (%d)", method, path, code, wait, retries)

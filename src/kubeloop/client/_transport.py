@@ -1,11 +1,14 @@
 """Build the HTTP transport for a :class:`Config`: TLS, HTTP/2, keepalive,
 proxy and authentication.
 
-HTTP/2 is on because client-go multiplexes every request and watch of a
-client over one connection; that keeps an informer-heavy controller at one
-TCP connection and one TLS handshake. TCP keepalive is on so a dead peer (a
-silently dropped NAT entry, a crashed node) breaks a long watch within about
-a minute instead of hanging it.
+Ordinary requests share one HTTP/2 connection, as in client-go. Watches do
+not: with httpcore (1.0.x), while several HTTP/2 streams are being read and
+are idle, the response headers of a new stream can wait until one of them
+receives data (reproduced here: a fourth watch stalled 5-60 s). So each watch
+gets its own HTTP/1.1 connection from a second pool (``watch=True``), which
+costs one TCP connection per informer and never stalls a watch or a request.
+TCP keepalive is on so a dead peer (a silently dropped NAT entry, a crashed
+node) breaks a long watch within about a minute instead of hanging it.
 """
 
 from __future__ import annotations
@@ -41,7 +44,9 @@ def build_ssl_context(config: Config) -> ssl.SSLContext:
         else:
             ctx = ssl.create_default_context()
     except (ssl.SSLError, ValueError) as err:
-        raise ConfigError(f"{config.source or 'config'}: invalid certificate authority: {err}") from err
+        raise ConfigError(
+            f"{config.source or 'config'}: invalid certificate authority: {err}"
+        ) from err
     if config.insecure_skip_tls_verify:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
@@ -73,11 +78,15 @@ def _load_cert_chain(ctx: ssl.SSLContext, cert: bytes, key: bytes, source: str) 
             ) from err
 
 
-def build_async_client(config: Config) -> httpx.AsyncClient:
-    ctx = build_ssl_context(config)
+def build_async_client(
+    config: Config, *, watch: bool = False, ssl_context: ssl.SSLContext | None = None
+) -> httpx.AsyncClient:
+    """The HTTP/2 client for requests, or (``watch=True``) the HTTP/1.1
+    client whose connections each carry one watch."""
+    ctx = ssl_context or build_ssl_context(config)
     transport = httpx.AsyncHTTPTransport(
         verify=ctx,
-        http2=config.host.startswith("https://"),
+        http2=config.host.startswith("https://") and not watch,
         socket_options=_KEEPALIVE,
         proxy=config.proxy_url,
         retries=0,

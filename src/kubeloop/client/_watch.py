@@ -94,7 +94,7 @@ class Watch:
         started.set_result(None)
         buffer = b""
         try:
-            async for chunk in response.aiter_raw():
+            async for chunk in response.aiter_bytes():
                 buffer += chunk
                 if b"\n" not in chunk:
                     continue

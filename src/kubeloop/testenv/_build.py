@@ -50,7 +50,9 @@ def cache_root() -> Path:
 def _go() -> str:
     go = shutil.which("go")
     if go is None:
-        raise BuildError("the Go toolchain (>= 1.26) is required to build testenv: 'go' not on PATH")
+        raise BuildError(
+            "the Go toolchain (>= 1.26) is required to build testenv: 'go' not on PATH"
+        )
     return go
 
 
@@ -105,14 +107,16 @@ def ensure_binary(*, quiet: bool = False) -> Path:
         cmd, cwd=src, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
     )
     assert proc.stdout is not None
-    count = 0
     tail: list[str] = []
-    for line in proc.stdout:
-        count += 1
+    for count, line in enumerate(proc.stdout, start=1):
         tail = [*tail[-40:], line.rstrip()]
         if not quiet and (count % 50 == 0 or not line.startswith(("k8s.io", "github.com", "go."))):
             elapsed = time.monotonic() - started
-            print(f"testenv: [{elapsed:6.0f}s] {count} packages ... {line.rstrip()}", file=out, flush=True)
+            print(
+                f"testenv: [{elapsed:6.0f}s] {count} packages ... {line.rstrip()}",
+                file=out,
+                flush=True,
+            )
     if proc.wait() != 0:
         raise BuildError("go build of testenv failed:\n" + "\n".join(tail))
     tmp.rename(target)

@@ -164,7 +164,9 @@ class ControlPlane:
         """Compact etcd to its current revision now (physically), so that
         watches and lists from any older resourceVersion get 410 Gone once the
         apiserver's watch cache has noticed. Returns the compacted revision."""
-        rev = int(self._etcd_post("/v3/kv/range", {"key": "AA=="})["header"]["revision"])
+        header = self._etcd_post("/v3/kv/range", {"key": "AA=="})["header"]
+        assert isinstance(header, dict)
+        rev = int(header["revision"])
         self._etcd_post("/v3/kv/compaction", {"revision": rev, "physical": True})
         return rev
 

@@ -15,6 +15,7 @@ fixtures do not depend on the client under test.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -72,10 +73,9 @@ def namespace(testenv: ControlPlane) -> Iterator[str]:
     try:
         yield name
     finally:
-        try:
+        # The server may have been stopped by the test itself.
+        with contextlib.suppress(urllib.error.URLError):
             admin_request(testenv, "DELETE", f"/api/v1/namespaces/{name}")
-        except urllib.error.URLError:
-            pass  # the server may have been stopped by the test itself
 
 
 def kubectl_path() -> str:

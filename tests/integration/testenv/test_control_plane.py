@@ -40,9 +40,7 @@ def test_crd_applied_with_kubectl_becomes_established_and_serves_objects(
     kubectl: KubectlRunner, namespace: str
 ) -> None:
     kubectl("apply", "-f", str(CRD))
-    kubectl(
-        "wait", "--for=condition=Established", "--timeout=60s", "crd/networks.samplecrd.k8s.io"
-    )
+    kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/networks.samplecrd.k8s.io")
     manifest = f"""
 apiVersion: samplecrd.k8s.io/v1
 kind: Network
@@ -58,9 +56,7 @@ def test_crd_rejects_gateway_outside_cidr_with_a_clear_message(
     kubectl: KubectlRunner, namespace: str
 ) -> None:
     kubectl("apply", "-f", str(CRD))
-    kubectl(
-        "wait", "--for=condition=Established", "--timeout=60s", "crd/networks.samplecrd.k8s.io"
-    )
+    kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/networks.samplecrd.k8s.io")
     bad = f"""
 apiVersion: samplecrd.k8s.io/v1
 kind: Network
@@ -125,7 +121,9 @@ def test_rbac_refuses_a_service_account_without_a_role(
 ) -> None:
     token = _token_for(testenv, namespace, "nobody")
     who = f"system:serviceaccount:{namespace}:nobody"
-    can = kubectl("auth", "can-i", "list", "configmaps", "-n", namespace, f"--as={who}", check=False)
+    can = kubectl(
+        "auth", "can-i", "list", "configmaps", "-n", namespace, f"--as={who}", check=False
+    )
     assert can.stdout.strip() == "no"
     assert _as_token(testenv, token, f"/api/v1/namespaces/{namespace}/configmaps") == 403
 
@@ -145,7 +143,11 @@ def test_rbac_refuses_a_service_account_without_a_role(
         f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings",
         {
             "metadata": {"name": "cm-reader"},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "cm-reader"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": "cm-reader",
+            },
             "subjects": [{"kind": "ServiceAccount", "name": "nobody", "namespace": namespace}],
         },
     )
@@ -159,7 +161,12 @@ def test_rbac_refuses_a_service_account_without_a_role(
 def test_garbage_collector_deletes_dependents(testenv: ControlPlane, namespace: str) -> None:
     base = f"/api/v1/namespaces/{namespace}/configmaps"
     owner = admin_request(testenv, "POST", base, {"metadata": {"name": "owner"}})
-    ref = {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner["metadata"]["uid"]}
+    ref = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "name": "owner",
+        "uid": owner["metadata"]["uid"],
+    }
     admin_request(testenv, "POST", base, {"metadata": {"name": "child", "ownerReferences": [ref]}})
     admin_request(testenv, "DELETE", f"{base}/owner")
     wait_until(lambda: not exists(testenv, f"{base}/child"), what="the GC to delete the dependent")
