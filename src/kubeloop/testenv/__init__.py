@@ -8,16 +8,22 @@ Go modules (``testenv/``) and run on loopback::
         print(cp.kubeconfig)      # admin kubeconfig (system:masters)
 
 From a shell: ``python -m kubeloop.testenv up --dir /tmp/kl``.
+:class:`FaultProxy` sits between a client and the server to cut, stall or
+slow connections.
 """
 
 from kubeloop.testenv._build import KUBE_VERSION, BuildError, binary_path, ensure_binary
 from kubeloop.testenv._controlplane import ControlPlane, ControlPlaneError
+from kubeloop.testenv.faultproxy import FaultProxy, proxied_config, proxied_kubeconfig
 
 __all__ = [
     "KUBE_VERSION",
     "BuildError",
     "ControlPlane",
     "ControlPlaneError",
+    "FaultProxy",
     "binary_path",
     "ensure_binary",
+    "proxied_config",
+    "proxied_kubeconfig",
 ]
