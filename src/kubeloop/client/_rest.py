@@ -88,10 +88,13 @@ class AsyncRest:
         content_type: str | None = None,
         stream: bool = False,
         timeout: httpx.Timeout | None = None,
+        headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         """Send with retries; return a successful response (streaming if
         asked, else fully read) or raise."""
-        headers = {"Content-Type": content_type} if content_type else None
+        headers = dict(headers or {})
+        if content_type:
+            headers["Content-Type"] = content_type
         retries = 0
         connect_failures = 0
         while True:

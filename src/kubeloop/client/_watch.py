@@ -86,6 +86,10 @@ class Watch:
                 # No read timeout: a watch is quiet for minutes at a time;
                 # timeoutSeconds and TCP keepalive bound it instead.
                 timeout=httpx.Timeout(timeout, read=None),
+                # A gzip-compressed watch is held in the server's compressor:
+                # events after the initial ones arrived only when the stream
+                # ended (seen with kube-apiserver 1.37). Watch uncompressed.
+                headers={"Accept-Encoding": "identity"},
             )
         except BaseException as err:
             if not started.done():

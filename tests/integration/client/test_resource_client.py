@@ -173,6 +173,31 @@ def test_watch_resumes_from_a_bookmark_resource_version(client: Client, namespac
     assert (first.type, first.object["metadata"]["name"]) == ("ADDED", "after")
 
 
+def test_watch_list_stream_keeps_delivering_after_the_initial_events(
+    client: Client, namespace: str
+) -> None:
+    # Regression: a gzip-compressed watch held later events in the server's
+    # compressor until the stream ended.
+    cms = client.resource("v1", "configmaps", namespace=namespace)
+    cms.create(cm("first"))
+    with cms.watch(
+        send_initial_events=True,
+        resource_version_match="NotOlderThan",
+        resource_version="",
+        allow_watch_bookmarks=True,
+        timeout_seconds=30,
+    ) as w:
+        events = iter(w)
+        for event in events:
+            if event.type == BOOKMARK:
+                break
+        cms.create(cm("second"))
+        started = time.monotonic()
+        event = next(e for e in events if e.type != BOOKMARK)
+        assert (event.type, event.object["metadata"]["name"]) == ("ADDED", "second")
+        assert time.monotonic() - started < 10
+
+
 def test_watch_from_a_compacted_resource_version_is_gone(
     client: Client, testenv: ControlPlane, namespace: str
 ) -> None:

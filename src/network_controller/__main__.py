@@ -1,0 +1,138 @@
+"""``network-controller``: the program users learn from.
+
+main -> config from --kubeconfig/--master, else in-cluster -> client -> an
+informer factory for Networks and one for built-in kinds (Deployments) ->
+controllers register handlers -> start informers -> run workers until
+SIGTERM/SIGINT -> finish in-flight items -> exit 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import signal
+import sys
+import threading
+
+from kubeloop.cache import SharedInformerFactory
+from kubeloop.client import Client, load_config
+from kubeloop.errors import ConfigError
+from kubeloop.events import EventRecorder
+from network_controller import klog
+from network_controller.backend import Backend
+from network_controller.controller import NETWORK_API_VERSION, NetworkController
+from network_controller.deployments import DeploymentNetworkController
+from network_controller.mock_backend import MockBackend
+
+log = logging.getLogger("network_controller")
+
+
+def duration(text: str) -> float:
+    """Go-style durations: "30s", "1m30s", "500ms", "2h", or plain seconds."""
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text)
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h)", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r} (e.g. 30s, 1m, 500ms)")
+    scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+    return sum(float(n) * scale[u] for n, u in parts)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="network-controller", description=__doc__.splitlines()[0])
+    p.add_argument(
+        "--kubeconfig",
+        help="path to a kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster)",
+    )
+    p.add_argument("--master", help="the API server's address; overrides the kubeconfig's server")
+    p.add_argument("--workers", type=int, default=2, help="concurrent Network workers (default 2)")
+    p.add_argument(
+        "--resync",
+        type=duration,
+        default=30.0,
+        help="informer resync and backend sweep period (default 30s)",
+    )
+    p.add_argument("--namespace", default=None, help="watch only this namespace (default: all)")
+    p.add_argument(
+        "--backend", choices=["mock"], default="mock", help="network backend (default mock)"
+    )
+    p.add_argument(
+        "--state-dir",
+        default=os.environ.get("NETWORK_CONTROLLER_STATE_DIR", "./network-state"),
+        help="where the mock backend keeps its state (default ./network-state)",
+    )
+    p.add_argument(
+        "--backend-fail-rate",
+        type=float,
+        default=0.0,
+        help="fault injection: fraction of backend calls that fail",
+    )
+    p.add_argument(
+        "-v", "--v", dest="verbosity", type=int, default=0, help="log verbosity (4+: debug)"
+    )
+    p.add_argument("--log-format", choices=["text", "json"], default="text")
+    return p.parse_args(argv)
+
+
+def make_backend(args: argparse.Namespace) -> Backend:
+    return MockBackend(args.state_dir, fail_rate=args.backend_fail_rate)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    klog.setup(args.verbosity, args.log_format)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("Received %s, shutting down", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    try:
+        config = load_config(kubeconfig=args.kubeconfig, master=args.master)
+    except ConfigError as err:
+        log.error("Error building kubeconfig: %s", err)
+        return 1
+    client = Client(config)
+    ns = args.namespace
+    # Resource clients built without discovery, so the controller can start
+    # before the Network CRD exists: the informer's list fails, is logged and
+    # retried with backoff, and succeeds once the CRD is applied.
+    networks = client.resource(NETWORK_API_VERSION, "networks", namespace=ns, namespaced=True)
+    deployments = client.resource("apps/v1", "deployments", namespace=ns, namespaced=True)
+    network_factory = SharedInformerFactory(client, args.resync, namespace=ns)
+    kube_factory = SharedInformerFactory(client, args.resync, namespace=ns)
+    network_informer = network_factory.informer_for(networks)
+    deployment_informer = kube_factory.informer_for(deployments)
+
+    recorder = EventRecorder(client, "network-controller")
+    recorder.start()
+    controller = NetworkController(
+        client, network_informer, make_backend(args), recorder, resync_period=args.resync
+    )
+    deployment_controller = DeploymentNetworkController(
+        client, deployment_informer, network_informer, recorder
+    )
+
+    network_factory.start(stop)
+    kube_factory.start(stop)
+    side = threading.Thread(
+        target=deployment_controller.run, args=(1, stop), name="deployment-controller"
+    )
+    side.start()
+    controller.run(args.workers, stop)
+    side.join()
+    network_factory.shutdown(timeout=10)
+    kube_factory.shutdown(timeout=10)
+    recorder.stop()
+    client.close()
+    log.info("Shut down cleanly")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
