@@ -29,8 +29,9 @@ lint: venv
 	$(VENV)/bin/ruff format --check src tests
 	$(VENV)/bin/mypy
 
+# The main job: the Network controller walkthrough on a local control plane.
 demo: venv testenv
-	$(PY) -m kubeloop.testenv demo
+	$(PY) -m network_controller.walkthrough
 
 # LIST throughput against the official kubernetes client (prints figures).
 bench-client: venv testenv

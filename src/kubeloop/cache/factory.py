@@ -20,6 +20,7 @@ ready resource client. Every informer carries the namespace index, and
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from typing import Protocol
 
@@ -91,11 +92,16 @@ class SharedInformerFactory:
                 return informer
             if resource_client is None:
                 resource_client = self._client.resource(key[0], key[1], namespace=self._namespace)
+            options = self._reflector_options or ReflectorOptions()
+            if options.name == ReflectorOptions.name:
+                # Name the reflector after its resource, as client-go does, so
+                # its log lines say what failed to list.
+                options = dataclasses.replace(options, name=f"{key[0]}, Resource={key[1]}")
             informer = SharedIndexInformer(
                 ListWatch.from_client(resource_client, tweak_list_options=self._tweak_list_options),
                 self._default_resync if resync_period is None else resync_period,
                 {NAMESPACE_INDEX: meta_namespace_index_func},
-                reflector_options=self._reflector_options,
+                reflector_options=options,
             )
             if self._strip_managed_fields:
                 informer.set_transform(_strip_managed_fields)

@@ -40,8 +40,13 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, seconds)
 
 
-def error_from_response(code: int, body: bytes, retry_after: float | None) -> ApiError:
-    """Decode a failure body into the typed error (a Status if it is one)."""
+def error_from_response(
+    code: int, body: bytes, retry_after: float | None, request: str = ""
+) -> ApiError:
+    """Decode a failure body into the typed error (a Status if it is one).
+    A body that is not a Status (e.g. "404 page not found" for a resource the
+    server does not serve, such as a CRD not installed yet) keeps its text
+    and names the request, so the message says what was asked."""
     status: dict[str, Any] | None = None
     if body:
         try:
@@ -51,8 +56,8 @@ def error_from_response(code: int, body: bytes, retry_after: float | None) -> Ap
         if isinstance(decoded, dict) and decoded.get("kind") == "Status":
             status = decoded
     if status is None:
-        text = body.decode(errors="replace").strip()[:500]
-        status = {"code": code, "message": text or httpx.codes.get_reason_phrase(code)}
+        text = body.decode(errors="replace").strip()[:500] or httpx.codes.get_reason_phrase(code)
+        status = {"code": code, "message": f"{text} ({request})" if request else text}
     return api_error_from_status(status, code, retry_after)
 
 
@@ -159,4 +164,4 @@ class AsyncRest:
                 log.debug("%s %s: %d, retrying after %.1fs (%d)", method, path, code, wait, retries)
                 await asyncio.sleep(wait)
                 continue
-            raise error_from_response(code, body, retry_after)
+            raise error_from_response(code, body, retry_after, f"{method} {path}")
