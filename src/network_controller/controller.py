@@ -273,7 +273,7 @@ class NetworkController:
         meta = _meta(network)
         current = network.get("status") or {}
         generation = meta.get("generation")
-        old_ready = next(
+        old_ready: dict[str, Any] = next(
             (c for c in current.get("conditions") or [] if c.get("type") == "Ready"), {}
         )
         condition = {
@@ -293,8 +293,8 @@ class NetworkController:
         else:
             status["networkID"] = current.get("networkID")
             status["normalizedCIDR"] = current.get("normalizedCIDR")
-        if all(current.get(k) == v for k, v in status.items() if k != "conditions") and (
-            {k: v for k, v in old_ready.items()} == condition
+        if old_ready == condition and all(
+            current.get(k) == v for k, v in status.items() if k != "conditions"
         ):
             return
         try:
