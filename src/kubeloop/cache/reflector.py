@@ -20,11 +20,11 @@ The rules, and why (client-go's, kept exactly):
   requests carry RV "" (the server rejects a RV with a continue token), and
   the list's RV is the first page's. If the continue token expires half way,
   one full (unpaged) LIST at the original RV replaces the paging.
-- How a watch ended decides what comes next: a normal close is re-watched
-  from the last RV (no relist); a 410 or a watch that closed within a second
-  with no events leads to a relist; 429 and "connection refused" back off and
-  re-watch (a relist would only add load to an API server already in
-  trouble).
+- How a watch ended decides what comes next: a normal close, or a
+  connection that broke mid-stream, is re-watched from the last RV (no
+  relist); a 410 or a watch that closed within a second with no events leads
+  to a relist; 429 and "connection refused" back off and re-watch (a relist
+  would only add load to an API server already in trouble).
 - A watch started from "" or "0" does not advance the RV on its initial
   synthetic ADDED events (they come in no RV order), only from the first
   other event on.
@@ -59,6 +59,7 @@ from kubeloop.client._types import (
 from kubeloop.errors import (
     ApiError,
     KubeloopError,
+    TransportError,
     is_gone,
     is_internal_error,
     is_too_large_resource_version,
@@ -497,14 +498,20 @@ class Reflector:
                     return True
         except _StopRequested:
             raise
-        except Exception:
+        except Exception as err:
             # Stopping a stream may make the read fail rather than end.
             if stop.is_set():
                 raise _StopRequested from None
             error = session.take_error()
             if error is not None:
                 raise error from None
-            raise
+            if not isinstance(err, TransportError):
+                raise
+            # A connection that broke mid-stream (reset, EOF, GOAWAY) ends the
+            # watch like a normal close, as client-go's StreamWatcher treats
+            # every probable EOF: re-watch from the last RV at once, no relist
+            # (unless it was a very short watch, checked below).
+            _log.debug("%s: watch stream broke: %s", self.name, err)
         finally:
             session.detach()
         error = session.take_error()

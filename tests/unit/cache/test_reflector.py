@@ -752,6 +752,62 @@ def test_normal_watch_close_rewatches_without_relist() -> None:
     assert watch_rvs == ["5", "6", "7"]
 
 
+def test_broken_watch_connection_rewatches_without_relist() -> None:
+    # client-go's StreamWatcher ends the result channel on a probable EOF
+    # (connection reset, unexpected EOF): to the reflector that is a normal
+    # close, so it re-watches from the last RV and does not relist.
+    stop = threading.Event()
+    list_calls = 0
+    watch_rvs: list[str | None] = []
+    errors: list[BaseException] = []
+
+    def list_func(options: ListOptions) -> ListPage:
+        nonlocal list_calls
+        list_calls += 1
+        return ListPage([], "5")
+
+    def watch(options: ListOptions) -> FakeWatchStream:
+        watch_rvs.append(options.resource_version)
+        if len(watch_rvs) == 3:
+            stop.set()
+            return FakeWatchStream()
+        n = len(watch_rvs)
+        stream = FakeWatchStream([WatchEvent(ADDED, pod(f"p{n}", rv=str(5 + n)))])
+        stream.close(TransportError("watch: connection broke: ReadError('')"))
+        return stream
+
+    r = Reflector(
+        ListWatch(list_func, watch),
+        store(),
+        options=opts(),
+        watch_error_handler=lambda r, e: errors.append(e),
+    )
+    r.list_and_watch(stop)
+    assert list_calls == 1
+    assert watch_rvs == ["5", "6", "7"]
+    assert errors == []
+
+
+def test_connection_broken_at_once_is_a_very_short_watch(stop: threading.Event) -> None:
+    # Broken within a second with nothing delivered: as for any very short
+    # watch, end the round so that run() relists.
+    errors: list[BaseException] = []
+
+    def watch(options: ListOptions) -> FakeWatchStream:
+        stream = FakeWatchStream()
+        stream.close(TransportError("watch: connection broke: ReadError('')"))
+        return stream
+
+    r = Reflector(
+        ListWatch(lambda o: ListPage([], "5"), watch),
+        store(),
+        options=opts(),
+        watch_error_handler=lambda r, e: errors.append(e),
+    )
+    r.list_and_watch(stop)
+    assert len(errors) == 1 and isinstance(errors[0], VeryShortWatchError)
+
+
 def test_watch_timeout() -> None:
     # TestWatchTimeout: random in [min, 2*min]; below 5 min not honoured.
     for minimum, expected in ((0.0, 300), (1.0, 300), (1800.0, 1800)):
