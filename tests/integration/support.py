@@ -38,7 +38,8 @@ def ensure_crd(client: Client, manifest: dict[str, Any], timeout: float = 60.0) 
         crds.create(manifest)
 
     def established() -> bool:
-        conditions = crds.get(name).get("status", {}).get("conditions", [])
+        # Right after creation the status may carry "conditions": null.
+        conditions = (crds.get(name).get("status") or {}).get("conditions") or []
         return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
 
     wait_until(established, timeout, f"CRD {name} to be Established")
