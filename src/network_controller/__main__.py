@@ -70,6 +70,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="fault injection: fraction of backend calls that fail",
     )
     p.add_argument(
+        "--backend-delay",
+        type=duration,
+        default=0.0,
+        help="fault injection: extra latency of every mutating backend call (e.g. 2s)",
+    )
+    p.add_argument(
         "-v", "--v", dest="verbosity", type=int, default=0, help="log verbosity (4+: debug)"
     )
     p.add_argument("--log-format", choices=["text", "json"], default="text")
@@ -77,7 +83,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def make_backend(args: argparse.Namespace) -> Backend:
-    return MockBackend(args.state_dir, fail_rate=args.backend_fail_rate)
+    return MockBackend(args.state_dir, fail_rate=args.backend_fail_rate, delay=args.backend_delay)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,7 +118,12 @@ def main(argv: list[str] | None = None) -> int:
     recorder = EventRecorder(client, "network-controller")
     recorder.start()
     controller = NetworkController(
-        client, network_informer, make_backend(args), recorder, resync_period=args.resync
+        client,
+        network_informer,
+        make_backend(args),
+        recorder,
+        resync_period=args.resync,
+        namespace=ns,
     )
     deployment_controller = DeploymentNetworkController(
         client, deployment_informer, network_informer, recorder

@@ -50,14 +50,20 @@ class Backend(Protocol):
 
 
 def normalise_cidr(cidr: str) -> tuple[str, bool]:
-    """The network of ``cidr`` with host bits cleared, and whether that
-    changed it ("192.168.1.0/16" -> ("192.168.0.0/16", True)).
+    """The network of ``cidr`` with host bits cleared, and whether host bits
+    were set ("192.168.1.0/16" -> ("192.168.0.0/16", True)).
+
+    Only cleared host bits count as a change worth telling the user about:
+    a spelling the backend merely writes differently ("2001:DB8::/32" ->
+    "2001:db8::/32") is the same network, and status must not claim that
+    host bits were set.
 
     Raises ValueError for a string that is not a CIDR at all (the CRD's CEL
     rules refuse those, so only a CRD without them lets one through)."""
-    network = ipaddress.ip_network(cidr.strip(), strict=False)
-    normalised = str(network)
-    return normalised, normalised != cidr.strip()
+    text = cidr.strip()
+    network = ipaddress.ip_network(text, strict=False)
+    host_bits_set = ipaddress.ip_interface(text).ip != network.network_address
+    return str(network), host_bits_set
 
 
 def differs(actual: ActualNetwork, desired: DesiredNetwork) -> bool:

@@ -14,7 +14,9 @@ also catch deletes made while the controller was down, but it makes every
 Network undeletable while the controller is not installed and needs an extra
 write per object; the sweep needs neither and also repairs drift, which a
 finalizer cannot. The price is that an orphan lives until the next sweep
-(at most one resync period), not zero seconds.
+(at most one resync period), not zero seconds. A controller scoped to one
+namespace sweeps only that namespace's keys: the backend may be shared with
+controllers for other namespaces, whose networks are not orphans.
 """
 
 from __future__ import annotations
@@ -83,6 +85,7 @@ class NetworkController:
         recorder: EventRecorder,
         *,
         resync_period: float = 30.0,
+        namespace: str | None = None,
     ) -> None:
         self.networks = client.resource(NETWORK_API_VERSION, "networks", namespaced=True)
         self.network_lister = Lister(network_informer.get_indexer(), resource="networks")
@@ -90,6 +93,7 @@ class NetworkController:
         self.backend = backend
         self.recorder = recorder
         self.resync_period = resync_period
+        self.namespace = namespace
         self.workqueue: RateLimitingQueue[str] = RateLimitingQueue(name="networks")
         # Last object seen for a key whose Network was deleted, so the
         # Deleted event can name it. Guarded by _deleted_lock (handler thread
@@ -107,7 +111,9 @@ class NetworkController:
 
     # -- event handlers: keys only -------------------------------------------
     def enqueue_network(self, obj: Any) -> None:
-        self.workqueue.add(meta_namespace_key_func(obj))
+        key = meta_namespace_key_func(obj)
+        log.debug("Enqueued '%s'", key)
+        self.workqueue.add(key)
 
     def _on_update(self, old: Any, new: Any) -> None:
         # A resync replays the cache as updates with an unchanged
@@ -307,12 +313,15 @@ class NetworkController:
 
     # -- the backend sweep: orphans and drift ------------------------------
     def _sweep_loop(self, stop: threading.Event) -> None:
+        # A resync period of 0 means no resync (as for informers): sweep once
+        # at start, never again, rather than spin.
+        period = self.resync_period if self.resync_period > 0 else None
         while not stop.is_set():
             try:
                 self.sweep_backend()
             except BackendError as err:
                 log.error("backend sweep failed: %s", err)
-            if stop.wait(self.resync_period):
+            if stop.wait(period):
                 return
 
     def sweep_backend(self) -> int:
@@ -325,7 +334,7 @@ class NetworkController:
                 desired[key] = self._desired(key, network)[0]
             except InvalidSpec:
                 continue
-        actual = {a.key: a for a in self.backend.list()}
+        actual = {a.key: a for a in self.backend.list() if self._in_scope(a.key)}
         stale = set(actual) - set(desired)
         stale |= {k for k, d in desired.items() if k not in actual or differs(actual[k], d)}
         for key in stale:
@@ -336,3 +345,6 @@ class NetworkController:
             )
             self.workqueue.add(key)
         return len(stale)
+
+    def _in_scope(self, key: str) -> bool:
+        return self.namespace is None or key.startswith(f"{self.namespace}/")

@@ -51,13 +51,39 @@ def _owner_deployment(network: Any) -> str | None:
 
 def desired_spec(annotations: dict[str, str]) -> dict[str, str] | None:
     """The Network spec a Deployment's annotations ask for, or None when
-    there is no CIDR annotation. Raises ValueError for a bad CIDR."""
-    cidr = annotations.get(CIDR_ANNOTATION)
+    there is no CIDR annotation.
+
+    Raises ValueError, with a message naming the annotation, for anything the
+    API server would refuse (a bad CIDR, a gateway that is not an address in
+    it, a network with no host for the default gateway): a Warning event on
+    the Deployment tells its owner at once, where a refused create would
+    only be retried with backoff for ever.
+
+    >>> desired_spec({CIDR_ANNOTATION: "10.9.0.0/16"})
+    {'cidr': '10.9.0.0/16', 'gateway': '10.9.0.1'}
+    """
+    cidr = (annotations.get(CIDR_ANNOTATION) or "").strip()
     if not cidr:
         return None
-    network = ipaddress.ip_network(cidr.strip(), strict=False)
-    gateway = annotations.get(GATEWAY_ANNOTATION) or str(network.network_address + 1)
-    return {"cidr": cidr.strip(), "gateway": gateway}
+    try:
+        network = ipaddress.ip_network(cidr, strict=False)
+    except ValueError as err:
+        raise ValueError(f"annotation {CIDR_ANNOTATION} is not a CIDR: {err}") from None
+    gateway = (annotations.get(GATEWAY_ANNOTATION) or "").strip()
+    if not gateway:
+        if network.num_addresses < 2:
+            raise ValueError(
+                f"annotation {CIDR_ANNOTATION} {cidr} has no host for a default gateway; "
+                f"set {GATEWAY_ANNOTATION}"
+            )
+        gateway = str(network.network_address + 1)
+    try:
+        inside = ipaddress.ip_address(gateway) in network
+    except ValueError as err:
+        raise ValueError(f"annotation {GATEWAY_ANNOTATION} is not an IP address: {err}") from None
+    if not inside:
+        raise ValueError(f"annotation {GATEWAY_ANNOTATION} {gateway} is not inside {cidr}")
+    return {"cidr": cidr, "gateway": gateway}
 
 
 class DeploymentNetworkController:
@@ -157,8 +183,7 @@ class DeploymentNetworkController:
         try:
             spec = desired_spec(annotations)
         except ValueError as err:
-            message = f"annotation {CIDR_ANNOTATION} is not a CIDR: {err}"
-            self.recorder.event(deployment, WARNING, "InvalidNetworkAnnotation", message)
+            self.recorder.event(deployment, WARNING, "InvalidNetworkAnnotation", str(err))
             return
         if spec is None:
             if network is not None:

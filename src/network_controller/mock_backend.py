@@ -7,8 +7,15 @@ file. Each operation is logged as the reference did and appended to
 ``operations.log`` (one JSON line each), which tests read to check who did
 what and when.
 
-``fail_rate`` makes that fraction of mutating calls fail with BackendError
-(fault injection for retry and chaos tests).
+Fault injection, for retry, chaos and shutdown tests (off by default):
+
+- ``fail_rate`` makes that fraction of mutating calls fail with BackendError;
+- while ``<state-dir>/fail-keys`` lists a key (one per line), every mutating
+  call for that key fails: a targeted outage a test can start and end out of
+  band, as it edits ``networks.json`` to make drift;
+- ``delay`` makes every mutating call take that many seconds more (after its
+  ``[Neutron]`` log line, before the state changes), so that an item can be
+  caught in flight.
 """
 
 from __future__ import annotations
@@ -32,12 +39,20 @@ log = logging.getLogger("network_controller.backend")
 
 
 class MockBackend:
-    def __init__(self, state_dir: str | os.PathLike[str], *, fail_rate: float = 0.0) -> None:
+    def __init__(
+        self,
+        state_dir: str | os.PathLike[str],
+        *,
+        fail_rate: float = 0.0,
+        delay: float = 0.0,
+    ) -> None:
         self.dir = Path(state_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.path = self.dir / "networks.json"
         self.ops_path = self.dir / "operations.log"
+        self.fail_keys_path = self.dir / "fail-keys"
         self.fail_rate = fail_rate
+        self.delay = delay
         self._random = random.Random()
         # Guards read-modify-write of the state file between our threads; the
         # flock below guards it between processes (two controller replicas).
@@ -73,8 +88,17 @@ class MockBackend:
             f.write(line + "\n")
 
     def _maybe_fail(self, op: str, key: str) -> None:
+        """Fault injection for one mutating call, then its simulated latency."""
         if self.fail_rate and self._random.random() < self.fail_rate:
             raise BackendError(f"[Neutron] injected failure: {op} {key}")
+        try:
+            failing = self.fail_keys_path.read_text().split()
+        except FileNotFoundError:
+            failing = []
+        if key in failing:
+            raise BackendError(f"[Neutron] {key} is unavailable ({self.fail_keys_path.name}): {op}")
+        if self.delay > 0:
+            time.sleep(self.delay)  # simulated latency of a slow backend call
 
     @staticmethod
     def _actual(key: str, rec: dict[str, Any]) -> ActualNetwork:
