@@ -7,6 +7,10 @@ copied afterwards.
 
 from __future__ import annotations
 
+import gc
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import msgspec
@@ -30,6 +34,43 @@ class _List(msgspec.Struct):
 
 _list_decoder = msgspec.json.Decoder(_List)
 
+#: Bodies at least this large are decoded with the cyclic GC paused.
+GC_PAUSE_THRESHOLD = 1 << 20
+
+# Guards _pausers: how many threads are decoding with the GC paused, so the
+# last one out re-enables it (and only if it was enabled to begin with).
+_gc_lock = threading.Lock()
+_pausers = 0
+_gc_was_enabled = False
+
+
+@contextmanager
+def _gc_paused(size: int) -> Iterator[None]:
+    """Pause the cyclic garbage collector while decoding a large body.
+
+    Why: decoding a 20,000-object LIST allocates about a million dicts and
+    strings, which triggers a collection every 700 allocations, each walking
+    the young objects just made; measured here, that made decoding 3-5x
+    slower (0.1 s -> 0.35-0.55 s). JSON cannot contain reference cycles, so
+    nothing the pause defers is garbage from this decode.
+    """
+    global _pausers, _gc_was_enabled
+    if size < GC_PAUSE_THRESHOLD:
+        yield
+        return
+    with _gc_lock:
+        if _pausers == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _pausers += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _pausers -= 1
+            if _pausers == 0 and _gc_was_enabled:
+                gc.enable()
+
 
 def encode_json(obj: Any) -> bytes:
     return _encoder.encode(obj)
@@ -37,7 +78,8 @@ def encode_json(obj: Any) -> bytes:
 
 def decode_json(data: bytes, what: str) -> Any:
     try:
-        return _any_decoder.decode(data)
+        with _gc_paused(len(data)):
+            return _any_decoder.decode(data)
     except msgspec.DecodeError as err:
         raise DecodeError(f"{what}: response is not valid JSON: {err}") from err
 
@@ -45,7 +87,8 @@ def decode_json(data: bytes, what: str) -> Any:
 def decode_list(data: bytes, what: str) -> tuple[list[Any], str, str, int | None]:
     """(items, resourceVersion, continue, remainingItemCount) of a LIST body."""
     try:
-        lst = _list_decoder.decode(data)
+        with _gc_paused(len(data)):
+            lst = _list_decoder.decode(data)
     except msgspec.DecodeError as err:
         raise DecodeError(f"{what}: list response does not decode: {err}") from err
     meta = lst.metadata

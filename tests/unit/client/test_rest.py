@@ -249,3 +249,30 @@ def test_watch_decoder_fuzz_raises_only_kubeloop_errors(chunks: list[bytes]) -> 
             pass
     finally:
         lt.close()
+
+
+def test_large_list_decode_pauses_gc_and_restores_it() -> None:
+    import gc
+
+    from kubeloop.client._codec import GC_PAUSE_THRESHOLD, decode_list
+
+    seen: list[bool] = []
+    item = {"metadata": {"name": "x" * 100}}
+    n = GC_PAUSE_THRESHOLD // 100 + 1
+    body = msgspec.json.encode({"metadata": {"resourceVersion": "7"}, "items": [item] * n})
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        seen.append(phase == "start")
+
+    gc.collect()
+    gc.callbacks.append(on_gc)
+    try:
+        assert gc.isenabled()
+        items, rv, _, _ = decode_list(body, "test")
+        assert len(items) == n and rv == "7"
+        assert gc.isenabled()  # restored
+    finally:
+        gc.callbacks.pop()
+    # Unpaused, the ~20,000 allocations would trigger ~30 collections; the one
+    # allowed here may run right after the collector is re-enabled.
+    assert sum(seen) <= 1, f"{sum(seen)} collections ran during the decode"
