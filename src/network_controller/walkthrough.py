@@ -55,28 +55,30 @@ class Step:
 
 @dataclass
 class ControllerProcess:
-    """The controller as a child process whose log lines are collected."""
+    """The controller as a child process whose log lines are collected.
+    An empty ``kubeconfig`` passes no --kubeconfig (in-cluster or $KUBECONFIG
+    from ``env``); ``env`` replaces the child's environment when given."""
 
     kubeconfig: str
     state_dir: str
     extra_args: list[str] = field(default_factory=list)
+    env: dict[str, str] | None = None
     lines: list[str] = field(default_factory=list)
     _cond: threading.Condition = field(default_factory=threading.Condition)
     _proc: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
-        cmd = [
-            sys.executable,
-            "-m",
-            "network_controller",
-            "--kubeconfig",
-            self.kubeconfig,
-            "--state-dir",
-            self.state_dir,
-            *self.extra_args,
-        ]
+        cmd = [sys.executable, "-m", "network_controller", "--state-dir", self.state_dir]
+        if self.kubeconfig:
+            cmd += ["--kubeconfig", self.kubeconfig]
+        cmd += self.extra_args
         self._proc = subprocess.Popen(
-            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, bufsize=1
+            cmd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+            env=self.env,
         )
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -90,16 +92,26 @@ class ControllerProcess:
     def wait_for(self, pred: Callable[[str], bool], since: int, timeout: float = 60.0) -> str:
         """The first log line from index ``since`` on that matches; waits on
         the reader's condition, no polling."""
+        return self.wait_for_lines(pred, since, 1, timeout)[0]
+
+    def wait_for_lines(
+        self, pred: Callable[[str], bool], since: int, count: int, timeout: float = 60.0
+    ) -> list[str]:
+        """The first ``count`` log lines from index ``since`` on that match
+        (e.g. the third failed list), waiting as :meth:`wait_for` does."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
-                for line in self.lines[since:]:
-                    if pred(line):
-                        return line
+                found = [line for line in self.lines[since:] if pred(line)]
+                if len(found) >= count:
+                    return found[:count]
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     tail = "\n".join(self.lines[-20:])
-                    raise TimeoutError(f"no matching controller log line in {timeout}s:\n{tail}")
+                    raise TimeoutError(
+                        f"{len(found)} of {count} matching controller log lines in "
+                        f"{timeout}s:\n{tail}"
+                    )
                 self._cond.wait(remaining)
 
     def mark(self) -> int:
@@ -109,6 +121,10 @@ class ControllerProcess:
     def since(self, mark: int) -> list[str]:
         with self._cond:
             return list(self.lines[mark:])
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
 
     def terminate(self, timeout: float = 30.0) -> int:
         assert self._proc is not None
