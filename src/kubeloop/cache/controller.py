@@ -23,7 +23,14 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from kubeloop.cache._stop import on_stop
-from kubeloop.cache.delta_fifo import DeltaFIFO, Deltas, DeltaType, FIFOClosedError, PopProcessFunc
+from kubeloop.cache.delta_fifo import (
+    DeltaFIFO,
+    Deltas,
+    DeltaType,
+    FIFOClosedError,
+    PopProcessFunc,
+    TransformFunc,
+)
 from kubeloop.cache.indexer import Indexer
 from kubeloop.cache.listwatch import ListerWatcher
 from kubeloop.cache.reflector import Reflector, ReflectorOptions, WatchErrorHandler
@@ -57,6 +64,9 @@ class Config:
     should_resync: Callable[[], bool] | None = None
     watch_error_handler: WatchErrorHandler | None = None
     reflector_options: ReflectorOptions = field(default_factory=ReflectorOptions)
+    #: Applied by the reflector to each object as it arrives, before the
+    #: queue (give the queue no transformer of its own then).
+    transform: TransformFunc | None = None
 
 
 class Controller:
@@ -78,6 +88,7 @@ class Controller:
             cfg.reflector_options,
             should_resync=cfg.should_resync,
             watch_error_handler=cfg.watch_error_handler,
+            transform=cfg.transform,
         )
         with self._lock:
             self._reflector = reflector

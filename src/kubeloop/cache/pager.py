@@ -3,9 +3,10 @@
 A LIST of a large collection is fetched in pages of 500 objects; the pages
 are flattened into one list of references as they arrive, and each page
 object is let go at once (peak memory stays close to the cached objects
-alone)::
+alone). An informer's transform runs on each page as it arrives, so what it
+drops (managedFields) never piles up over the whole list::
 
-    items, resource_version, paginated = list_all(lw.list, stop, "0", 500)
+    items, resource_version, paginated = list_all(lw.list, stop, "0", 500, strip)
 
 Continue requests carry resourceVersion "" (the server refuses a RV together
 with a continue token), and the list's RV is the first page's. If the
@@ -19,6 +20,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from kubeloop.cache.delta_fifo import TransformFunc
 from kubeloop.client._types import ListOptions, ListPage
 from kubeloop.errors import ApiError, is_gone
 
@@ -33,9 +35,11 @@ def list_all(
     stop: threading.Event,
     resource_version: str,
     limit: int,
+    transform: TransformFunc | None = None,
 ) -> tuple[list[Any], str, bool] | None:
     """LIST everything at ``resource_version`` in pages of ``limit`` (0: one
-    request). Returns ``(items, list_rv, paginated)``, or None when ``stop``
+    request), passing each object through ``transform`` as its page
+    arrives. Returns ``(items, list_rv, paginated)``, or None when ``stop``
     was set between pages."""
     options = ListOptions(resource_version=resource_version, limit=limit or None)
     items: list[Any] | None = None
@@ -50,7 +54,8 @@ def list_all(
             if not is_gone(err) or not options.continue_:
                 raise
             full = list_page(ListOptions(resource_version=resource_version))
-            return full.items, full.resource_version, paginated
+            return _transformed(full.items, transform), full.resource_version, paginated
+        _transformed(page.items, transform)
         if items is None:
             list_rv = page.resource_version
             items = page.items
@@ -60,3 +65,11 @@ def list_all(
             return items, list_rv, paginated
         options = ListOptions(resource_version="", limit=limit or None, continue_=page.continue_)
         paginated = True
+
+
+def _transformed(items: list[Any], transform: TransformFunc | None) -> list[Any]:
+    """Transform ``items`` in place (the page is ours alone) and return it."""
+    if transform is not None:
+        for i, obj in enumerate(items):
+            items[i] = transform(obj)
+    return items

@@ -29,6 +29,13 @@ The rules, and why (client-go's, kept exactly):
   synthetic ADDED events (they come in no RV order), only from the first
   other event on.
 - Watch timeouts are random in [5, 10) minutes to spread reconnections.
+- An informer's transform (e.g. strip_managed_fields) is applied here, to
+  each object as it arrives (each LIST page, each watch event), rather than
+  when the object is queued: an initial list is only handed over once it is
+  complete, and until then every listed object would keep what the
+  transform drops (managedFields: about half of a small object's memory).
+  Each object is still transformed exactly once, before anything else
+  sees it.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ from kubeloop.cache._stop import on_stop
 from kubeloop.cache._watch import Box, OpenWatch, WatchSession
 from kubeloop.cache.accessor import MissingMetadataError, get_annotations, get_resource_version
 from kubeloop.cache.backoff import BackoffManager, ExponentialBackoffManager, RetryWithDeadline
+from kubeloop.cache.delta_fifo import TransformFunc
 from kubeloop.cache.indexer import Indexer
 from kubeloop.cache.keys import deletion_handling_meta_namespace_key_func
 from kubeloop.cache.listwatch import ListerWatcher
@@ -155,6 +163,8 @@ class Reflector:
     ``resync_period`` > 0 calls ``store.resync()`` that often while watching
     (when ``should_resync`` is None or returns True). ``store`` may also
     offer ``update_resource_version(rv)`` to be told every RV reached.
+    ``transform`` is applied to every object before the store sees it
+    (tombstones and resyncs are made later, from transformed objects).
     """
 
     def __init__(
@@ -166,6 +176,7 @@ class Reflector:
         *,
         should_resync: Callable[[], bool] | None = None,
         watch_error_handler: WatchErrorHandler | None = None,
+        transform: TransformFunc | None = None,
     ) -> None:
         opts = options or ReflectorOptions()
         self.name = opts.name
@@ -182,6 +193,7 @@ class Reflector:
         self._rand = opts.rand
         self._backoff: BackoffManager = opts.backoff or ExponentialBackoffManager(clock=opts.clock)
         self._watch_error_handler = watch_error_handler or default_watch_error_handler
+        self._transform = transform
         # Guards _last_sync_rv and _rv_unavailable (read by other threads).
         self._rv_lock = threading.Lock()
         self._last_sync_rv = ""
@@ -280,12 +292,14 @@ class Reflector:
             # watch cache; paging would force every relist onto etcd.
             limit = 0
         try:
-            result = list_all(self._lw.list, stop, rv, limit)
+            result = list_all(self._lw.list, stop, rv, limit, self._transform)
         except ApiError as err:
             if not (is_gone(err) or is_too_large_resource_version(err)):
                 raise
             self._set_rv_unavailable(True)
-            result = list_all(self._lw.list, stop, self._relist_resource_version(), limit)
+            result = list_all(
+                self._lw.list, stop, self._relist_resource_version(), limit, self._transform
+            )
         if result is None:
             return
         items, list_rv, paginated = result
@@ -453,6 +467,7 @@ class Reflector:
         initial-events-end bookmark was seen (and, with
         ``exit_on_initial_events_end``, return right after it)."""
         update_rv = getattr(store, "update_resource_version", None)
+        transform = self._transform
         hold_rv = watch.hold_rv
         event_count = 0
         bookmark_received = False
@@ -468,6 +483,8 @@ class Reflector:
                 kind = event.type
                 try:
                     rv = get_resource_version(obj)
+                    if transform is not None and kind in (ADDED, MODIFIED, DELETED):
+                        obj = transform(obj)
                     if kind == ADDED:
                         store.add(obj)
                     elif kind == MODIFIED:

@@ -98,7 +98,11 @@ class SharedIndexInformer:
     # -- configuration (before start) ----------------------------------------
 
     def set_transform(self, transform: TransformFunc) -> None:
-        """Transform every object before it is cached (e.g. drop fields)."""
+        """Transform every object before it is cached (e.g. drop fields).
+
+        It runs once per object received, as it arrives from the server and
+        before anything else sees it, so it may change the object in place.
+        """
         with self._started_lock:
             if self._started:
                 raise InformerStateError("informer has already started: cannot set a transform")
@@ -183,7 +187,10 @@ class SharedIndexInformer:
             if self._started:
                 _log.warning("the shared informer has started, run more than once is not allowed")
                 return
-            fifo = DeltaFIFO(known_objects=self._indexer, transformer=self._transform)
+            # The reflector, not the queue, applies the transform: as each
+            # object arrives, so that what it drops never piles up over a
+            # whole initial list (see kubeloop.cache.reflector).
+            fifo = DeltaFIFO(known_objects=self._indexer)
             self._controller = Controller(
                 Config(
                     queue=fifo,
@@ -193,6 +200,7 @@ class SharedIndexInformer:
                     should_resync=self._processor.should_resync,
                     watch_error_handler=self._watch_error_handler,
                     reflector_options=self._reflector_options,
+                    transform=self._transform,
                 )
             )
             self._started = True

@@ -964,3 +964,87 @@ def test_fifo_receives_replaced_deltas_from_list() -> None:
     r.list_and_watch(stop)
     deltas = fifo.pop(lambda d, i: None, timeout=WAIT)
     assert deltas[0].type is DeltaType.REPLACED
+
+
+def marked(transformed: list[str]) -> Callable[[Any], Any]:
+    """A transform that records each object it sees and marks its output."""
+
+    def transform(obj: Any) -> Any:
+        transformed.append(f"{obj['metadata']['name']}@{obj['metadata']['resourceVersion']}")
+        return {**obj, "transformed": True}
+
+    return transform
+
+
+def test_transform_runs_on_each_list_page_as_it_arrives(stop: threading.Event) -> None:
+    # The initial list is handed over only once complete: transforming each
+    # page as it arrives keeps what the transform drops from piling up.
+    transformed: list[str] = []
+
+    def list_func(options: ListOptions) -> ListPage:
+        if options.continue_ == "2":
+            assert transformed == ["pod-0@0", "pod-1@1"], "first page not transformed yet"
+            return ListPage(pods(3)[2:], "5")
+        return ListPage(pods(2), "5", "2")
+
+    s = store()
+    r = Reflector(
+        ListWatch(list_func, stop_on_watch(stop)),
+        s,
+        options=opts(page_size=2),
+        transform=marked(transformed),
+    )
+    r.list_and_watch(stop)
+    assert transformed == ["pod-0@0", "pod-1@1", "pod-2@2"]
+    assert len(s.list()) == 3 and all(o["transformed"] for o in s.list())
+
+
+def test_transform_runs_once_per_object_streamed_or_watched(stop: threading.Event) -> None:
+    # WatchList: the initial events are transformed before they wait in the
+    # temporary store; later events before the store sees them. Bookmarks
+    # are not objects and are not transformed.
+    transformed: list[str] = []
+    transform = marked(transformed)
+    applied: list[tuple[str, Any]] = []
+
+    class RecordingStore(Indexer):
+        def add(self, obj: Any) -> None:
+            applied.append(("add", obj))
+            super().add(obj)
+
+        def update(self, obj: Any) -> None:
+            applied.append(("update", obj))
+            super().update(obj)
+
+        def delete(self, obj: Any) -> None:
+            applied.append(("delete", obj))
+            super().delete(obj)
+            stop.set()
+
+        def replace(self, objs: list[Any], resource_version: str = "") -> None:
+            applied.extend(("replace", o) for o in objs)
+            super().replace(objs, resource_version)
+
+    def bookmark(rv: str) -> WatchEvent:
+        md = {"resourceVersion": rv, "annotations": {"k8s.io/initial-events-end": "true"}}
+        return WatchEvent(BOOKMARK, {"metadata": md})
+
+    stream = FakeWatchStream(
+        [
+            WatchEvent(ADDED, pod("a", rv="1")),
+            WatchEvent(ADDED, pod("b", rv="2")),
+            bookmark("3"),
+            WatchEvent(MODIFIED, pod("a", rv="4")),
+            WatchEvent(DELETED, pod("b", rv="5")),
+        ]
+    )
+    r = Reflector(
+        ListWatch(never_list, lambda o: stream),
+        RecordingStore(meta_namespace_key_func),
+        options=opts(use_watch_list=True),
+        transform=transform,
+    )
+    r.list_and_watch(stop)
+    assert transformed == ["a@1", "b@2", "a@4", "b@5"]
+    assert [kind for kind, _ in applied] == ["replace", "replace", "update", "delete"]
+    assert all(obj["transformed"] for _, obj in applied)

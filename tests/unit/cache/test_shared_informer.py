@@ -223,6 +223,31 @@ def test_transformer() -> None:
     assert sorted(informer.get_store().list_keys()) == ["POD1", "POD2"]
 
 
+def test_transform_runs_exactly_once_per_received_object() -> None:
+    # The reflector transforms as objects arrive; the queue must not again
+    # (a transform need not be idempotent when nothing passes it twice).
+    source = FakeControllerSource()
+    source.add(pod("a"))
+    informer = new_informer(source, 1)
+
+    def count(obj: Any) -> Any:
+        return {**obj, "transforms": obj.get("transforms", 0) + 1}
+
+    informer.set_transform(count)
+    rec = Recorder()
+    informer.add_event_handler(rec, 0)
+    with started(informer):
+        rec.wait_count(1)
+        source.add(pod("b"))
+        source.modify(pod("a", labels={"x": "y"}))
+        source.delete(pod("b"))
+        rec.wait_count(4)
+    assert sorted(e[0] for e in rec.events) == ["add", "add", "delete", "update"]
+    delivered = [e[2] if e[0] == "update" else e[1] for e in rec.events]
+    assert [o["transforms"] for o in delivered] == [1, 1, 1, 1]
+    assert informer.get_store().list()[0]["transforms"] == 1
+
+
 def test_remove_handler() -> None:
     # TestSharedInformerRemoveHandler
     informer = new_informer(FakeControllerSource(), 1)
