@@ -94,6 +94,7 @@ class FaultProxy:
         self._server: asyncio.Server | None = None
         # Loop-owned state (touched only on the loop thread):
         self._pipes: set[_Pipe] = set()
+        self._handlers: set[asyncio.Task[Any]] = set()
         self._latency = 0.0
         self._refusing = False
         self._flowing: asyncio.Event | None = None
@@ -139,10 +140,9 @@ class FaultProxy:
     async def _shutdown(self) -> None:
         if self._server is not None:
             self._server.close()
-        pipes = list(self._pipes)
-        for pipe in pipes:
+        for pipe in list(self._pipes):
             pipe.abort(reset=False)
-        await asyncio.gather(*(t for p in pipes for t in p.tasks), return_exceptions=True)
+        await asyncio.gather(*self._handlers, return_exceptions=True)
         if self._server is not None:
             await self._server.wait_closed()
 
@@ -222,6 +222,15 @@ class FaultProxy:
     # -- forwarding -----------------------------------------------------------
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        handler = asyncio.current_task()
+        assert handler is not None
+        self._handlers.add(handler)
+        try:
+            await self._forward(reader, writer)
+        finally:
+            self._handlers.discard(handler)
+
+    async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self._refusing:
             with self._counts:
                 self.refused += 1
