@@ -7,15 +7,21 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from kubeloop.cache import (
     DeletedFinalStateUnknown,
+    ExponentialBackoffManager,
+    Reflector,
+    ReflectorOptions,
+    SharedIndexInformer,
     SharedInformerFactory,
+    default_watch_error_handler,
     deletion_handling_meta_namespace_key_func,
     get_resource_version,
 )
-from kubeloop.client import ListOptions, ListPage, ResourceClient, WatchStream
+from kubeloop.client import Client, ListOptions, ListPage, ResourceClient, WatchStream
 
 WAIT = 30.0  # seconds: upper bound for anything the server does for us
 
@@ -160,3 +166,47 @@ def server_state(resource: ResourceClient) -> dict[str, str]:
             md = obj["metadata"]
             state[f"{md['namespace']}/{md['name']}"] = md["resourceVersion"]
     return state
+
+
+def pod_template(name: str, image: str = "registry.k8s.io/pause:3.10", **labels: str) -> Any:
+    return {
+        "apiVersion": "v1",
+        "kind": "PodTemplate",
+        "metadata": {"name": name, "labels": labels},
+        "template": {"spec": {"containers": [{"name": "c", "image": image}]}},
+    }
+
+
+@dataclass
+class WatchedInformer:
+    """A PodTemplate informer, its requests, a mirroring handler and every
+    error its reflector reported."""
+
+    factory: SharedInformerFactory
+    informer: SharedIndexInformer
+    requests: RecordingResource
+    mirror: Mirror
+    watch_errors: list[BaseException] = field(default_factory=list)
+
+
+def pod_template_informer(client: Client, namespace: str, use_watch_list: bool) -> WatchedInformer:
+    """PodTemplates (no watch cache in testenv: real 410s after compaction),
+    with a backoff of 0.05..0.5 s (client-go's 0.8..30 s would only make a
+    test wait)."""
+    requests = RecordingResource(client.resource("v1", "podtemplates", namespace=namespace))
+    backoff = ExponentialBackoffManager(initial=0.05, maximum=0.5)
+    factory = SharedInformerFactory(
+        client,
+        0,
+        reflector_options=ReflectorOptions(use_watch_list=use_watch_list, backoff=backoff),
+    )
+    informer = factory.informer_for(requests)
+    watched = WatchedInformer(factory, informer, requests, Mirror())
+
+    def on_watch_error(reflector: Reflector, err: BaseException) -> None:
+        watched.watch_errors.append(err)
+        default_watch_error_handler(reflector, err)
+
+    informer.set_watch_error_handler(on_watch_error)
+    informer.add_event_handler(watched.mirror)
+    return watched

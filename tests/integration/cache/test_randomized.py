@@ -30,20 +30,13 @@ from typing import Any
 
 import pytest
 
-from kubeloop.cache import (
-    ExponentialBackoffManager,
-    Reflector,
-    ReflectorOptions,
-    SharedInformerFactory,
-    default_watch_error_handler,
-)
 from kubeloop.client import Client, ResourceClient
 from kubeloop.errors import is_gone
 from kubeloop.testenv import ControlPlane, FaultProxy
 from tests.integration.cache.helpers import (
-    Mirror,
-    RecordingResource,
     cache_state,
+    pod_template,
+    pod_template_informer,
     running,
     server_state,
 )
@@ -55,13 +48,8 @@ NAMES = [f"t{i:02d}" for i in range(40)]
 CONVERGE = 30.0  # seconds allowed to converge after the faults stop
 
 
-def template(name: str, rng: random.Random) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "PodTemplate",
-        "metadata": {"name": name, "labels": {"gen": str(rng.randrange(1000))}},
-        "template": {"spec": {"containers": [{"name": "c", "image": f"img:{rng.randrange(99)}"}]}},
-    }
+def template(name: str, rng: random.Random) -> Any:
+    return pod_template(name, f"img:{rng.randrange(99)}", gen=str(rng.randrange(1000)))
 
 
 @dataclass
@@ -127,26 +115,9 @@ def test_informer_converges_under_random_writes_cuts_and_compaction(
     for _ in range(10):
         work.step()
 
-    recorder = RecordingResource(proxied_client.resource("v1", "podtemplates", namespace=namespace))
-    factory = SharedInformerFactory(
-        proxied_client,
-        0,
-        reflector_options=ReflectorOptions(
-            use_watch_list=use_watch_list,
-            # client-go's 0.8 s..30 s backoff would spend the time budget waiting.
-            backoff=ExponentialBackoffManager(initial=0.05, maximum=0.5),
-        ),
-    )
-    informer = factory.informer_for(recorder)
-    watch_errors: list[BaseException] = []
-
-    def on_watch_error(reflector: Reflector, err: BaseException) -> None:
-        watch_errors.append(err)
-        default_watch_error_handler(reflector, err)
-
-    informer.set_watch_error_handler(on_watch_error)
-    mirror = Mirror()
-    informer.add_event_handler(mirror)
+    watched = pod_template_informer(proxied_client, namespace, use_watch_list)
+    factory, informer, mirror = watched.factory, watched.informer, watched.mirror
+    recorder, watch_errors = watched.requests, watched.watch_errors
     faults: collections.Counter[str] = collections.Counter()
     blind_at = set(rng.sample(range(50, OPERATIONS - 50), 2))
 

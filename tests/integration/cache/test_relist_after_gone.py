@@ -8,44 +8,21 @@ PodTemplates are served without the watch cache in testenv, so after
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from kubeloop.cache import (
-    DeletedFinalStateUnknown,
-    ExponentialBackoffManager,
-    Reflector,
-    ReflectorOptions,
-    SharedInformerFactory,
-    default_watch_error_handler,
-)
+from kubeloop.cache import DeletedFinalStateUnknown
 from kubeloop.client import Client
 from kubeloop.errors import is_gone
 from kubeloop.testenv import ControlPlane, FaultProxy
 from tests.integration.cache.helpers import (
-    Mirror,
-    RecordingResource,
     cache_state,
+    pod_template,
+    pod_template_informer,
     running,
     server_state,
 )
 
 pytestmark = pytest.mark.integration
-
-
-def pod_template(name: str, image: str = "registry.k8s.io/pause:3.10") -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "PodTemplate",
-        "metadata": {"name": name},
-        "template": {"spec": {"containers": [{"name": "c", "image": image}]}},
-    }
-
-
-def fast_backoff() -> ExponentialBackoffManager:
-    # client-go's 0.8 s..30 s would only make the test wait.
-    return ExponentialBackoffManager(initial=0.05, maximum=0.5)
 
 
 @pytest.mark.parametrize("use_watch_list", [True, False], ids=["watch-list", "list"])
@@ -61,22 +38,9 @@ def test_relist_after_410_gone_repairs_the_cache_and_delivers_tombstones(
     for i in range(5):
         templates.create(pod_template(f"p{i}"))
 
-    recorder = RecordingResource(proxied_client.resource("v1", "podtemplates", namespace=namespace))
-    factory = SharedInformerFactory(
-        proxied_client,
-        0,
-        reflector_options=ReflectorOptions(use_watch_list=use_watch_list, backoff=fast_backoff()),
-    )
-    informer = factory.informer_for(recorder)
-    errors: list[BaseException] = []
-
-    def on_watch_error(reflector: Reflector, err: BaseException) -> None:
-        errors.append(err)
-        default_watch_error_handler(reflector, err)
-
-    informer.set_watch_error_handler(on_watch_error)
-    mirror = Mirror()
-    informer.add_event_handler(mirror)
+    watched = pod_template_informer(proxied_client, namespace, use_watch_list)
+    factory, informer, mirror = watched.factory, watched.informer, watched.mirror
+    recorder, errors = watched.requests, watched.watch_errors
 
     with running(factory):
         assert mirror.wait_for(lambda m: len(m.state) == 5)

@@ -726,36 +726,15 @@ def test_relist_after_gone_uses_last_rv() -> None:
     assert isinstance(errors[0], Gone)
 
 
-def test_normal_watch_close_rewatches_without_relist() -> None:
-    stop = threading.Event()
-    list_calls = 0
-    watch_rvs: list[str | None] = []
-
-    def list_func(options: ListOptions) -> ListPage:
-        nonlocal list_calls
-        list_calls += 1
-        return ListPage([], "5")
-
-    def watch(options: ListOptions) -> FakeWatchStream:
-        watch_rvs.append(options.resource_version)
-        if len(watch_rvs) == 3:
-            stop.set()
-            return FakeWatchStream()
-        n = len(watch_rvs)
-        stream = FakeWatchStream([WatchEvent(ADDED, pod(f"p{n}", rv=str(5 + n)))])
-        stream.close()
-        return stream
-
-    r = Reflector(ListWatch(list_func, watch), store(), options=opts())
-    r.list_and_watch(stop)
-    assert list_calls == 1
-    assert watch_rvs == ["5", "6", "7"]
-
-
-def test_broken_watch_connection_rewatches_without_relist() -> None:
-    # client-go's StreamWatcher ends the result channel on a probable EOF
-    # (connection reset, unexpected EOF): to the reflector that is a normal
-    # close, so it re-watches from the last RV and does not relist.
+@pytest.mark.parametrize(
+    "close_error",
+    [None, TransportError("watch: connection broke: ReadError('')")],
+    ids=["normal close", "connection broke (a probable EOF)"],
+)
+def test_normal_watch_close_rewatches_without_relist(close_error: Exception | None) -> None:
+    # client-go's StreamWatcher also ends the result channel quietly on a
+    # probable EOF (connection reset, unexpected EOF): to the reflector that
+    # is a normal close too, re-watched from the last RV with no relist.
     stop = threading.Event()
     list_calls = 0
     watch_rvs: list[str | None] = []
@@ -773,7 +752,7 @@ def test_broken_watch_connection_rewatches_without_relist() -> None:
             return FakeWatchStream()
         n = len(watch_rvs)
         stream = FakeWatchStream([WatchEvent(ADDED, pod(f"p{n}", rv=str(5 + n)))])
-        stream.close(TransportError("watch: connection broke: ReadError('')"))
+        stream.close(close_error)
         return stream
 
     r = Reflector(
