@@ -52,3 +52,33 @@ def network(name: str, cidr: str = "10.0.0.0/24", gateway: str = "10.0.0.1") -> 
         "metadata": {"name": name},
         "spec": {"cidr": cidr, "gateway": gateway},
     }
+
+
+def deployment(
+    name: str,
+    *,
+    annotations: dict[str, str] | None = None,
+    labels: dict[str, str] | None = None,
+    replicas: int = 0,
+) -> dict[str, Any]:
+    """An apps/v1 Deployment of the pause image (no kubelet runs it:
+    ``replicas`` only decides how many Pods stay Pending)."""
+    selector = {"app": name}
+    metadata: dict[str, Any] = {"name": name}
+    if annotations is not None:
+        metadata["annotations"] = annotations
+    if labels is not None:
+        metadata["labels"] = labels
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata,
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": selector},
+            "template": {
+                "metadata": {"labels": selector},
+                "spec": {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10"}]},
+            },
+        },
+    }

@@ -27,7 +27,13 @@ from kubeloop.errors import is_not_found
 from kubeloop.testenv import ControlPlane
 from network_controller.deployments import CIDR_ANNOTATION, GATEWAY_ANNOTATION
 from network_controller.walkthrough import ControllerProcess
-from tests.integration.support import NETWORK_CRD, ensure_crd, network, wait_until
+from tests.integration.support import (
+    NETWORK_CRD,
+    deployment,
+    ensure_crd,
+    network,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -424,23 +430,6 @@ def test_sigterm_finishes_the_item_in_flight_starts_no_other_and_exits_zero(
 
 
 # -- 6. Deployments -> Networks --------------------------------------------------------
-def deployment(name: str, annotations: dict[str, str]) -> dict[str, Any]:
-    labels = {"app": name}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "annotations": annotations},
-        "spec": {
-            "replicas": 0,
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {"containers": [{"name": "app", "image": "registry.k8s.io/pause:3.10"}]},
-            },
-        },
-    }
-
-
 def test_an_annotated_deployment_owns_a_network_that_follows_its_annotation(
     start_controller: StartController,
     networks: ResourceClient,
@@ -452,7 +441,7 @@ def test_an_annotated_deployment_owns_a_network_that_follows_its_annotation(
     web_key = f"{namespace}/web"
     controller = start_controller("--resync", f"{RESYNC}s")
 
-    web = deployments.create(deployment("web", {CIDR_ANNOTATION: "10.9.0.0/16"}))
+    web = deployments.create(deployment("web", annotations={CIDR_ANNOTATION: "10.9.0.0/16"}))
     wait_until(lambda: not gone(networks, "web")(), 30, "Network web created")
     net = wait_ready(networks, "web")
     assert net["spec"] == {"cidr": "10.9.0.0/16", "gateway": "10.9.0.1"}
@@ -479,7 +468,7 @@ def test_an_annotated_deployment_owns_a_network_that_follows_its_annotation(
     assert read_state(state_dir)[web_key]["id"] == actual["id"]
 
     # Invalid annotations: a Warning event on the Deployment, nothing else.
-    deployments.create(deployment("broken", {CIDR_ANNOTATION: "10.9.0.0/33"}))
+    deployments.create(deployment("broken", annotations={CIDR_ANNOTATION: "10.9.0.0/33"}))
     deployments.patch("web", {"metadata": {"annotations": {GATEWAY_ANNOTATION: "10.99.0.1"}}})
     wait_until(
         lambda: bool(events_for(client, namespace, "broken", "InvalidNetworkAnnotation")),
@@ -511,7 +500,7 @@ def test_an_annotated_deployment_owns_a_network_that_follows_its_annotation(
     # The Deployment is deleted: the garbage collector deletes its Network
     # (the controller is stopped, so nothing else can), and the restarted
     # controller's sweep removes the actual network.
-    deployments.create(deployment("db", {CIDR_ANNOTATION: "10.11.0.0/16"}))
+    deployments.create(deployment("db", annotations={CIDR_ANNOTATION: "10.11.0.0/16"}))
     wait_until(lambda: not gone(networks, "db")(), 30, "Network db created")
     wait_ready(networks, "db")
     assert f"{namespace}/db" in read_state(state_dir)
