@@ -137,7 +137,7 @@ def default_watch_error_handler(reflector: Reflector, err: BaseException) -> Non
     if is_gone(err):
         _log.debug("%s: watch closed with: %s", reflector.name, err)
     elif isinstance(err, VeryShortWatchError):
-        _log.info("%s: %s", reflector.name, err)
+        _log.info("%s", err)  # the message names the reflector already
     else:
         _log.warning("%s: failed to list and watch: %s", reflector.name, err)
 
