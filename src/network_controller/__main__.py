@@ -79,6 +79,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "-v", "--v", dest="verbosity", type=int, default=0, help="log verbosity (4+: debug)"
     )
     p.add_argument("--log-format", choices=["text", "json"], default="text")
+    p.add_argument(
+        "--kube-api-qps",
+        type=float,
+        default=20.0,
+        help="client-side request rate limit (default 20, as kube-controller-manager)",
+    )
+    p.add_argument("--kube-api-burst", type=int, default=30, help="request burst (default 30)")
     return p.parse_args(argv)
 
 
@@ -103,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         log.error("Error building kubeconfig: %s", err)
         return 1
+    config.qps, config.burst = args.kube_api_qps, args.kube_api_burst
     client = Client(config)
     ns = args.namespace
     # Resource clients built without discovery, so the controller can start

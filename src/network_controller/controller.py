@@ -328,14 +328,16 @@ class NetworkController:
         """Enqueue every key whose actual network is orphaned, missing or
         drifted from the cache; returns how many were enqueued."""
         desired: dict[str, DesiredNetwork] = {}
+        known: set[str] = set()
         for network in self.network_lister.list():
             key = meta_namespace_key_func(network)
+            known.add(key)
             try:
                 desired[key] = self._desired(key, network)[0]
             except InvalidSpec:
-                continue
+                continue  # its status says why; the last good network stays
         actual = {a.key: a for a in self.backend.list() if self._in_scope(a.key)}
-        stale = set(actual) - set(desired)
+        stale = set(actual) - known
         stale |= {k for k, d in desired.items() if k not in actual or differs(actual[k], d)}
         for key in stale:
             log.info(
