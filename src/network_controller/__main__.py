@@ -25,6 +25,7 @@ from network_controller.backend import Backend
 from network_controller.controller import NETWORK_API_VERSION, NetworkController
 from network_controller.deployments import DeploymentNetworkController
 from network_controller.mock_backend import MockBackend
+from network_controller.noop_backend import NoopBackend
 
 log = logging.getLogger("network_controller")
 
@@ -56,7 +57,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--namespace", default=None, help="watch only this namespace (default: all)")
     p.add_argument(
-        "--backend", choices=["mock"], default="mock", help="network backend (default mock)"
+        "--backend",
+        choices=["mock", "noop"],
+        default="mock",
+        help="network backend: mock (a JSON file in --state-dir) or noop (in memory, "
+        "for benchmarks) (default mock)",
+    )
+    p.add_argument(
+        "--no-api-writes",
+        action="store_true",
+        help="benchmarks: write nothing to the API server (no status patches, no Events)",
     )
     p.add_argument(
         "--state-dir",
@@ -89,7 +99,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+class _DiscardingRecorder(EventRecorder):
+    """--no-api-writes: events are dropped, no writer thread runs."""
+
+    def start(self) -> None:
+        pass
+
+    def stop(self, timeout: float = 5.0) -> None:
+        pass
+
+    def event(self, obj: object, event_type: str, reason: str, message: str) -> None:
+        pass
+
+
 def make_backend(args: argparse.Namespace) -> Backend:
+    if args.backend == "noop":
+        return NoopBackend()
     return MockBackend(args.state_dir, fail_rate=args.backend_fail_rate, delay=args.backend_delay)
 
 
@@ -123,7 +148,11 @@ def main(argv: list[str] | None = None) -> int:
     network_informer = network_factory.informer_for(networks)
     deployment_informer = kube_factory.informer_for(deployments)
 
-    recorder = EventRecorder(client, "network-controller")
+    recorder = (
+        _DiscardingRecorder(client, "network-controller")
+        if args.no_api_writes
+        else EventRecorder(client, "network-controller")
+    )
     recorder.start()
     controller = NetworkController(
         client,
@@ -132,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         recorder,
         resync_period=args.resync,
         namespace=ns,
+        write_status=not args.no_api_writes,
     )
     deployment_controller = DeploymentNetworkController(
         client, deployment_informer, network_informer, recorder

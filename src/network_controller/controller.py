@@ -86,6 +86,7 @@ class NetworkController:
         *,
         resync_period: float = 30.0,
         namespace: str | None = None,
+        write_status: bool = True,
     ) -> None:
         self.networks = client.resource(NETWORK_API_VERSION, "networks", namespaced=True)
         self.network_lister = Lister(network_informer.get_indexer(), resource="networks")
@@ -94,6 +95,8 @@ class NetworkController:
         self.recorder = recorder
         self.resync_period = resync_period
         self.namespace = namespace
+        # False only for benchmarks, where no peer writes status.
+        self.write_status = write_status
         self.workqueue: RateLimitingQueue[str] = RateLimitingQueue(name="networks")
         # Last object seen for a key whose Network was deleted, so the
         # Deleted event can name it. Guarded by _deleted_lock (handler thread
@@ -276,6 +279,8 @@ class NetworkController:
     ) -> None:
         """Patch status only when it would change, so that a sync of an
         unchanged object writes nothing (and triggers no further event)."""
+        if not self.write_status:
+            return
         meta = _meta(network)
         current = network.get("status") or {}
         generation = meta.get("generation")
