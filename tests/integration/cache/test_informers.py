@@ -26,7 +26,7 @@ from tests.integration.cache.helpers import (
     running,
     server_state,
 )
-from tests.integration.support import network, wait_until
+from tests.integration.support import deployment, network, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -39,22 +39,6 @@ class Kind:
     #: A spec change as a merge patch, and how to read it back.
     patch: dict[str, Any]
     changed: Callable[[Any], bool]
-
-
-def deployment(name: str, labels: dict[str, str]) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "labels": labels},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10"}]},
-            },
-        },
-    }
 
 
 def labelled_network(name: str, labels: dict[str, str]) -> dict[str, Any]:
@@ -74,7 +58,7 @@ KINDS = {
     "deployment": Kind(
         "apps/v1",
         "deployments",
-        deployment,
+        lambda name, labels: deployment(name, labels=labels),
         {"spec": {"replicas": 3}},
         lambda o: o["spec"]["replicas"] == 3,
     ),
