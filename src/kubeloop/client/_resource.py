@@ -135,9 +135,18 @@ class ResourceClient:
 
     # -- reads ---------------------------------------------------------------
     def get(
-        self, name: str, *, namespace: str | None = None, subresource: str | None = None
+        self,
+        name: str,
+        *,
+        namespace: str | None = None,
+        subresource: str | None = None,
+        timeout: float | None = None,
     ) -> Any:
-        return self._do("GET", self.object_path(name, self._ns(namespace), subresource))
+        """GET one object. ``timeout`` (seconds) bounds this request instead
+        of the config's; leader election keeps a renewal within its deadline."""
+        return self._do(
+            "GET", self.object_path(name, self._ns(namespace), subresource), timeout=timeout
+        )
 
     def list_page(self, options: ListOptions | None = None, **kw: Any) -> ListPage:
         """One LIST request (one page when ``limit`` is set)."""
@@ -219,10 +228,15 @@ class ResourceClient:
         namespace: str | None = None,
         dry_run: bool = False,
         field_manager: str | None = None,
+        timeout: float | None = None,
     ) -> Any:
         path = self.collection_path(self._ns(namespace, obj))
         return self._do(
-            "POST", path, body=encode_json(obj), params=self._write_params(dry_run, field_manager)
+            "POST",
+            path,
+            body=encode_json(obj),
+            params=self._write_params(dry_run, field_manager),
+            timeout=timeout,
         )
 
     def update(
@@ -233,12 +247,17 @@ class ResourceClient:
         subresource: str | None = None,
         dry_run: bool = False,
         field_manager: str | None = None,
+        timeout: float | None = None,
     ) -> Any:
         """PUT the object. Its metadata.resourceVersion makes the write
         conditional: a stale one fails with :class:`Conflict`."""
         path = self.object_path(_meta(obj).get("name", ""), self._ns(namespace, obj), subresource)
         return self._do(
-            "PUT", path, body=encode_json(obj), params=self._write_params(dry_run, field_manager)
+            "PUT",
+            path,
+            body=encode_json(obj),
+            params=self._write_params(dry_run, field_manager),
+            timeout=timeout,
         )
 
     def patch(
