@@ -31,6 +31,7 @@ import gc
 import http.client
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -274,6 +275,7 @@ def main() -> None:
     finally:
         if cp is not None:
             cp.stop()
+            shutil.rmtree(cp.dir, ignore_errors=True)  # etcd holds 50,000 objects
 
 
 def print_sync_table(kubeconfig: str, sizes: list[int], repeat: int) -> None:
