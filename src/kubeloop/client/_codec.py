@@ -30,6 +30,8 @@ class _ListMeta(msgspec.Struct):
 class _List(msgspec.Struct):
     metadata: _ListMeta = msgspec.field(default_factory=_ListMeta)
     items: list[Any] | None = None
+    kind: str = ""
+    apiVersion: str = ""  # noqa: N815 - wire name
 
 
 _list_decoder = msgspec.json.Decoder(_List)
@@ -92,4 +94,14 @@ def decode_list(data: bytes, what: str) -> tuple[list[Any], str, str, int | None
     except msgspec.DecodeError as err:
         raise DecodeError(f"{what}: list response does not decode: {err}") from err
     meta = lst.metadata
-    return lst.items or [], meta.resourceVersion, meta.continue_, meta.remainingItemCount
+    items = lst.items or []
+    # The server omits kind and apiVersion on list items (watch events carry
+    # them): fill them in from the list, as client-go's dynamic client does,
+    # so an object looks the same whichever way it reached the cache.
+    if items and lst.kind.endswith("List"):
+        kind, api_version = lst.kind[: -len("List")], lst.apiVersion
+        for item in items:
+            if isinstance(item, dict) and "kind" not in item:
+                item["kind"] = kind
+                item["apiVersion"] = api_version
+    return items, meta.resourceVersion, meta.continue_, meta.remainingItemCount

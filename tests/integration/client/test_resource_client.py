@@ -400,3 +400,16 @@ def test_not_found_helper(client: Client, namespace: str) -> None:
     with pytest.raises(NotFound) as info:
         client.resource("v1", "configmaps", namespace=namespace).get("nope")
     assert is_not_found(info.value)
+
+
+def test_listed_items_carry_kind_and_api_version_like_watched_ones(
+    client: Client, network_crd: str, namespace: str
+) -> None:
+    nets = client.resource(network_crd, "networks", namespace=namespace)
+    nets.create(network("k1"))
+    (item,) = nets.list_all().items
+    assert (item["kind"], item["apiVersion"]) == ("Network", "samplecrd.k8s.io/v1")
+    deps = client.resource("apps/v1", "deployments", namespace=namespace)
+    deps.create(deployment("k2"))
+    (dep,) = deps.list_all().items
+    assert (dep["kind"], dep["apiVersion"]) == ("Deployment", "apps/v1")
