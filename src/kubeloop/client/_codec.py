@@ -31,7 +31,7 @@ class _List(msgspec.Struct):
     metadata: _ListMeta = msgspec.field(default_factory=_ListMeta)
     items: list[Any] | None = None
     kind: str = ""
-    apiVersion: str = ""  # noqa: N815 - wire name
+    apiVersion: str = ""
 
 
 _list_decoder = msgspec.json.Decoder(_List)
