@@ -159,7 +159,6 @@ class LeaderElector:
         """Renew every retry period until stopped or a renewal misses its deadline."""
         while not stop.is_set():
             renewed = self._renew_within_deadline(stop)
-            self._maybe_report_transition()
             if not renewed:
                 if not stop.is_set():
                     _log.info(
@@ -173,11 +172,14 @@ class LeaderElector:
 
     def _renew_within_deadline(self, stop: threading.Event) -> bool:
         """One renewal, retried every retry period until renew_deadline has
-        passed (client-go's PollUntilContextTimeout with an immediate try)."""
+        passed (client-go's PollUntilContextTimeout with an immediate try).
+        A new holder is reported as soon as it is seen, not when the poll ends."""
         deadline = self._clock.now() + self.config.renew_deadline
         while True:
             remaining = deadline - self._clock.now()
-            if self.try_acquire_or_renew(timeout=max(remaining, _MIN_REQUEST_TIMEOUT)):
+            renewed = self.try_acquire_or_renew(timeout=max(remaining, _MIN_REQUEST_TIMEOUT))
+            self._maybe_report_transition()
+            if renewed:
                 return True
             remaining = deadline - self._clock.now()
             if remaining <= 0:
