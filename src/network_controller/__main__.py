@@ -13,13 +13,17 @@ import logging
 import os
 import re
 import signal
+import socket
 import sys
 import threading
+import uuid
+from collections.abc import Callable
 
 from kubeloop.cache import SharedInformerFactory
 from kubeloop.client import Client, load_config
 from kubeloop.errors import ConfigError
 from kubeloop.events import EventRecorder
+from kubeloop.leaderelection import LeaderCallbacks, LeaderElectionConfig, LeaderElector, LeaseLock
 from network_controller import klog
 from network_controller.backend import Backend
 from network_controller.controller import NETWORK_API_VERSION, NetworkController
@@ -96,6 +100,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="client-side request rate limit (default 20, as kube-controller-manager)",
     )
     p.add_argument("--kube-api-burst", type=int, default=30, help="request burst (default 30)")
+    le = p.add_argument_group("leader election (client-go defaults)")
+    le.add_argument(
+        "--leader-elect",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run workers only while holding a Lease (default: on when running in-cluster)",
+    )
+    le.add_argument(
+        "--leader-elect-namespace",
+        default=None,
+        help="namespace of the Lease (default: the pod's namespace in-cluster, else default)",
+    )
+    le.add_argument("--leader-elect-id", default="network-controller", help="name of the Lease")
+    le.add_argument("--leader-elect-lease-duration", type=duration, default=15.0)
+    le.add_argument("--leader-elect-renew-deadline", type=duration, default=10.0)
+    le.add_argument("--leader-elect-retry-period", type=duration, default=2.0)
     return p.parse_args(argv)
 
 
@@ -167,20 +187,73 @@ def main(argv: list[str] | None = None) -> int:
         client, deployment_informer, network_informer, recorder
     )
 
+    def run_controllers(until: threading.Event) -> None:
+        side = threading.Thread(
+            target=deployment_controller.run, args=(1, until), name="deployment-controller"
+        )
+        side.start()
+        controller.run(args.workers, until)
+        side.join()
+
+    # Informers start at once, leader or not: a standby keeps warm caches
+    # and takes over without a relist.
     network_factory.start(stop)
     kube_factory.start(stop)
-    side = threading.Thread(
-        target=deployment_controller.run, args=(1, stop), name="deployment-controller"
-    )
-    side.start()
-    controller.run(args.workers, stop)
-    side.join()
+    in_cluster = config.source.startswith("in-cluster")
+    exit_code = 0
+    if args.leader_elect if args.leader_elect is not None else in_cluster:
+        if not _lead(
+            args, client, config.namespace if in_cluster else "default", run_controllers, stop
+        ):
+            log.error("leader election lost")
+            exit_code = 1  # as client-go controllers do: restart and rejoin
+            stop.set()
+    else:
+        run_controllers(stop)
     network_factory.shutdown(timeout=10)
     kube_factory.shutdown(timeout=10)
     recorder.stop()
     client.close()
-    log.info("Shut down cleanly")
-    return 0
+    log.info("Shut down cleanly" if exit_code == 0 else "Shut down")
+    return exit_code
+
+
+def _lead(
+    args: argparse.Namespace,
+    client: Client,
+    default_namespace: str,
+    work: Callable[[threading.Event], None],
+    stop: threading.Event,
+) -> bool:
+    """Run ``work`` while holding the Lease; False if leadership was lost
+    (rather than ended by ``stop``)."""
+    identity = f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
+    namespace = args.leader_elect_namespace or default_namespace
+    lock = LeaseLock(client, namespace, args.leader_elect_id, identity)
+    led = threading.Event()
+
+    def started(stop_leading: threading.Event) -> None:
+        led.set()
+        log.info("became leader: %s/%s (%s)", namespace, args.leader_elect_id, identity)
+        work(stop_leading)
+
+    elector = LeaderElector(
+        LeaderElectionConfig(
+            lock=lock,
+            callbacks=LeaderCallbacks(
+                on_started_leading=started,
+                on_stopped_leading=lambda: log.info("stopped leading (%s)", identity),
+                on_new_leader=lambda who: log.info("new leader elected: %s", who),
+            ),
+            lease_duration=args.leader_elect_lease_duration,
+            renew_deadline=args.leader_elect_renew_deadline,
+            retry_period=args.leader_elect_retry_period,
+            name=args.leader_elect_id,
+        )
+    )
+    log.info("attempting to acquire leader lease %s/%s...", namespace, args.leader_elect_id)
+    elector.run(stop)
+    return stop.is_set() or not led.is_set()
 
 
 if __name__ == "__main__":

@@ -116,6 +116,9 @@ def test_the_controller_runs_in_cluster_with_its_service_account(
     proc = ControllerProcess("", str(state), ["--namespace", namespace, "--resync", "2s"], env)
     proc.start()
     try:
+        # In-cluster, leader election is on by default: the Lease verbs of
+        # the Role are exercised too.
+        proc.wait_for(lambda line: "became leader" in line, 0)
         proc.wait_for(lambda line: "Started workers" in line, 0)
         nets = client.resource("samplecrd.k8s.io/v1", "networks", namespace=namespace)
 
@@ -126,8 +129,8 @@ def test_the_controller_runs_in_cluster_with_its_service_account(
         deployments = client.resource("apps/v1", "deployments", namespace=namespace)
         deployments.create(_annotated_deployment("web", "10.8.0.0/16"))
         wait_until(lambda: _exists(nets, "web"), 30, "the Deployment's Network")
-        nets.delete("n1")
         mark = proc.mark()
+        nets.delete("n1")
         proc.wait_for(lambda line: f"Deleting network {namespace}/n1" in line, mark)
         events = client.resource("v1", "events", namespace=namespace).list_all()
         assert any(e["reason"] == "Created" for e in events.items)
