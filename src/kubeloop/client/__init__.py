@@ -15,12 +15,16 @@ Example::
 - :class:`ResourceClient` (from ``client.resource(...)``) does get, list
   (paged), watch, create, update, patch (merge, JSON, strategic, apply),
   delete and the status subresource, with plain dicts in and out.
+- :class:`TypedResourceClient` (from ``client.resource(Model, ...)``) does
+  the same with typed models (:mod:`kubeloop.typed`) decoded straight from
+  the response bytes.
 """
 
 from kubeloop.client._client import APIResource, Client
 from kubeloop.client._config import Config, ExecConfig, TokenSource
 from kubeloop.client._loader import load_config, load_incluster_config, load_kubeconfig
 from kubeloop.client._resource import PATCH_CONTENT_TYPES, ResourceClient, group_version_path
+from kubeloop.client._typed import TypedResourceClient
 from kubeloop.client._types import (
     ADDED,
     BOOKMARK,
@@ -49,6 +53,7 @@ __all__ = [
     "ListPage",
     "ResourceClient",
     "TokenSource",
+    "TypedResourceClient",
     "Watch",
     "WatchEvent",
     "WatchStream",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import httpx
 
@@ -23,7 +23,9 @@ from kubeloop.client._loop import LoopThread
 from kubeloop.client._resource import ResourceClient, group_version_path
 from kubeloop.client._rest import AsyncRest
 from kubeloop.client._transport import build_async_client, build_ssl_context
+from kubeloop.client._typed import TypedResourceClient
 from kubeloop.errors import NotFound
+from kubeloop.typed import Resource, ResourceT
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +147,7 @@ class Client:
                     return r
         raise NotFound(404, "NotFound", f"{api_version} has no resource {kind_or_plural!r}")
 
+    @overload
     def resource(
         self,
         api_version: str,
@@ -152,10 +155,41 @@ class Client:
         *,
         namespace: str | None = None,
         namespaced: bool | None = None,
-    ) -> ResourceClient:
+    ) -> ResourceClient: ...
+
+    @overload
+    def resource(
+        self, api_version: type[ResourceT], *, namespace: str | None = None
+    ) -> TypedResourceClient[ResourceT]: ...
+
+    def resource(
+        self,
+        api_version: str | type[ResourceT],
+        plural_or_kind: str = "",
+        *,
+        namespace: str | None = None,
+        namespaced: bool | None = None,
+    ) -> ResourceClient | TypedResourceClient[ResourceT]:
         """A :class:`ResourceClient` for a resource. ``namespace=None`` means
         all namespaces for list/watch. Whether the resource is namespaced is
-        looked up in discovery unless given."""
+        looked up in discovery unless given.
+
+        Given a model class (``client.resource(Network, namespace=ns)``), a
+        :class:`TypedResourceClient` whose objects are that model; the URL
+        comes from the model's ``API_VERSION``, ``PLURAL`` and ``NAMESPACED``.
+        """
+        if isinstance(api_version, type):
+            if not issubclass(api_version, Resource):
+                raise TypeError(f"{api_version.__name__} is not a kubeloop.typed.Resource")
+            model = api_version
+            raw = ResourceClient(
+                self,
+                model.API_VERSION,
+                model.PLURAL,
+                namespace=namespace,
+                namespaced=model.NAMESPACED,
+            )
+            return TypedResourceClient(model, raw)
         plural = plural_or_kind
         if namespaced is None or plural_or_kind[:1].isupper():
             info = self.resource_for(api_version, plural_or_kind)

@@ -1,8 +1,8 @@
 """JSON in and out, decoded once, straight from bytes (msgspec).
 
 A LIST body is decoded into a small struct whose ``items`` are plain
-objects, so the list envelope never exists as a dict and the items are not
-copied afterwards.
+objects (or, for a typed resource, instances of its model), so the list
+envelope never exists as a dict and the items are not copied afterwards.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import gc
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import msgspec
 
@@ -35,6 +35,17 @@ class _List(msgspec.Struct):
 
 
 _list_decoder = msgspec.json.Decoder(_List)
+
+T = TypeVar("T")
+
+
+class _ModelList(msgspec.Struct, Generic[T]):
+    metadata: _ListMeta = msgspec.field(default_factory=_ListMeta)
+    items: list[T] | None = None
+
+
+# model -> decoder of a list of that model; built once per model.
+_model_list_decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
 
 #: Bodies at least this large are decoded with the cyclic GC paused.
 GC_PAUSE_THRESHOLD = 1 << 20
@@ -105,3 +116,22 @@ def decode_list(data: bytes, what: str) -> tuple[list[Any], str, str, int | None
                 item["kind"] = kind
                 item["apiVersion"] = api_version
     return items, meta.resourceVersion, meta.continue_, meta.remainingItemCount
+
+
+def decode_model_list(
+    data: bytes, what: str, model: type[T]
+) -> tuple[list[T], str, str, int | None]:
+    """Like :func:`decode_list`, straight into ``model`` instances (a model
+    fills in its own kind and apiVersion when the items lack them)."""
+    dec = _model_list_decoders.get(model)
+    if dec is None:
+        dec = _model_list_decoders[model] = msgspec.json.Decoder(_ModelList[model])  # type: ignore[valid-type]
+    try:
+        with _gc_paused(len(data)):
+            lst = dec.decode(data)
+    except msgspec.DecodeError as err:
+        raise DecodeError(
+            f"{what}: list response does not decode as {model.__name__}: {err}"
+        ) from err
+    meta = lst.metadata
+    return lst.items or [], meta.resourceVersion, meta.continue_, meta.remainingItemCount

@@ -20,7 +20,8 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import dataclasses
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
@@ -72,6 +73,25 @@ def list_params(options: ListOptions) -> dict[str, str]:
         params["sendInitialEvents"] = "true" if options.send_initial_events else "false"
     params.update(options.extra)
     return params
+
+
+def list_pages(
+    list_page: Callable[[ListOptions], ListPage], first: ListOptions
+) -> Iterator[ListPage]:
+    """The pages of a LIST, following ``continue`` tokens.
+
+    As in client-go's pager, continue requests carry no resourceVersion:
+    the token pins the snapshot of the first page.
+    """
+    options = first
+    while True:
+        page = list_page(options)
+        yield page
+        if not page.continue_:
+            return
+        options = dataclasses.replace(
+            first, continue_=page.continue_, resource_version=None, resource_version_match=None
+        )
 
 
 def _meta(obj: dict[str, Any]) -> dict[str, Any]:
@@ -165,29 +185,17 @@ class ResourceClient:
         resource_version: str | None = None,
         resource_version_match: str | None = None,
     ) -> Iterator[ListPage]:
-        """Iterate over the pages of a LIST, following ``continue`` tokens.
-
-        As in client-go's pager, continue requests carry no resourceVersion:
-        the token pins the snapshot of the first page.
-        """
-        options = ListOptions(
-            label_selector=label_selector,
-            field_selector=field_selector,
-            limit=limit,
-            resource_version=resource_version,
-            resource_version_match=resource_version_match,
-        )
-        while True:
-            page = self.list_page(options)
-            yield page
-            if not page.continue_:
-                return
-            options = ListOptions(
+        """Iterate over the pages of a LIST (see :func:`list_pages`)."""
+        return list_pages(
+            self.list_page,
+            ListOptions(
                 label_selector=label_selector,
                 field_selector=field_selector,
                 limit=limit,
-                continue_=page.continue_,
-            )
+                resource_version=resource_version,
+                resource_version_match=resource_version_match,
+            ),
+        )
 
     def list_all(self, **kw: Any) -> ListPage:
         """Every item over all pages, with the first page's resourceVersion."""

@@ -13,15 +13,18 @@ import concurrent.futures
 import queue
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import httpx
 import msgspec
 
 from kubeloop.client._loop import LoopThread
 from kubeloop.client._rest import AsyncRest
-from kubeloop.client._types import ERROR, WatchEvent
+from kubeloop.client._types import BOOKMARK, ERROR, WatchEvent
 from kubeloop.errors import DecodeError, TransportError, api_error_from_status
+from kubeloop.typed import PartialObjectMetadata
+
+T = TypeVar("T")
 
 
 class _Event(msgspec.Struct):
@@ -29,7 +32,23 @@ class _Event(msgspec.Struct):
     object: Any
 
 
+class _ModelEvent(msgspec.Struct, Generic[T]):
+    type: str
+    object: T
+
+
 _event_decoder = msgspec.json.Decoder(_Event)
+_bookmark_decoder = msgspec.json.Decoder(_ModelEvent[PartialObjectMetadata])
+# model -> decoder of that model's events; built once per model.
+_model_event_decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
+
+
+def _model_event_decoder(model: type[Any]) -> msgspec.json.Decoder[Any]:
+    dec = _model_event_decoders.get(model)
+    if dec is None:
+        dec = _model_event_decoders[model] = msgspec.json.Decoder(_ModelEvent[model])  # type: ignore[valid-type]
+    return dec
+
 
 _END = object()
 
@@ -42,8 +61,10 @@ class Watch:
     thread. An ERROR event raises its :class:`ApiError` (e.g. ``Gone``); a
     broken connection raises :class:`TransportError`.
 
-    ``decode_object`` (optional) turns each event's object into the caller's
-    type; by default objects are plain dicts.
+    Objects are plain dicts, or instances of ``model`` when one is given
+    (decoded straight from the line). A typed watch decodes BOOKMARK objects,
+    which carry only metadata, as :class:`PartialObjectMetadata`, and an
+    ERROR event's Status as a dict, so it still raises the typed ApiError.
     """
 
     def __init__(
@@ -53,9 +74,12 @@ class Watch:
         path: str,
         params: dict[str, Any],
         timeout: float,
+        *,
+        model: type[Any] | None = None,
     ) -> None:
         self._loop = loop
         self._path = path
+        self._model = model
         # Lines (bytes), an exception, or _END. Unbounded: the consumer is
         # an informer that drains it continuously.
         self._lines: queue.SimpleQueue[object] = queue.SimpleQueue()
@@ -122,7 +146,7 @@ class Watch:
 
     def __iter__(self) -> Iterator[WatchEvent]:
         get = self._lines.get
-        decode = _event_decoder.decode
+        decode = _event_decoder.decode if self._model is None else self._decode_typed
         while True:
             item = get()
             if item is _END or self._stopped.is_set():
@@ -137,9 +161,26 @@ class Watch:
                 raise DecodeError(f"watch {self._path}: undecodable event: {err}") from err
             if event.type == ERROR:
                 self.stop()
+                if self._model is not None:  # a Status never decodes as the model
+                    event = _event_decoder.decode(item)
                 obj = event.object if isinstance(event.object, dict) else {}
                 raise api_error_from_status(obj)
             yield WatchEvent(event.type, event.object)
+
+    def _decode_typed(self, line: bytes) -> Any:
+        """The event with its object as the model; only when that fails (a
+        BOOKMARK or ERROR object lacks the model's required fields) is the
+        line decoded a second time, as what it then is."""
+        assert self._model is not None
+        try:
+            return _model_event_decoder(self._model).decode(line)
+        except msgspec.DecodeError:
+            event = _event_decoder.decode(line)
+            if event.type == BOOKMARK:
+                return _bookmark_decoder.decode(line)
+            if event.type == ERROR:
+                return event
+            raise
 
     def stop(self) -> None:
         """End the watch from any thread; iteration returns promptly."""

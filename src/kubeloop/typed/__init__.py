@@ -1,0 +1,53 @@
+"""Typed models: msgspec Structs decoded straight from the wire.
+
+Example::
+
+    from network_controller.models import Network      # made by `kubeloop gen`
+    nets = client.resource(Network, namespace="default")
+    net = nets.get("n1")                                 # a Network, not a dict
+    net.status and net.status.network_id
+
+A model declares only the fields its schema has; fields the server sends
+that the model does not know are skipped when decoding and left alone when
+writing (typed writes are patches of what the model sets, never a PUT of a
+whole object that would drop them). Models are made by ``kubeloop gen``
+from CRD manifests; this package holds what they share.
+"""
+
+from kubeloop.typed._meta import (
+    Condition,
+    ListMeta,
+    ManagedFieldsEntry,
+    Model,
+    ObjectMeta,
+    OwnerReference,
+)
+from kubeloop.typed._resource import (
+    PartialObjectMetadata,
+    Resource,
+    ResourceT,
+    decode,
+    decoder_for,
+    encode,
+    write_view,
+)
+
+#: ``x-kubernetes-int-or-string`` (e.g. a port number or name).
+IntOrString = int | str
+
+__all__ = [
+    "Condition",
+    "IntOrString",
+    "ListMeta",
+    "ManagedFieldsEntry",
+    "Model",
+    "ObjectMeta",
+    "OwnerReference",
+    "PartialObjectMetadata",
+    "Resource",
+    "ResourceT",
+    "decode",
+    "decoder_for",
+    "encode",
+    "write_view",
+]
