@@ -50,8 +50,8 @@ class OwnerReference(Model, kw_only=True):
 class ManagedFieldsEntry(Model, kw_only=True):
     """One server-side-apply manager's record (``metadata.managedFields[]``).
 
-    ``fields_v1`` is kept raw, undecoded: controllers rarely read it and it is
-    the bulk of the entry. A raw value is a view into the response body it
+    ``fields_v1`` is kept raw, undecoded (empty when absent): controllers
+    rarely read it and it is the bulk of the entry. A raw value is a view into the response body it
     came from, which stays in memory while the entry lives; informers strip
     ``managedFields`` before caching (the factory's default), which lets the
     body go.
@@ -62,7 +62,7 @@ class ManagedFieldsEntry(Model, kw_only=True):
     api_version: str = ""
     time: str | None = None
     fields_type: str = ""
-    fields_v1: msgspec.Raw | None = None
+    fields_v1: msgspec.Raw = msgspec.Raw()
     subresource: str = ""
 
 
