@@ -227,13 +227,7 @@ class LeaderElector:
             if not is_not_found(err):
                 _log.error("error retrieving resource lock %s: %s", lock.describe(), err)
                 return False
-            try:
-                lock.create(record, timeout=timeout)
-            except Exception as create_err:
-                _log.error("error initially creating leader election record: %s", create_err)
-                return False
-            self._set_observed_record(record)
-            return True
+            return self._write(lock.create, record, timeout, "creating the lock")
 
         # 3. Restart the expiry clock only if the record changed since last read.
         if old != self._observed_raw:
@@ -251,13 +245,7 @@ class LeaderElector:
             self.config.metrics.slowpath_exercised(self.config.name)
         else:
             record = replace(record, leader_transitions=old.leader_transitions + 1)
-        try:
-            lock.update(record, timeout=timeout)
-        except Exception as err:
-            _log.error("failed to update lock: %s", err)
-            return False
-        self._set_observed_record(record)
-        return True
+        return self._write(lock.update, record, timeout, "updating the lock")
 
     def _release(self) -> bool:
         """Hand the lock back: an empty holder with a 1 s lease, written
@@ -271,13 +259,28 @@ class LeaderElector:
             renew_time=wall,
             leader_transitions=self._get_observed_record().leader_transitions,
         )
+        released = self._write(
+            self.config.lock.update, record, self.config.renew_deadline, "releasing the lock"
+        )
+        if released:
+            _log.info("released lease %s", self.config.lock.describe())
+        return released
+
+    def _write(
+        self,
+        write: Callable[..., None],
+        record: LeaderElectionRecord,
+        timeout: float | None,
+        what: str,
+    ) -> bool:
+        """Write ``record`` with the lock's create or update; on success it is
+        what we observe, on failure the attempt fails (logged)."""
         try:
-            self.config.lock.update(record, timeout=self.config.renew_deadline)
+            write(record, timeout=timeout)
         except Exception as err:
-            _log.error("failed to release lock %s: %s", self.config.lock.describe(), err)
+            _log.error("%s %s failed: %s", what, self.config.lock.describe(), err)
             return False
         self._set_observed_record(record)
-        _log.info("released lease %s", self.config.lock.describe())
         return True
 
     # -- observed state -----------------------------------------------------

@@ -17,11 +17,11 @@ so tests and other metrics systems can plug in; the default does nothing.
 
 from __future__ import annotations
 
-import threading
-import weakref
 from typing import Protocol
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
+
+from kubeloop._prometheus import PerRegistry
 
 __all__ = ["NOOP_LEADER_METRICS", "LeaderMetrics", "NoopLeaderMetrics", "PrometheusLeaderMetrics"]
 
@@ -69,18 +69,8 @@ class _Families:
         )
 
 
-# Guards _families. A registry refuses a family twice, so every
-# PrometheusLeaderMetrics on one registry shares one set.
-_families_lock = threading.Lock()
-_families: weakref.WeakKeyDictionary[CollectorRegistry, _Families] = weakref.WeakKeyDictionary()
-
-
-def _families_for(registry: CollectorRegistry) -> _Families:
-    with _families_lock:
-        families = _families.get(registry)
-        if families is None:
-            families = _families[registry] = _Families(registry)
-        return families
+# Every PrometheusLeaderMetrics on one registry shares one set.
+_families_for = PerRegistry(_Families)
 
 
 class PrometheusLeaderMetrics:

@@ -24,14 +24,13 @@ elector when its config has ``metrics=metrics.leader`` (see
 
 from __future__ import annotations
 
-import threading
 import time
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 
+from kubeloop._prometheus import PerRegistry
 from kubeloop.leaderelection.metrics import PrometheusLeaderMetrics
 
 __all__ = ["RECONCILE_BUCKETS", "ControllerMetrics"]
@@ -63,18 +62,8 @@ class _Families:
         )
 
 
-# Guards _families. A registry refuses a family twice, so the controllers
-# reporting into one registry share one set, told apart by their label.
-_families_lock = threading.Lock()
-_families: weakref.WeakKeyDictionary[CollectorRegistry, _Families] = weakref.WeakKeyDictionary()
-
-
-def _families_for(registry: CollectorRegistry) -> _Families:
-    with _families_lock:
-        families = _families.get(registry)
-        if families is None:
-            families = _families[registry] = _Families(registry)
-        return families
+# Controllers reporting into one registry share one set, told apart by label.
+_families_for = PerRegistry(_Families)
 
 
 class ControllerMetrics:

@@ -113,6 +113,20 @@ class Election:
             assert self.changed.wait_for(lambda: any(c.leading for c in among), timeout)
             return next(c for c in among if c.leading)
 
+    def leader_and_follower(self, **kw: Any) -> tuple[Candidate, Candidate]:
+        """Two candidates, once one leads and the other has seen it."""
+        a, b = self.add("a", **kw), self.add("b", **kw)
+        leader = self.wait_for_leader([a, b])
+        follower = b if leader is a else a
+        wait_until(lambda: follower.elector.get_leader() == leader.identity, 30, "follower sees")
+        return leader, follower
+
+    def takeover(self, leader: Candidate, successor: Candidate) -> float:
+        """Halt ``leader``; seconds until ``successor`` starts leading."""
+        stopped_at = leader.halt()
+        self.wait_for_leader([successor])
+        return successor.started_at - stopped_at
+
     def lease(self) -> dict[str, Any]:
         leases = self.client.resource(
             "coordination.k8s.io/v1", "leases", namespace=self.namespace, namespaced=True
@@ -147,10 +161,7 @@ def test_exactly_one_of_two_candidates_leads_and_the_lease_names_it(
     client: Client, namespace: str
 ) -> None:
     with election(client, namespace) as e:
-        a, b = e.add("a"), e.add("b")
-        leader = e.wait_for_leader([a, b])
-        follower = b if leader is a else a
-        wait_until(lambda: follower.elector.get_leader() == leader.identity, 30, "follower sees")
+        leader, follower = e.leader_and_follower()
         assert leader.elector.is_leader()
         assert not follower.elector.is_leader()
         spec = e.lease()
@@ -169,13 +180,8 @@ def test_a_graceful_stop_releases_the_lease_and_the_other_takes_over_quickly(
     client: Client, namespace: str
 ) -> None:
     with election(client, namespace) as e:
-        a, b = e.add("a"), e.add("b")
-        leader = e.wait_for_leader([a, b])
-        other = b if leader is a else a
-        wait_until(lambda: other.elector.get_leader() == leader.identity, 30, "other sees")
-        stopped_at = leader.halt()
-        e.wait_for_leader([other])
-        takeover = other.started_at - stopped_at
+        leader, other = e.leader_and_follower()
+        takeover = e.takeover(leader, other)
         print(f"\ntakeover after a graceful stop (release): {takeover:.2f}s")
         assert takeover < MAX_RETRY + 1.5, "the released lease was not taken at the next retry"
         assert e.lease()["holderIdentity"] == other.identity
@@ -186,19 +192,15 @@ def test_a_leader_that_dies_without_releasing_is_replaced_after_the_lease_durati
     client: Client, namespace: str
 ) -> None:
     with election(client, namespace) as e:
-        a = e.add("a", release_on_cancel=False)
-        e.wait_for_leader([a])
-        b = e.add("b", release_on_cancel=False)
-        wait_until(lambda: b.elector.get_leader() == "a", 30, "b sees a lead")
-        died_at = a.halt()  # stops renewing, as if killed
-        assert e.lease()["holderIdentity"] == "a"
-        e.wait_for_leader([b])
-        takeover = b.started_at - died_at
+        leader, other = e.leader_and_follower(release_on_cancel=False)
+        takeover = e.takeover(leader, other)  # the leader stops renewing, as if killed
         print(f"\ntakeover after the leader died: {takeover:.2f}s (lease {LEASE}s)")
-        # b saw a's last renewal at most a retry period before a died, so it
-        # must wait out nearly the whole lease, and takes it at its next try.
+        # The last renewal was at most a retry period before the leader died;
+        # the follower saw it up to one (jittered) retry later, must wait out
+        # the lease from then, and takes it at its next try.
         assert takeover > LEASE - RETRY - 0.5, "taken before the lease expired"
         assert takeover < LEASE + 2 * MAX_RETRY + 1.5
+        assert e.lease()["holderIdentity"] == other.identity
         assert e.lease()["leaseTransitions"] == 1
 
 
