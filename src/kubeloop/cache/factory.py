@@ -12,17 +12,21 @@
     factory.shutdown()
 
 A resource is named by ``(api_version, plural)`` (the factory then calls
-``client.resource(api_version, plural, namespace=...)``) or given as a
-ready resource client. Every informer carries the namespace index, and
-``metadata.managedFields`` is stripped before caching unless
-``strip_managed_fields=False``.
+``client.resource(api_version, plural, namespace=...)``), given as a
+ready resource client, or as a typed model class (:mod:`kubeloop.typed`),
+whose informer caches model instances decoded straight from the wire::
+
+    nets: Lister[Network] = factory.lister_for(Network)
+
+Every informer carries the namespace index, and ``metadata.managedFields``
+is stripped before caching unless ``strip_managed_fields=False``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import threading
-from typing import Protocol
+from typing import Any, Protocol, TypeVar, overload
 
 from kubeloop.cache.index import NAMESPACE_INDEX, meta_namespace_index_func
 from kubeloop.cache.lister import Lister
@@ -31,12 +35,14 @@ from kubeloop.cache.reflector import ReflectorOptions
 from kubeloop.cache.shared_informer import SharedIndexInformer
 from kubeloop.cache.transforms import strip_managed_fields as _strip_managed_fields
 from kubeloop.cache.wait import wait_for_cache_sync
+from kubeloop.typed import Resource
 
 __all__ = ["ClientLike", "ResourceKey", "SharedInformerFactory"]
 
 #: How the factory names a resource: ``(api_version, plural)``.
 ResourceKey = tuple[str, str]
-ResourceRef = ResourceClientLike | tuple[str, str] | str
+ResourceRef = ResourceClientLike | tuple[str, str] | str | type[Resource]
+R = TypeVar("R", bound=Resource)
 
 
 class ClientLike(Protocol):
@@ -66,9 +72,10 @@ class SharedInformerFactory:
         self._tweak_list_options = tweak_list_options
         self._strip_managed_fields = strip_managed_fields
         self._reflector_options = reflector_options
-        # Guards _informers, _started, _threads and _shutting_down.
+        # Guards _informers, _models, _started, _threads and _shutting_down.
         self._lock = threading.Lock()
         self._informers: dict[ResourceKey, SharedIndexInformer] = {}
+        self._models: dict[ResourceKey, type[Resource] | None] = {}  # None: dicts
         self._started: set[ResourceKey] = set()
         self._threads: list[threading.Thread] = []
         self._shutting_down = False
@@ -86,10 +93,18 @@ class SharedInformerFactory:
         ``plural`` given separately, or a resource client.
         """
         key, resource_client = self._resolve(resource, plural)
+        model = resource if isinstance(resource, type) else None
         with self._lock:
             informer = self._informers.get(key)
             if informer is not None:
+                if self._models.get(key) is not model and resource_client is None:
+                    # One cache per resource: its objects are dicts or models, not both.
+                    raise TypeError(f"{key}: the informer caches {self._models.get(key)}")
                 return informer
+            if resource_client is None and isinstance(resource, type):
+                # client.resource(Model) is the typed client (see kubeloop.client).
+                make: Any = self._client.resource
+                resource_client = make(resource, namespace=self._namespace)
             if resource_client is None:
                 resource_client = self._client.resource(key[0], key[1], namespace=self._namespace)
             options = self._reflector_options or ReflectorOptions()
@@ -106,9 +121,16 @@ class SharedInformerFactory:
             if self._strip_managed_fields:
                 informer.set_transform(_strip_managed_fields)
             self._informers[key] = informer
+            self._models[key] = model
             return informer
 
-    def lister_for(self, resource: ResourceRef, plural: str | None = None) -> Lister:
+    @overload
+    def lister_for(self, resource: type[R], plural: None = None) -> Lister[R]: ...
+
+    @overload
+    def lister_for(self, resource: ResourceRef, plural: str | None = None) -> Lister[Any]: ...
+
+    def lister_for(self, resource: ResourceRef, plural: str | None = None) -> Lister[Any]:
         key, _ = self._resolve(resource, plural)
         return Lister(self.informer_for(resource, plural).get_indexer(), resource=key[1])
 
@@ -155,6 +177,8 @@ class SharedInformerFactory:
         if isinstance(resource, tuple):
             api_version, name = resource
             return (api_version, name), None
+        if isinstance(resource, type) and issubclass(resource, Resource):
+            return (resource.API_VERSION, resource.PLURAL), None
         version = getattr(resource, "api_version", None)
         plural_attr = getattr(resource, "plural", None) or getattr(resource, "resource", None)
         if isinstance(version, str) and isinstance(plural_attr, str):
