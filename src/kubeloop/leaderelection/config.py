@@ -38,8 +38,11 @@ class LeaderCallbacks:
 
     - ``on_started_leading(stop_leading)`` runs in its own thread once the
       lease is acquired; ``stop_leading`` is set when leadership ends, and the
-      callback must then return promptly (the elector waits for it, up to
-      ``renew_deadline``, before releasing the lease).
+      callback must then return promptly. The elector waits for it (up to
+      ``renew_deadline``) before releasing the lease, so the next leader
+      starts after this one's work has stopped; renewal has already stopped,
+      so work that takes longer than ``lease_duration - retry_period`` to
+      wind down may overlap with the next leader's.
     - ``on_stopped_leading()`` runs every time :meth:`LeaderElector.run`
       returns, even if it never led (as in client-go: a process that was
       stopped while waiting also gets it). Check your own stop event to tell a

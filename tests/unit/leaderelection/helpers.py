@@ -155,10 +155,11 @@ def candidate(
     identity: str,
     clock: FakeClock,
     recorder: Recorder | None = None,
+    callbacks: LeaderCallbacks | None = None,
     **config: Any,
 ) -> LeaderElector:
     """An elector on ``store`` with client-go's default durations unless given."""
-    callbacks = (recorder or Recorder()).callbacks()
+    callbacks = callbacks or (recorder or Recorder()).callbacks()
     lock = FakeLock(store, identity)
     return LeaderElector(LeaderElectionConfig(lock, callbacks, **config), clock=clock)
 

@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 from kubeloop.errors import InternalError
 from kubeloop.leaderelection import (
     FakeClock,
+    LeaderCallbacks,
     LeaderElectionRecord,
     LeaderElector,
     PrometheusLeaderMetrics,
@@ -137,8 +138,7 @@ def test_the_work_has_ended_before_the_lock_is_released() -> None:
         rec.started(stop_leading)
         holder_when_work_ended.append(store.current().holder_identity)
 
-    elector = candidate(store, "me", clock, rec)
-    object.__setattr__(elector.config.callbacks, "on_started_leading", started)
+    elector = candidate(store, "me", clock, callbacks=LeaderCallbacks(started, rec.stopped))
     with running(elector, clock):
         rec.wait_for("started")
     assert holder_when_work_ended == ["me"]
@@ -163,9 +163,7 @@ def test_callbacks_that_raise_do_not_break_the_loop() -> None:
         started.set()
         raise RuntimeError("callback failed")
 
-    elector = candidate(store, "me", clock)
-    for name in ("on_started_leading", "on_stopped_leading", "on_new_leader"):
-        object.__setattr__(elector.config.callbacks, name, boom)
+    elector = candidate(store, "me", clock, callbacks=LeaderCallbacks(boom, boom, boom))
     with running(elector, clock):
         assert started.wait(10)
         assert clock.wait_for_sleepers(1)
