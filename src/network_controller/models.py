@@ -26,7 +26,7 @@ class NetworkSpec(Model, kw_only=True):
 
 
 class NetworkCondition(Model, kw_only=True):
-    """``conditions`` of NetworkStatus."""
+    """An item of ``conditions``."""
 
     type: str
     status: Literal["True", "False", "Unknown"]

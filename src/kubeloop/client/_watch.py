@@ -53,6 +53,25 @@ def _model_event_decoder(model: type[Any]) -> msgspec.json.Decoder[Any]:
 _END = object()
 
 
+def decode_model_event(line: bytes, model: type[Any]) -> Any:
+    """A watch line as an event whose object is a ``model``.
+
+    Only when that fails (a BOOKMARK or ERROR object lacks the model's
+    required fields) is the line decoded again, as what it then is: a
+    BOOKMARK's object as :class:`PartialObjectMetadata`, an ERROR's Status as
+    a dict. Raises ``msgspec.DecodeError`` for anything else.
+    """
+    try:
+        return _model_event_decoder(model).decode(line)
+    except msgspec.DecodeError:
+        event = _event_decoder.decode(line)
+        if event.type == BOOKMARK:
+            return _bookmark_decoder.decode(line)
+        if event.type == ERROR:
+            return event
+        raise
+
+
 class Watch:
     """An open watch (implements :class:`kubeloop.client.WatchStream`).
 
@@ -146,7 +165,8 @@ class Watch:
 
     def __iter__(self) -> Iterator[WatchEvent]:
         get = self._lines.get
-        decode = _event_decoder.decode if self._model is None else self._decode_typed
+        model = self._model
+        decode = _event_decoder.decode if model is None else lambda b: decode_model_event(b, model)
         while True:
             item = get()
             if item is _END or self._stopped.is_set():
@@ -161,26 +181,11 @@ class Watch:
                 raise DecodeError(f"watch {self._path}: undecodable event: {err}") from err
             if event.type == ERROR:
                 self.stop()
-                if self._model is not None:  # a Status never decodes as the model
+                if model is not None:  # a lax model may have swallowed the Status
                     event = _event_decoder.decode(item)
                 obj = event.object if isinstance(event.object, dict) else {}
                 raise api_error_from_status(obj)
             yield WatchEvent(event.type, event.object)
-
-    def _decode_typed(self, line: bytes) -> Any:
-        """The event with its object as the model; only when that fails (a
-        BOOKMARK or ERROR object lacks the model's required fields) is the
-        line decoded a second time, as what it then is."""
-        assert self._model is not None
-        try:
-            return _model_event_decoder(self._model).decode(line)
-        except msgspec.DecodeError:
-            event = _event_decoder.decode(line)
-            if event.type == BOOKMARK:
-                return _bookmark_decoder.decode(line)
-            if event.type == ERROR:
-                return event
-            raise
 
     def stop(self) -> None:
         """End the watch from any thread; iteration returns promptly."""

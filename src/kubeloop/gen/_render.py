@@ -48,6 +48,8 @@ def _field(f: FieldDef) -> list[str]:
     rename = camel_of(f.py_name) != f.wire_name
     if f.required:
         value = f' = msgspec.field(name="{f.wire_name}")' if rename else ""
+    elif rename and f.default and f.default.startswith("msgspec.field("):
+        value = f' = {f.default[:-1]}, name="{f.wire_name}")'
     elif rename:
         value = f' = msgspec.field(default={f.default}, name="{f.wire_name}")'
     else:

@@ -110,11 +110,11 @@ class _Builder:
         self.classes: list[ClassDef] = []  # dependencies before dependents
         self._by_name: dict[str, str] = {}  # class name -> canonical schema JSON
 
-    def class_name(self, parent: str, prop: str, schema: dict[str, Any], top: bool) -> str:
-        """``Kind`` + field for the kind's own fields (NetworkSpec) and for
-        nested ones (NetworkCondition) unless that name is taken by a
+    def class_name(self, parent: str, prop: str, schema: dict[str, Any]) -> str:
+        """``Kind`` + field (NetworkSpec; for a list's items the field in
+        the singular: NetworkCondition) unless that name is taken by a
         different schema; then the parent's name + field; then a number."""
-        base = pascal_case(prop if top else singular(prop))
+        base = pascal_case(prop)
         canonical = json.dumps(schema, sort_keys=True)
         candidates = [self.kind + base, parent + base]
         candidates += [f"{parent}{base}{i}" for i in range(2, 100)]
@@ -126,13 +126,14 @@ class _Builder:
                 return name
         raise SchemaError(f"cannot name the type of {parent}.{prop}")
 
-    def type_of(self, schema: dict[str, Any], parent: str, prop: str, top: bool = False) -> str:
-        t = self._base_type(schema, parent, prop, top)
+    def type_of(self, schema: dict[str, Any], parent: str, prop: str, what: str = "") -> str:
+        """The type of ``parent.prop``; ``what`` describes it when the schema does not."""
+        t = self._base_type(schema, parent, prop, what)
         if schema.get("nullable") and t != "Any":
             t += " | None"
         return t
 
-    def _base_type(self, schema: dict[str, Any], parent: str, prop: str, top: bool) -> str:
+    def _base_type(self, schema: dict[str, Any], parent: str, prop: str, what: str) -> str:
         if schema.get("x-kubernetes-int-or-string"):
             return "int | str"
         if "enum" in schema:
@@ -150,23 +151,26 @@ class _Builder:
             return "bool"
         if kind == "array":
             items = schema.get("items")
-            item_t = self.type_of(items, parent, prop) if isinstance(items, dict) else "Any"
+            if not isinstance(items, dict):
+                return "list[Any]"
+            item_t = self.type_of(items, parent, singular(prop), f"An item of ``{prop}``.")
             return f"list[{item_t}]"
         if kind == "object":
             if schema.get("properties"):
-                return self.struct(schema, parent, prop, top)
+                return self.struct(schema, parent, prop, what)
             extra = schema.get("additionalProperties")
             if isinstance(extra, dict):
-                return f"dict[str, {self.type_of(extra, parent, prop)}]"
+                value_t = self.type_of(extra, parent, singular(prop), f"A value of ``{prop}``.")
+                return f"dict[str, {value_t}]"
             return "dict[str, Any]"
         return "Any"
 
-    def struct(self, schema: dict[str, Any], parent: str, prop: str, top: bool) -> str:
-        name = self.class_name(parent, prop, schema, top)
+    def struct(self, schema: dict[str, Any], parent: str, prop: str, what: str) -> str:
+        name = self.class_name(parent, prop, schema)
         if name in self._by_name:
             return name
         self._by_name[name] = json.dumps(schema, sort_keys=True)
-        doc = schema.get("description") or f"``{prop}`` of {parent}."
+        doc = schema.get("description") or what or f"``{prop}`` of {parent}."
         cls = ClassDef(name, doc, self.fields(schema, name))
         self.classes.append(cls)
         return name
@@ -177,7 +181,6 @@ class _Builder:
         required = set(schema.get("required") or ())
         out: list[FieldDef] = []
         used: set[str] = set()
-        top = owner == self.kind
         for wire, sub in (schema.get("properties") or {}).items():
             if wire in skip:
                 continue
@@ -185,7 +188,7 @@ class _Builder:
             while py in used:
                 py += "_"
             used.add(py)
-            t = self.type_of(sub, owner, wire, top)
+            t = self.type_of(sub, owner, wire)
             doc = sub.get("description") or ""
             if wire in required and "default" not in sub:
                 out.append(FieldDef(py, wire, t, True, None, doc))
@@ -206,7 +209,7 @@ def _literal(value: Any) -> str:
 
 def _default(schema: dict[str, Any], type_: str) -> str | None:
     """The schema's default as a Python expression, when it is a scalar or
-    an empty list/map (msgspec copies those per instance); None otherwise
+    an empty list/map (a new one per instance); None otherwise
     (the field then defaults to None and the server applies its default)."""
     if "default" not in schema:
         return None
@@ -216,9 +219,9 @@ def _default(schema: dict[str, Any], type_: str) -> str | None:
             return repr(float(value))
         return _literal(value)
     if value == [] and type_.startswith("list"):
-        return "[]"
+        return "msgspec.field(default_factory=list)"
     if value == {} and type_.startswith("dict"):
-        return "{}"
+        return "msgspec.field(default_factory=dict)"
     return None
 
 
