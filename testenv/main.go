@@ -71,6 +71,8 @@ func up(args []string) error {
 	dir := fs.String("dir", "", "state directory (certificates, etcd data, kubeconfig); reused on restart")
 	port := fs.Int("port", 0, "kube-apiserver secure port on 127.0.0.1 (0: a free port)")
 	compaction := fs.Duration("etcd-compaction-interval", 5*time.Minute, "how often kube-apiserver compacts etcd (small values force 410 Gone)")
+	exitWithParent := fs.Bool("exit-with-parent", false,
+		"exit when the parent process dies (no leftovers when a test run is killed)")
 	controllers := fs.String("controllers", "garbage-collector-controller,namespace-controller,serviceaccount-controller",
 		"kube-controller-manager controllers to run (empty: none)")
 	if err := fs.Parse(args); err != nil {
@@ -175,6 +177,20 @@ func up(args []string) error {
 	// then close etcd and exit. Acknowledged writes are in etcd's WAL.
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	if *exitWithParent {
+		// Polling the parent pid, not PR_SET_PDEATHSIG: the death signal
+		// fires when the *thread* that started us exits, which kills the
+		// control plane of any launcher that restarts it from a worker thread.
+		parent := os.Getppid()
+		go func() {
+			for range time.Tick(500 * time.Millisecond) {
+				if os.Getppid() != parent {
+					signals <- syscall.SIGTERM
+					return
+				}
+			}
+		}()
+	}
 	go func() {
 		<-signals
 		stopChild(child.Load())

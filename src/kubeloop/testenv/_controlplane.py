@@ -1,14 +1,16 @@
 """Start and stop the real control plane (kube-apiserver + etcd +
 kube-controller-manager) as one child process.
 
-The child is tied to our lifetime with ``PR_SET_PDEATHSIG`` (it gets SIGKILL
-if we die, even by SIGKILL), and its own children are tied to it the same way,
-so interrupted test runs leave no processes behind.
+The child is tied to our lifetime with ``--exit-with-parent`` (it watches
+its parent pid and shuts down when we die, even by SIGKILL), and the
+controller manager is tied to it with ``PR_SET_PDEATHSIG``, so interrupted
+test runs leave no processes behind. (Not PDEATHSIG for the direct child: it
+fires when the starting *thread* exits, so a restart from a worker thread
+would be killed when that thread ends.)
 """
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import signal
@@ -23,16 +25,9 @@ from types import TracebackType
 from kubeloop.errors import KubeloopError
 from kubeloop.testenv._build import ensure_binary
 
-_PR_SET_PDEATHSIG = 1
-
 
 class ControlPlaneError(KubeloopError):
     """The control plane failed to start or died."""
-
-
-def _die_with_parent() -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 class ControlPlane:
@@ -79,14 +74,13 @@ class ControlPlane:
             str(self.port),
             "--etcd-compaction-interval",
             self.etcd_compaction_interval,
+            "--exit-with-parent",
         ]
         if self.extra_apiserver_args:
             args += ["--", *self.extra_apiserver_args]
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
         try:
-            self._proc = subprocess.Popen(
-                args, stdout=subprocess.PIPE, stderr=log, preexec_fn=_die_with_parent
-            )
+            self._proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log)
         finally:
             log.close()
         ready = threading.Event()

@@ -193,3 +193,33 @@ def test_restart_on_the_same_data_dir_keeps_objects(tmp_path: Path) -> None:
         got = admin_request(cp2, "GET", "/api/v1/namespaces/default/configmaps/survivor")
     assert got["metadata"]["uid"] == first_uid
     assert got["data"] == {"k": "v"}
+
+
+def test_no_control_plane_outlives_a_killed_test_process(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    import psutil
+
+    script = (
+        "import sys, threading\n"
+        "from kubeloop.testenv import ControlPlane\n"
+        "cp = ControlPlane(sys.argv[1])\n"
+        # Started from a worker thread that then ends: the control plane
+        # must stay up while its process lives.
+        "t = threading.Thread(target=cp.start); t.start(); t.join()\n"
+        "print(cp._proc.pid, flush=True)\n"
+        "threading.Event().wait()\n"
+    )
+    launcher = subprocess.Popen(
+        [sys.executable, "-c", script, str(tmp_path / "env")], stdout=subprocess.PIPE, text=True
+    )
+    assert launcher.stdout is not None
+    child = psutil.Process(int(launcher.stdout.readline()))
+    family = [child, *child.children(recursive=True)]
+    assert child.is_running() and len(family) >= 2  # testenv and its controller manager
+    launcher.send_signal(signal.SIGKILL)
+    launcher.wait()
+    gone, alive = psutil.wait_procs(family, timeout=15)
+    assert not alive, f"left behind: {alive}"
