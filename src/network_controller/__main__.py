@@ -24,6 +24,7 @@ from kubeloop.client import Client, load_config
 from kubeloop.errors import ConfigError
 from kubeloop.events import EventRecorder
 from kubeloop.leaderelection import LeaderCallbacks, LeaderElectionConfig, LeaderElector, LeaseLock
+from kubeloop.metrics import ControllerMetrics, MetricsServer
 from network_controller import klog
 from network_controller.backend import Backend
 from network_controller.controller import NETWORK_API_VERSION, NetworkController
@@ -100,6 +101,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="client-side request rate limit (default 20, as kube-controller-manager)",
     )
     p.add_argument("--kube-api-burst", type=int, default=30, help="request burst (default 30)")
+    p.add_argument(
+        "--metrics-bind-address",
+        default=":8080",
+        help="serve /metrics, /healthz and /readyz here (default :8080; 0 disables)",
+    )
     le = p.add_argument_group("leader election (client-go defaults)")
     le.add_argument(
         "--leader-elect",
@@ -174,6 +180,16 @@ def main(argv: list[str] | None = None) -> int:
         else EventRecorder(client, "network-controller")
     )
     recorder.start()
+    metrics = ControllerMetrics("networks")
+    server: MetricsServer | None = None
+    if args.metrics_bind_address != "0":
+        server = MetricsServer(args.metrics_bind_address)
+        # Ready once the caches have synced: a standby replica is ready too
+        # (it could take over at once), as controller-runtime's are.
+        server.add_readiness_check("informer-networks", network_informer.has_synced)
+        server.add_readiness_check("informer-deployments", deployment_informer.has_synced)
+        server.start()
+        log.info("serving metrics and health on %s", server.url)
     controller = NetworkController(
         client,
         network_informer,
@@ -182,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         resync_period=args.resync,
         namespace=ns,
         write_status=not args.no_api_writes,
+        metrics=metrics,
     )
     deployment_controller = DeploymentNetworkController(
         client, deployment_informer, network_informer, recorder
@@ -202,9 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     in_cluster = config.source.startswith("in-cluster")
     exit_code = 0
     if args.leader_elect if args.leader_elect is not None else in_cluster:
-        if not _lead(
-            args, client, config.namespace if in_cluster else "default", run_controllers, stop
-        ):
+        namespace = config.namespace if in_cluster else "default"
+        if not _lead(args, client, namespace, run_controllers, stop, metrics):
             log.error("leader election lost")
             exit_code = 1  # as client-go controllers do: restart and rejoin
             stop.set()
@@ -213,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     network_factory.shutdown(timeout=10)
     kube_factory.shutdown(timeout=10)
     recorder.stop()
+    if server is not None:
+        server.stop()
     client.close()
     log.info("Shut down cleanly" if exit_code == 0 else "Shut down")
     return exit_code
@@ -224,6 +242,7 @@ def _lead(
     default_namespace: str,
     work: Callable[[threading.Event], None],
     stop: threading.Event,
+    metrics: ControllerMetrics,
 ) -> bool:
     """Run ``work`` while holding the Lease; False if leadership was lost
     (rather than ended by ``stop``)."""
@@ -249,6 +268,7 @@ def _lead(
             renew_deadline=args.leader_elect_renew_deadline,
             retry_period=args.leader_elect_retry_period,
             name=args.leader_elect_id,
+            metrics=metrics.leader,
         )
     )
     log.info("attempting to acquire leader lease %s/%s...", namespace, args.leader_elect_id)

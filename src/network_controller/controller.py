@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,6 +39,7 @@ from kubeloop.cache import (
 from kubeloop.client import Client
 from kubeloop.errors import KubeloopError, is_not_found
 from kubeloop.events import NORMAL, WARNING, EventRecorder
+from kubeloop.metrics import ControllerMetrics
 from kubeloop.workqueue import RateLimitingQueue
 from network_controller.backend import (
     ActualNetwork,
@@ -87,7 +89,9 @@ class NetworkController:
         resync_period: float = 30.0,
         namespace: str | None = None,
         write_status: bool = True,
+        metrics: ControllerMetrics | None = None,
     ) -> None:
+        self.metrics = metrics
         self.networks = client.resource(NETWORK_API_VERSION, "networks", namespaced=True)
         self.network_lister = Lister(network_informer.get_indexer(), resource="networks")
         self.networks_synced = network_informer.has_synced
@@ -179,9 +183,12 @@ class NetworkController:
         try:
             if stop.is_set():
                 return False  # stopping: take no new work
+            started = time.monotonic()
             try:
                 self.sync_handler(key)
             except Exception as err:  # retried with per-item backoff
+                if self.metrics is not None:
+                    self.metrics.observe(time.monotonic() - started, error=True)
                 self.workqueue.add_rate_limited(key)
                 log.error(
                     "error syncing '%s': %s, requeuing (attempt %d)",
@@ -190,6 +197,8 @@ class NetworkController:
                     self.workqueue.num_requeues(key),
                 )
                 return True
+            if self.metrics is not None:
+                self.metrics.observe(time.monotonic() - started)
             self.workqueue.forget(key)
             log.info("Successfully synced '%s'", key)
             return True

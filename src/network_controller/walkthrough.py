@@ -69,6 +69,9 @@ class ControllerProcess:
 
     def start(self) -> None:
         cmd = [sys.executable, "-m", "network_controller", "--state-dir", self.state_dir]
+        if not any(a.startswith("--metrics-bind-address") for a in self.extra_args):
+            # Many replicas on one machine: each on a free port of its own.
+            cmd.append("--metrics-bind-address=127.0.0.1:0")
         if self.kubeconfig:
             cmd += ["--kubeconfig", self.kubeconfig]
         cmd += self.extra_args

@@ -1,0 +1,90 @@
+"""The controller's /metrics, /healthz and /readyz: ready only once the
+caches have synced; metrics scraped and parsed."""
+
+from __future__ import annotations
+
+import socket
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from kubeloop.client import Client
+from kubeloop.testenv import ControlPlane
+from kubeloop.testenv.faultproxy import FaultProxy, proxied_kubeconfig
+from network_controller.walkthrough import ControllerProcess
+from tests.integration.support import network, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+    except OSError:
+        return 0, ""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def test_readyz_waits_for_synced_caches_and_metrics_parse(
+    testenv: ControlPlane, client: Client, network_crd: str, namespace: str, tmp_path: Path
+) -> None:
+    api_port = int(testenv.server.rsplit(":", 1)[1])
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    with FaultProxy("127.0.0.1", api_port) as proxy:
+        proxy.refuse(True)  # the API server is unreachable: caches cannot sync
+        kubeconfig = proxied_kubeconfig(testenv.kubeconfig, tmp_path / "kc", proxy.port)
+        proc = ControllerProcess(
+            str(kubeconfig),
+            str(tmp_path / "state"),
+            ["--namespace", namespace, f"--metrics-bind-address=127.0.0.1:{port}"],
+        )
+        proc.start()
+        try:
+            wait_until(lambda: _get(f"{base}/healthz")[0] == 200, 30, "/healthz")
+            code, body = _get(f"{base}/readyz?verbose")
+            assert code == 503, body
+            assert "informer-networks" in body
+
+            proxy.refuse(False)
+            wait_until(lambda: _get(f"{base}/readyz")[0] == 200, 60, "/readyz after sync")
+            nets = client.resource(network_crd, "networks", namespace=namespace)
+            nets.create(network("m1"))
+            proc.wait_for(lambda line: "Successfully synced" in line, 0)
+
+            code, text = _get(f"{base}/metrics")
+            assert code == 200
+            samples = {
+                (s.name, tuple(sorted(s.labels.items()))): s.value
+                for family in text_string_to_metric_families(text)
+                for s in family.samples
+            }
+            names = {name for name, _ in samples}
+            for expected in (
+                "workqueue_adds_total",
+                "workqueue_depth",
+                "workqueue_work_duration_seconds_bucket",
+                "kubeloop_reconcile_total",
+                "kubeloop_reconcile_duration_seconds_bucket",
+            ):
+                assert expected in names, sorted(names)
+            ok = samples[
+                ("kubeloop_reconcile_total", (("controller", "networks"), ("result", "success")))
+            ]
+            assert ok >= 1
+            assert samples[("workqueue_adds_total", (("name", "networks"),))] >= 1
+            assert proc.terminate() == 0
+        finally:
+            proc.kill()
