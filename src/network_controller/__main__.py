@@ -188,8 +188,15 @@ def main(argv: list[str] | None = None) -> int:
         # (it could take over at once), as controller-runtime's are.
         server.add_readiness_check("informer-networks", network_informer.has_synced)
         server.add_readiness_check("informer-deployments", deployment_informer.has_synced)
-        server.start()
-        log.info("serving metrics and health on %s", server.url)
+        try:
+            server.start()
+            log.info("serving metrics and health on %s", server.url)
+        except OSError as err:
+            # The reconcile loop does not depend on it: say so loudly and go on.
+            log.error(
+                "metrics and health disabled: cannot bind %s: %s", args.metrics_bind_address, err
+            )
+            server = None
     controller = NetworkController(
         client,
         network_informer,
