@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     exit_code = 0
     if args.leader_elect if args.leader_elect is not None else in_cluster:
         namespace = config.namespace if in_cluster else "default"
-        if not _lead(args, client, namespace, run_controllers, stop, metrics):
+        if not _lead(args, client, namespace, run_controllers, stop, metrics, server):
             log.error("leader election lost")
             exit_code = 1  # as client-go controllers do: restart and rejoin
             stop.set()
@@ -250,6 +250,7 @@ def _lead(
     work: Callable[[threading.Event], None],
     stop: threading.Event,
     metrics: ControllerMetrics,
+    server: MetricsServer | None,
 ) -> bool:
     """Run ``work`` while holding the Lease; False if leadership was lost
     (rather than ended by ``stop``)."""
@@ -278,6 +279,9 @@ def _lead(
             metrics=metrics.leader,
         )
     )
+    if server is not None:
+        # Unhealthy if the renew loop is stuck well past the lease (client-go's check).
+        server.add_liveness_check("leader-election", elector.check)
     log.info("attempting to acquire leader lease %s/%s...", namespace, args.leader_elect_id)
     elector.run(stop)
     return stop.is_set() or not led.is_set()
