@@ -11,6 +11,8 @@ model then writes back byte-identical values.
 
 from __future__ import annotations
 
+import sys
+
 import msgspec
 
 __all__ = [
@@ -84,6 +86,11 @@ class ObjectMeta(Model, kw_only=True):
     owner_references: list[OwnerReference] | None = None
     finalizers: list[str] | None = None
     managed_fields: list[ManagedFieldsEntry] | None = None
+
+    def __post_init__(self) -> None:
+        # A cache holds thousands of objects of a handful of namespaces.
+        if self.namespace:
+            self.namespace = sys.intern(self.namespace)
 
 
 class ListMeta(Model, kw_only=True):

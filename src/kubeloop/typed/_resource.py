@@ -51,9 +51,11 @@ class Resource(Model, kw_only=True):
     metadata: ObjectMeta = msgspec.field(default_factory=ObjectMeta)
 
     def __post_init__(self) -> None:
-        if not self.api_version:
+        # Missing (LIST items) or equal: either way use the class's own
+        # string, so 50,000 cached objects share two strings, not 100,000.
+        if not self.api_version or self.api_version == self.API_VERSION:
             self.api_version = self.API_VERSION
-        if not self.kind:
+        if not self.kind or self.kind == self.KIND:
             self.kind = self.KIND
 
 
