@@ -307,6 +307,8 @@ def run_peer(
         r["s2_cpu_per_1k"] = (s["cpu"] - cpu0) / n * 1000
         r["s2_peak_rss_mb"] = s["hwm_kb"] / 1024
 
+        if idle <= 0:
+            return r
         time.sleep(1.0)
         cpu0, t0 = cpu_seconds(p.pid), time.monotonic()
         time.sleep(idle)
@@ -376,7 +378,8 @@ def main() -> None:
     ap.add_argument("--no-micro", action="store_true", help="skip S4")
     ap.add_argument("--out", default=str(REPO / "docs" / "benchmarks.md"))
     args = ap.parse_args()
-    default_sizes = "2000" if args.quick else "10000,30000"
+    # 30,000 does not fit in 20 minutes on 2 cores next to kopf (see the page).
+    default_sizes = "2000" if args.quick else "10000"
     opts = Options(
         quick=args.quick,
         sizes=[int(s) for s in (args.sizes or default_sizes).split(",")],
@@ -416,7 +419,9 @@ def main() -> None:
                 # Rotate the order so no peer always runs first (cold caches).
                 order = opts.peers[rep % len(opts.peers) :] + opts.peers[: rep % len(opts.peers)]
                 for name in order:
-                    r = run_peer(specs[name], cluster, n, opts.idle, workdir, f"{n}-{rep}")
+                    # S3 only in the first repetition: 60 s per peer fits once.
+                    idle = opts.idle if rep == 0 else 0.0
+                    r = run_peer(specs[name], cluster, n, idle, workdir, f"{n}-{rep}")
                     r["rep"] = rep
                     if "steady_rss_mb" in r:
                         r["rss_per_object_kb"] = (r["steady_rss_mb"] - baselines[name]) * 1024 / n

@@ -8,8 +8,8 @@ not the mock backend's JSON file writes. State is lost when the process ends.
 
 from __future__ import annotations
 
+import itertools
 import threading
-import uuid
 
 from network_controller.backend import ActualNetwork, DesiredNetwork
 
@@ -19,6 +19,8 @@ class NoopBackend:
         # Guards _networks: workers call in from several threads.
         self._lock = threading.Lock()
         self._networks: dict[str, ActualNetwork] = {}
+        # Network IDs from a counter: uuid4 (os.urandom) showed up in profiles.
+        self._ids = itertools.count(1)
 
     def get(self, key: str) -> ActualNetwork | None:
         with self._lock:
@@ -29,12 +31,12 @@ class NoopBackend:
             return list(self._networks.values())
 
     def create(self, desired: DesiredNetwork) -> ActualNetwork:
-        return self._put(desired, str(uuid.uuid4()))
+        return self._put(desired, f"noop-{next(self._ids)}")
 
     def update(self, desired: DesiredNetwork) -> ActualNetwork:
         with self._lock:
             old = self._networks.get(desired.key)
-        return self._put(desired, old.id if old else str(uuid.uuid4()))
+        return self._put(desired, old.id if old else f"noop-{next(self._ids)}")
 
     def delete(self, key: str) -> None:
         with self._lock:

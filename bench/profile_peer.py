@@ -1,0 +1,111 @@
+"""Where a Python peer spends its CPU in S1 and S2 (all threads, py-spy).
+
+Starts a testenv, creates N Networks, runs the peer under ``py-spy record``
+through the initial sync and one update storm, then prints the functions with
+the most samples (own time, and inclusive time for kubeloop/network_controller
+frames).
+
+Usage: python bench/profile_peer.py [--peer kubeloop] [--n 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import (
+    NAMESPACE,
+    Cluster,
+    PeerProcess,
+    PeerSpec,
+    build_go_peer,
+    peer_specs,
+)
+
+# Leaf frames of a thread that waits (py-spy counts some of them as active):
+# conditions, the event loop's select, a watch blocked on its line queue.
+IDLE = ("Condition.wait", "EpollSelector.select", "Watch.__iter__ (kubeloop/client/_watch.py:171)")
+
+
+def summarise(raw: Path, top: int) -> None:
+    own: collections.Counter[str] = collections.Counter()
+    inclusive: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        n = int(count)
+        frames = stack.split(";")
+        if frames[-1].startswith(IDLE):
+            continue  # a thread parked in a wait, not working
+        total += n
+        own[frames[-1]] += n
+        for f in set(frames):
+            if "kubeloop" in f or "network_controller" in f:
+                inclusive[f] += n
+    print(f"{total} samples of working threads (waits left out)")
+    print("\nown time:")
+    for f, n in own.most_common(top):
+        print(f"  {n / total:6.1%}  {f}")
+    print("\ninclusive (kubeloop and network_controller frames):")
+    for f, n in inclusive.most_common(top):
+        print(f"  {n / total:6.1%}  {f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--peer", default="kubeloop")
+    ap.add_argument("--n", type=int, default=10000)
+    ap.add_argument("--top", type=int, default=25)
+    ap.add_argument("--raw", help="summarise this py-spy raw file and exit")
+    args = ap.parse_args()
+    if args.raw:
+        summarise(Path(args.raw), args.top)
+        return
+    from kubeloop.testenv import ControlPlane
+
+    go = build_go_peer()
+    cp_dir = Path(tempfile.mkdtemp(prefix="kubeloop-prof-", dir="/dev/shm"))
+    cp = ControlPlane(cp_dir).start()
+    cluster = Cluster(str(cp.kubeconfig), go)
+    raw = cp_dir / "profile.txt"
+    try:
+        cluster.setup()
+        cluster.grow_to(args.n)
+        spec = peer_specs(cluster.kubeconfig, NAMESPACE, go, str(cp_dir / "state"))[args.peer]
+        py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        argv = [py_spy, "record", "--format", "raw", "-r", "50", "--nonblocking"]
+        argv += ["-o", str(raw), "--"]
+        profiled = PeerSpec(spec.name, argv + spec.argv, spec.stream, spec.synced, spec.reconciled)
+        p = PeerProcess(profiled, cp_dir / "peer.log")
+        p.expect(args.n)
+        p.wait(300)
+        print(f"S1: all reconciled after {p.snapshot['at'] - p.started:.2f} s (under py-spy)")
+        p.expect(args.n)
+        first, _ = cluster.update_all()
+        p.wait(300)
+        print(f"S2: drained {p.snapshot['at'] - first:.2f} s after the first write")
+        time.sleep(1)
+        # SIGINT to py-spy (its Ctrl-C): it writes the file, then ends the peer.
+        os.kill(p.pid, signal.SIGINT)
+        try:
+            p.proc.wait(60)
+        finally:
+            p.stop()
+        summarise(raw, args.top)
+        shutil.copy(raw, Path(tempfile.gettempdir()) / f"profile-{args.peer}.txt")
+    finally:
+        cluster.close()
+        cp.stop()
+        shutil.rmtree(cp_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
