@@ -170,11 +170,14 @@ class ResourceClient:
 
     def list_page(self, options: ListOptions | None = None, **kw: Any) -> ListPage:
         """One LIST request (one page when ``limit`` is set)."""
-        options = options or ListOptions(**kw)
-        path = self.collection_path(self.namespace if self.namespaced is not False else None)
-        data = self.client.request_bytes("GET", path, params=list_params(options))
-        items, rv, cont, remaining = decode_list(data, f"LIST {path}")
+        data, what = self._list_bytes(options or ListOptions(**kw))
+        items, rv, cont, remaining = decode_list(data, what)
         return ListPage(items, rv, cont, remaining)
+
+    def _list_bytes(self, options: ListOptions) -> tuple[bytes, str]:
+        """The body of one LIST request, and what to call it in errors."""
+        path = self.collection_path(self.namespace if self.namespaced is not False else None)
+        return self.client.request_bytes("GET", path, params=list_params(options)), f"LIST {path}"
 
     def list(
         self,
@@ -211,12 +214,15 @@ class ResourceClient:
         :class:`ListOptions` fields (``resource_version``,
         ``allow_watch_bookmarks``, ``timeout_seconds``, ``send_initial_events``...).
         """
-        options = options or ListOptions(**kw)
+        return self._open_watch(options or ListOptions(**kw))
+
+    def _open_watch(self, options: ListOptions, model: type[Any] | None = None) -> Watch:
         params = list_params(options)
         params["watch"] = "true"
         path = self.collection_path(self.namespace if self.namespaced is not False else None)
+        client = self.client
         return Watch(
-            self.client._loop, self.client._watch_rest, path, params, self.client.config.timeout
+            client._loop, client._watch_rest, path, params, client.config.timeout, model=model
         )
 
     # -- writes --------------------------------------------------------------

@@ -40,7 +40,6 @@ from kubeloop.client._resource import (
     PatchType,
     ResourceClient,
     list_pages,
-    list_params,
 )
 from kubeloop.client._types import ListOptions, ListPage
 from kubeloop.client._watch import Watch
@@ -104,11 +103,8 @@ class TypedResourceClient(Generic[ResourceT]):
 
     def list_page(self, options: ListOptions | None = None, **kw: Any) -> ListPage:
         """One LIST request; ``items`` are ``ResourceT`` instances."""
-        options = options or ListOptions(**kw)
-        raw = self.raw
-        path = raw.collection_path(raw.namespace if raw.namespaced is not False else None)
-        data = raw.client.request_bytes("GET", path, params=list_params(options))
-        items, rv, cont, remaining = decode_model_list(data, f"LIST {path}", self.model)
+        data, what = self.raw._list_bytes(options or ListOptions(**kw))
+        items, rv, cont, remaining = decode_model_list(data, what, self.model)
         return ListPage(items, rv, cont, remaining)
 
     def list(
@@ -140,15 +136,7 @@ class TypedResourceClient(Generic[ResourceT]):
     def watch(self, options: ListOptions | None = None, **kw: Any) -> Watch:
         """A watch whose event objects are ``ResourceT`` (BOOKMARKs carry a
         :class:`kubeloop.typed.PartialObjectMetadata`)."""
-        options = options or ListOptions(**kw)
-        params = list_params(options)
-        params["watch"] = "true"
-        raw = self.raw
-        path = raw.collection_path(raw.namespace if raw.namespaced is not False else None)
-        client = raw.client
-        return Watch(
-            client._loop, client._watch_rest, path, params, client.config.timeout, model=self.model
-        )
+        return self.raw._open_watch(options or ListOptions(**kw), self.model)
 
     # -- writes --------------------------------------------------------------
     def create(
