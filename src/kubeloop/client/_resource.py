@@ -289,21 +289,29 @@ class ResourceClient:
         """Patch with a merge, JSON, strategic-merge (built-in kinds only) or
         server-side apply patch. Apply needs ``field_manager``; ``force=True``
         takes ownership of conflicting fields."""
-        if patch_type not in PATCH_CONTENT_TYPES:
-            raise ValueError(f"unknown patch type {patch_type!r}")
-        if patch_type == "apply" and not field_manager:
-            raise ValueError("server-side apply needs a field_manager")
-        params = self._write_params(dry_run, field_manager)
-        if force is not None:
-            params["force"] = "true" if force else "false"
+        params, content_type = self._patch_params(patch_type, field_manager, force, dry_run)
         body = patch if isinstance(patch, bytes) else encode_json(patch)
         return self._do(
             "PATCH",
             self.object_path(name, self._ns(namespace), subresource),
             body=body,
             params=params,
-            content_type=PATCH_CONTENT_TYPES[patch_type],
+            content_type=content_type,
         )
+
+    @classmethod
+    def _patch_params(
+        cls, patch_type: PatchType, field_manager: str | None, force: bool | None, dry_run: bool
+    ) -> tuple[dict[str, str], str]:
+        """The query parameters and content type of a PATCH, checked."""
+        if patch_type not in PATCH_CONTENT_TYPES:
+            raise ValueError(f"unknown patch type {patch_type!r}")
+        if patch_type == "apply" and not field_manager:
+            raise ValueError("server-side apply needs a field_manager")
+        params = cls._write_params(dry_run, field_manager)
+        if force is not None:
+            params["force"] = "true" if force else "false"
+        return params, PATCH_CONTENT_TYPES[patch_type]
 
     def apply(
         self,

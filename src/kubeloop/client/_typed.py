@@ -207,23 +207,17 @@ class TypedResourceClient(Generic[ResourceT]):
     ) -> ResourceT:
         """Patch with a dict, bytes or a model (encoded without its unset
         fields); the result is decoded as the model."""
-        if patch_type not in PATCH_CONTENT_TYPES:
-            raise ValueError(f"unknown patch type {patch_type!r}")
-        if patch_type == "apply" and not field_manager:
-            raise ValueError("server-side apply needs a field_manager")
+        params, content_type = self.raw._patch_params(patch_type, field_manager, force, dry_run)
         if isinstance(patch, self.model):
             body = encode(write_view(patch))
         else:
             body = patch if isinstance(patch, bytes) else encode_json(patch)
-        params = self.raw._write_params(dry_run, field_manager)
-        if force is not None:
-            params["force"] = "true" if force else "false"
         return self._request(
             "PATCH",
             self.raw.object_path(name, self._ns(namespace), subresource),
             body=body,
             params=params,
-            content_type=PATCH_CONTENT_TYPES[patch_type],
+            content_type=content_type,
         )
 
     def patch_status(
