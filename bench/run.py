@@ -377,7 +377,19 @@ def main() -> None:
     ap.add_argument("--peers", default=",".join(PEERS))
     ap.add_argument("--no-micro", action="store_true", help="skip S4")
     ap.add_argument("--out", default=str(REPO / "docs" / "benchmarks.md"))
+    ap.add_argument(
+        "--render-only",
+        action="store_true",
+        help="rewrite the page (and charts) from the .json next to --out, without running",
+    )
     args = ap.parse_args()
+    if args.render_only:
+        import report
+
+        out = Path(args.out)
+        saved = json.loads(out.with_suffix(".json").read_text())
+        report.write(out, saved["results"], saved["meta"], saved.get("micro", {}))
+        return
     # 30,000 does not fit in 20 minutes on 2 cores next to kopf (see the page).
     default_sizes = "2000" if args.quick else "10000"
     opts = Options(
