@@ -367,6 +367,8 @@ def write(
         "in-memory source), run by the same command:",
         "",
     ]
+    if meta.get("micro_note"):
+        L += [meta["micro_note"], ""]
     for name, text in micro.items():
         L += [f"### {name}", "", "```", text.strip(), "```", ""]
     if not micro:
