@@ -221,5 +221,5 @@ def test_no_control_plane_outlives_a_killed_test_process(tmp_path: Path) -> None
     assert child.is_running() and len(family) >= 2  # testenv and its controller manager
     launcher.send_signal(signal.SIGKILL)
     launcher.wait()
-    gone, alive = psutil.wait_procs(family, timeout=15)
+    _, alive = psutil.wait_procs(family, timeout=15)
     assert not alive, f"left behind: {alive}"
