@@ -119,37 +119,25 @@ class MockBackend:
         return [self._actual(k, v) for k, v in self._read().items() if isinstance(v, dict)]
 
     def create(self, desired: DesiredNetwork) -> ActualNetwork:
-        log.info(
-            "[Neutron] Creating network %s cidr=%s gateway=%s",
-            desired.key,
-            desired.cidr,
-            desired.gateway,
-        )
-        self._maybe_fail("create", desired.key)
-        with self._locked():
-            state = self._read()
-            rec = {
-                "id": str(uuid.uuid4()),
-                "cidr": desired.cidr,
-                "gateway": desired.gateway,
-                "uid": desired.uid,
-            }
-            state[desired.key] = rec
-            self._write(state)
-            self._record("create", desired.key, cidr=desired.cidr, gateway=desired.gateway)
-        return self._actual(desired.key, rec)
+        return self._put("create", "Creating", desired)
 
     def update(self, desired: DesiredNetwork) -> ActualNetwork:
+        return self._put("update", "Updating", desired)
+
+    def _put(self, op: str, verb: str, desired: DesiredNetwork) -> ActualNetwork:
+        """Create or update: an update keeps the network's id, a create (or an
+        update of a network removed out of band) gets a new one."""
         log.info(
-            "[Neutron] Updating network %s cidr=%s gateway=%s",
+            "[Neutron] %s network %s cidr=%s gateway=%s",
+            verb,
             desired.key,
             desired.cidr,
             desired.gateway,
         )
-        self._maybe_fail("update", desired.key)
+        self._maybe_fail(op, desired.key)
         with self._locked():
             state = self._read()
-            old = state.get(desired.key) or {}
+            old = (state.get(desired.key) or {}) if op == "update" else {}
             rec = {
                 "id": old.get("id") or str(uuid.uuid4()),
                 "cidr": desired.cidr,
@@ -158,7 +146,7 @@ class MockBackend:
             }
             state[desired.key] = rec
             self._write(state)
-            self._record("update", desired.key, cidr=desired.cidr, gateway=desired.gateway)
+            self._record(op, desired.key, cidr=desired.cidr, gateway=desired.gateway)
         return self._actual(desired.key, rec)
 
     def delete(self, key: str) -> None:
