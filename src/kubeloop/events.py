@@ -29,6 +29,7 @@ from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
 
+from kubeloop.cache.accessor import get_name, get_namespace, get_resource_version, get_uid
 from kubeloop.client import Client
 from kubeloop.errors import KubeloopError, is_not_found
 
@@ -40,13 +41,6 @@ WARNING = "Warning"
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _meta(obj: Any) -> dict[str, Any]:
-    meta = obj.get("metadata") if isinstance(obj, dict) else getattr(obj, "metadata", None)
-    if isinstance(meta, dict):
-        return meta
-    return {k: getattr(meta, k, None) for k in ("name", "namespace", "uid", "resourceVersion")}
 
 
 class EventRecorder:
@@ -88,17 +82,19 @@ class EventRecorder:
             self._thread.join(timeout)
 
     def event(self, obj: Any, event_type: str, reason: str, message: str) -> None:
-        meta = _meta(obj)
-        api_version = obj.get("apiVersion") if isinstance(obj, dict) else None
-        kind = obj.get("kind") if isinstance(obj, dict) else type(obj).__name__
+        if isinstance(obj, dict):
+            api_version, kind = obj.get("apiVersion") or "", obj.get("kind") or ""
+        else:  # a typed model
+            api_version = getattr(obj, "api_version", "")
+            kind = getattr(obj, "kind", "") or type(obj).__name__
         record = {
             "involvedObject": {
-                "apiVersion": api_version or getattr(obj, "api_version", ""),
+                "apiVersion": api_version,
                 "kind": kind,
-                "name": meta.get("name"),
-                "namespace": meta.get("namespace") or "default",
-                "uid": meta.get("uid"),
-                "resourceVersion": meta.get("resourceVersion"),
+                "name": get_name(obj),
+                "namespace": get_namespace(obj) or "default",
+                "uid": get_uid(obj),
+                "resourceVersion": get_resource_version(obj),
             },
             "type": event_type,
             "reason": reason,
