@@ -11,6 +11,11 @@ Everything kubeloop raises on purpose derives from :class:`KubeloopError`:
   ``details`` from that Status, so callers branch on the Kubernetes reason and
   not on message text.
 - :class:`DecodeError`: bytes from the server that are not the JSON we expect.
+- Errors of one layer are defined beside the code that raises them and
+  derive from :class:`KubeloopError` too: ``cache.MissingMetadataError``
+  (also a ``TypeError``: an object that is not a Kubernetes object, as
+  client-go's ``meta.Accessor`` refuses it), ``gen.SchemaError`` (also a
+  ``ValueError``), ``testenv.BuildError`` and ``testenv.ControlPlaneError``.
 
 Use the ``is_*`` helpers rather than ``isinstance`` when handling errors from
 the API, as client-go users do with ``apierrors.IsNotFound``::

@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from kubeloop.errors import KubeloopError
+
 __all__ = [
     "MissingMetadataError",
     "get_annotations",
@@ -35,7 +37,7 @@ __all__ = [
 ]
 
 
-class MissingMetadataError(TypeError):
+class MissingMetadataError(KubeloopError, TypeError):
     """The object has no ``metadata`` that this module can read."""
 
 

@@ -24,6 +24,7 @@ from kubeloop.client._resource import ResourceClient, group_version_path
 from kubeloop.client._rest import AsyncRest
 from kubeloop.client._transport import build_async_client, build_ssl_context
 from kubeloop.client._typed import TypedResourceClient
+from kubeloop.client._watch import Watch
 from kubeloop.errors import NotFound
 from kubeloop.typed import Resource, ResourceT
 
@@ -70,6 +71,15 @@ class Client:
         self._discovery: dict[str, list[APIResource]] = {}
 
     # -- raw requests --------------------------------------------------------
+    def open_watch(
+        self, path: str, params: dict[str, str], model: type[Any] | None = None
+    ) -> Watch:
+        """Open a watch on ``path`` (``params`` must hold ``watch=true``) over
+        the watch connection; events decode to ``model`` when given, else to
+        dicts. Resource clients call this; most code wants
+        ``client.resource(...).watch()``."""
+        return Watch(self._loop, self._watch_rest, path, params, self.config.timeout, model=model)
+
     def request_bytes(
         self,
         method: str,

@@ -22,15 +22,38 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 from urllib.parse import quote
 
 from kubeloop.client._codec import decode_json, decode_list, encode_json
+from kubeloop.client._config import Config
 from kubeloop.client._types import ListOptions, ListPage
 from kubeloop.client._watch import Watch
 
-if TYPE_CHECKING:
-    from kubeloop.client._client import Client
+
+class Requester(Protocol):
+    """What a resource client needs of the :class:`~kubeloop.client.Client`
+    under it: its config, one request, one watch. Written as a protocol so
+    that the resource clients sit below the client that makes them, with no
+    import of it (no circle)."""
+
+    @property
+    def config(self) -> Config: ...
+
+    def request_bytes(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        timeout: float | None = None,
+    ) -> bytes: ...
+
+    def open_watch(
+        self, path: str, params: dict[str, str], model: type[Any] | None = None
+    ) -> Watch: ...
 
 PatchType = Literal["merge", "json", "strategic", "apply"]
 
@@ -104,7 +127,7 @@ class ResourceClient:
 
     def __init__(
         self,
-        client: Client,
+        client: Requester,
         api_version: str,
         plural: str,
         *,
@@ -220,10 +243,7 @@ class ResourceClient:
         params = list_params(options)
         params["watch"] = "true"
         path = self.collection_path(self.namespace if self.namespaced is not False else None)
-        client = self.client
-        return Watch(
-            client._loop, client._watch_rest, path, params, client.config.timeout, model=model
-        )
+        return self.client.open_watch(path, params, model)
 
     # -- writes --------------------------------------------------------------
     @staticmethod

@@ -34,6 +34,8 @@ from typing import Any
 
 import msgspec
 
+from kubeloop.errors import KubeloopError
+
 __all__ = ["ClassDef", "FieldDef", "SchemaError", "classes_for_crd"]
 
 #: Names the generated module imports; a class must not shadow them.
@@ -42,7 +44,7 @@ RESERVED = {"Any", "ClassVar", "Literal", "Resource", "Model", "ObjectMeta", "ms
 INHERITED = frozenset({"apiVersion", "kind", "metadata"})
 
 
-class SchemaError(ValueError):
+class SchemaError(KubeloopError, ValueError):
     """The manifest is not a CRD this generator understands."""
 
 

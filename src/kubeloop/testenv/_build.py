@@ -1,9 +1,22 @@
-"""Build (or reuse) the testenv control-plane binary from the Go module in
-``testenv/``.
+"""Build (or reuse) the testenv control-plane binary from the Go module
+shipped inside this package (``kubeloop/testenv/go/``).
 
-The binary is keyed by a hash of the module's inputs (go.mod, go.sum, *.go)
-and the Go version, and cached outside the repository, so a rerun starts in
-seconds and a changed module is never served by a stale binary.
+The module source travels in the wheel, so an installed kubeloop builds the
+same binary as a source checkout. The binary is keyed by a hash of the
+module's inputs (go.mod, go.sum, *.go) and the Kubernetes version, and cached
+outside the installation (``$XDG_CACHE_HOME/kubeloop/testenv``), so a rerun
+starts in seconds and a changed module is never served by a stale binary.
+
+Two environment variables override the defaults:
+
+- ``KUBELOOP_TESTENV_BINARY``: a binary built elsewhere (CI images, a machine
+  without Go); used as is, nothing is built.
+- ``KUBELOOP_TESTENV_SRC``: another directory holding the Go module.
+
+Example::
+
+    from kubeloop.testenv import ensure_binary
+    print(ensure_binary())      # builds once (10-20 minutes on 2 cores), then reuses
 """
 
 from __future__ import annotations
@@ -26,20 +39,21 @@ class BuildError(KubeloopError):
     """The testenv binary could not be built."""
 
 
+#: Where the package keeps the Go module's source.
+_SHIPPED_SOURCE = Path(__file__).resolve().parent / "go"
+
+
 def source_dir() -> Path:
-    """The ``testenv/`` Go module: $KUBELOOP_TESTENV_SRC, else found by walking
-    up from this file (a source checkout or editable install)."""
-    env = os.environ.get("KUBELOOP_TESTENV_SRC")
-    if env:
-        return Path(env)
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "testenv" / "go.mod"
-        if candidate.is_file():
-            return candidate.parent
-    raise BuildError(
-        "cannot find the testenv Go module (testenv/go.mod); "
-        "set KUBELOOP_TESTENV_SRC to its directory"
-    )
+    """The Go module: ``$KUBELOOP_TESTENV_SRC``, else the copy shipped in
+    this package."""
+    src = Path(os.environ.get("KUBELOOP_TESTENV_SRC") or _SHIPPED_SOURCE)
+    if not (src / "go.mod").is_file():
+        where = "KUBELOOP_TESTENV_SRC" if os.environ.get("KUBELOOP_TESTENV_SRC") else "the package"
+        raise BuildError(
+            f"the testenv Go module is missing: no go.mod in {src} (from {where}); "
+            "reinstall kubeloop, or set KUBELOOP_TESTENV_SRC to a directory holding it"
+        )
+    return src
 
 
 def cache_root() -> Path:
@@ -51,7 +65,10 @@ def _go() -> str:
     go = shutil.which("go")
     if go is None:
         raise BuildError(
-            "the Go toolchain (>= 1.26) is required to build testenv: 'go' not on PATH"
+            "building the testenv control plane needs the Go toolchain (>= 1.26), "
+            "and 'go' is not on PATH. Install Go (https://go.dev/dl/) and retry, or set "
+            "KUBELOOP_TESTENV_BINARY to a testenv binary built elsewhere "
+            "(python -m kubeloop.testenv build prints its path)"
         )
     return go
 
@@ -67,8 +84,20 @@ def input_hash(src: Path) -> str:
 
 
 def binary_path(src: Path | None = None) -> Path:
+    """Where the binary for ``src`` is (or will be) cached."""
     src = src or source_dir()
     return cache_root() / input_hash(src) / "testenv"
+
+
+def _prebuilt() -> Path | None:
+    """``$KUBELOOP_TESTENV_BINARY``, checked, or None when unset."""
+    env = os.environ.get("KUBELOOP_TESTENV_BINARY")
+    if not env:
+        return None
+    path = Path(env)
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        raise BuildError(f"KUBELOOP_TESTENV_BINARY={env} is not an executable file")
+    return path
 
 
 def ensure_binary(*, quiet: bool = False) -> Path:
@@ -77,6 +106,9 @@ def ensure_binary(*, quiet: bool = False) -> Path:
     A first build of kube-apiserver on 2 cores takes 10-20 minutes, so the
     go command's package list (``-v``) is streamed as progress.
     """
+    prebuilt = _prebuilt()
+    if prebuilt is not None:
+        return prebuilt
     src = source_dir()
     target = binary_path(src)
     if target.is_file() and os.access(target, os.X_OK):
