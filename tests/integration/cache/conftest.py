@@ -1,6 +1,7 @@
 """Fixtures for informer tests against the real API server: a fault proxy in
 front of it, a client that goes through the proxy, a second namespace, and
-the check that every informer thread has ended after each test."""
+the check that every informer thread has ended after each test (that one is
+tests/conftest.py's, for the whole suite)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,6 @@ import pytest
 
 from kubeloop.client import Client, load_config
 from kubeloop.testenv import ControlPlane, FaultProxy, proxied_config
-from tests.unit.cache.conftest import no_leaked_threads
-
-__all__ = ["no_leaked_threads"]
 
 
 @pytest.fixture

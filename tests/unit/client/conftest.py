@@ -1,17 +1,15 @@
 """Fixtures for the configuration tests: test certificates minted with
-``cryptography``, a kubeconfig writer, and an environment with no kubeconfig,
-no cluster and an empty exec-provider cache."""
+``cryptography``, a kubeconfig writer, and an environment with no kubeconfig
+and no cluster (tests/conftest.py empties the exec-provider cache after each
+test)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-
-from kubeloop.client import _exec
 
 from .support import Certs, WriteKubeconfig, make_certs
 
@@ -41,8 +39,8 @@ def write_kubeconfig(tmp_path: Path) -> WriteKubeconfig:
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """No ambient kubeconfig, cluster or cached exec credential leaks in."""
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No ambient kubeconfig or cluster leaks in."""
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
@@ -54,6 +52,3 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterat
     ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("KUBELOOP_SERVICEACCOUNT_DIR", str(tmp_path / "no-service-account"))
-    _exec._providers.clear()
-    yield
-    _exec._providers.clear()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
@@ -14,7 +12,6 @@ from kubeloop.workqueue import (
     PrometheusMetricsProvider,
     Queue,
     RateLimitingQueue,
-    get_provider,
     set_provider,
 )
 from kubeloop.workqueue.metrics import NO_QUEUE_METRICS
@@ -179,15 +176,8 @@ def test_noop_provider_skips_metrics_for_a_named_queue() -> None:
     assert q._metrics is NO_QUEUE_METRICS
 
 
-@pytest.fixture
-def global_provider() -> Iterator[None]:
-    saved = get_provider()
-    yield
-    set_provider(saved)
-
-
-@pytest.mark.usefixtures("global_provider")
 def test_set_provider_applies_to_queues_created_after(registry: CollectorRegistry) -> None:
+    # tests/conftest.py puts the global provider back afterwards.
     set_provider(PrometheusMetricsProvider(registry))
     q: Queue[str] = Queue("test")
     q.add("a")
