@@ -139,7 +139,20 @@ def test_start_sync_lister_strip_and_shutdown() -> None:
         stop.set()
         factory.shutdown(WAIT)
     assert pods.is_stopped() and nets.is_stopped()
-    factory.start(threading.Event())  # after shutdown: nothing starts
+    # After shutdown nothing starts, not even an informer never started yet:
+    # start() neither counts it as started nor gives it a thread.
+    late = factory.informer_for("v1", "configmaps")
+    never = threading.Event()
+    try:
+        factory.start(never)
+        assert set(factory.wait_for_cache_sync(stop)) == {
+            ("v1", "pods"),
+            ("example.com/v1", "networks"),
+        }
+        assert not [t for t in threading.enumerate() if t.name == "kubeloop-informer-v1/configmaps"]
+    finally:
+        never.set()
+    assert not late.has_started()
 
 
 def test_strip_managed_fields_opt_out() -> None:

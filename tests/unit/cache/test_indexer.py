@@ -111,17 +111,47 @@ def test_multi_index_keys() -> None:
     assert "bert" not in index.list_index_func_values("byUser")
 
 
+def recording_app_index(seen: list[str]) -> Any:
+    """Files a pod under its ``app`` label and records the resourceVersion of
+    every object it is asked about."""
+
+    def index(obj: Any) -> list[str]:
+        seen.append(obj["metadata"]["resourceVersion"])
+        return [obj["metadata"]["labels"]["app"]]
+
+    return index
+
+
 def test_update_with_unchanged_single_value_leaves_index_untouched() -> None:
-    calls: list[str] = []
+    """The common update (one indexed value, unchanged) skips the index work,
+    but only after asking the index function about both the stored object and
+    the new one: the skip must come from comparing them."""
+    seen: list[str] = []
+    index = Indexer(meta_namespace_key_func, {"app": recording_app_index(seen)})
+    index.add(pod("a", rv="1", labels={"app": "web"}))
+    index.add(pod("b", rv="1", labels={"app": "web"}))
+    seen.clear()
+    index.update(pod("a", rv="2", labels={"app": "web"}))
+    assert sorted(seen) == ["1", "2"]  # the stored "a" and the update, once each
+    assert sorted(index.index_keys("app", "web")) == ["a", "b"]
+    assert index.list_index_func_values("app") == ["web"]
+    # The index is untouched, the object is not: lookups return the update.
+    by_name = {p["metadata"]["name"]: p for p in index.by_index("app", "web")}
+    assert by_name["a"]["metadata"]["resourceVersion"] == "2"
 
-    def counting(obj: Any) -> list[str]:
-        calls.append(obj["metadata"]["name"])
-        return ["same"]
 
-    index = Indexer(meta_namespace_key_func, {"c": counting})
-    index.add(pod("a", rv="1"))
-    index.update(pod("a", rv="2"))
-    assert index.index_keys("c", "same") == ["a"]
+def test_update_with_a_changed_single_value_moves_the_key() -> None:
+    """The skip above must not swallow a change of the one value."""
+    index = Indexer(meta_namespace_key_func, {"app": recording_app_index([])})
+    index.add(pod("a", rv="1", labels={"app": "web"}))
+    index.add(pod("b", rv="1", labels={"app": "web"}))
+    index.update(pod("a", rv="2", labels={"app": "db"}))
+    assert index.index_keys("app", "web") == ["b"]
+    assert index.index_keys("app", "db") == ["a"]
+    index.update(pod("b", rv="2", labels={"app": "db"}))
+    assert index.index_keys("app", "web") == []
+    assert "web" not in index.list_index_func_values("app")
+    assert sorted(index.index_keys("app", "db")) == ["a", "b"]
 
 
 def test_index_error_on_unknown_index_name() -> None:

@@ -488,20 +488,24 @@ def test_reflector_resync(stop: threading.Event) -> None:
 
 
 def test_resync_skipped_when_should_resync_says_no() -> None:
-    calls: list[str] = []
+    """Each period the reflector asks should_resync and resyncs only on a yes.
+
+    Stop is set from the resync, but the resync thread may still ask once or
+    twice before it sees stop (on a loaded machine, it does): those late asks
+    are answered no, so the one yes gives exactly one resync."""
+    events: list[str] = []
+    answers = iter([False, False, True])
     stop = threading.Event()
 
     class FakeStore(Indexer):
         def resync(self) -> None:
-            calls.append("resync")
+            events.append("resync")
             stop.set()
 
-    asked = 0
-
     def should_resync() -> bool:
-        nonlocal asked
-        asked += 1
-        return asked >= 3
+        answer = next(answers, False)
+        events.append(f"asked: {answer}")
+        return answer
 
     r = Reflector(
         ListWatch(lambda o: ListPage([], "1"), lambda o: FakeWatchStream()),
@@ -511,7 +515,8 @@ def test_resync_skipped_when_should_resync_says_no() -> None:
         should_resync=should_resync,
     )
     r.list_and_watch(stop)
-    assert calls == ["resync"] and asked == 3
+    assert events[:4] == ["asked: False", "asked: False", "asked: True", "resync"]
+    assert events.count("resync") == 1
 
 
 def test_watch_list_page_size() -> None:
@@ -904,18 +909,43 @@ def test_list_error_goes_to_watch_error_handler_then_backs_off() -> None:
     assert backoff.calls == 2
 
 
+class HourBackoff:
+    """Backs off for an hour, and says when it has been asked to."""
+
+    def __init__(self) -> None:
+        self.asked = threading.Event()
+
+    def backoff(self) -> float:
+        self.asked.set()
+        return 3600.0
+
+
 def test_stop_interrupts_backoff_sleep() -> None:
+    """Stop, set while the reflector waits out a backoff with the default
+    sleep, ends run() then and there instead of an hour later: a controller
+    must shut down promptly even while its API server is unreachable."""
     stop = threading.Event()
+    backoff = HourBackoff()
+    errors: list[BaseException] = []
+
+    def list_func(options: ListOptions) -> ListPage:
+        raise RuntimeError("down")
+
     r = Reflector(
-        ListWatch(lambda o: (_ for _ in ()).throw(RuntimeError("down")), never_watch),
+        ListWatch(list_func, never_watch),
         store(),
-        options=ReflectorOptions(use_watch_list=False),
-        watch_error_handler=lambda r, e: stop.set(),
+        options=ReflectorOptions(use_watch_list=False, backoff=backoff),
+        watch_error_handler=lambda r, e: errors.append(e),
     )
-    t = threading.Thread(target=r.run, args=(stop,), name="kubeloop-test-backoff")
+    # A daemon: if the sleep ignores stop, the thread outlives the test by an
+    # hour and must not also hold up the interpreter's exit.
+    t = threading.Thread(target=r.run, args=(stop,), name="kubeloop-test-backoff", daemon=True)
     t.start()
+    assert backoff.asked.wait(WAIT), "the reflector never backed off"
+    stop.set()
     t.join(WAIT)
-    assert not t.is_alive()
+    assert not t.is_alive(), "run() slept through stop"
+    assert [str(e) for e in errors] == ["down"]
 
 
 def test_exponential_backoff_manager() -> None:

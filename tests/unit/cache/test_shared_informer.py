@@ -301,7 +301,19 @@ def test_state_and_add_on_stopped() -> None:
     with pytest.raises(InformerStateError, match="has stopped already"):
         informer.add_event_handler(Recorder())
     informer.remove_event_handler(reg)  # allowed on a stopped informer
-    informer.run(threading.Event())  # a second run is refused (returns at once)
+    # A second run is refused: it returns although its stop event is never
+    # set, and lists nothing (pod2, added since, never reaches the cache).
+    source.add(pod("pod2"))
+    never = threading.Event()
+    second = threading.Thread(target=informer.run, args=(never,), name="kubeloop-test-rerun")
+    second.start()
+    try:
+        second.join(WAIT)
+        assert not second.is_alive(), "a second run() did not return"
+    finally:
+        never.set()
+        second.join(WAIT)
+    assert [p["metadata"]["name"] for p in informer.get_store().list()] == ["pod1"]
 
 
 def test_remove_while_active() -> None:

@@ -40,9 +40,29 @@ def test_durations_out_of_order_are_refused(kw: dict[str, float], message: str) 
         config(**kw)
 
 
-def test_short_durations_in_order_are_accepted() -> None:
-    c = config(lease_duration=3, renew_deadline=2, retry_period=0.5)
-    assert c.renew_deadline > 1.2 * c.retry_period
+@pytest.mark.parametrize(
+    ("lease_duration", "renew_deadline", "retry_period"),
+    [
+        (3, 2, 0.5),
+        # Each bound just met: the 1 s floor, and renew_deadline just above
+        # retry_period * 1.2 (0.6 s).
+        (1, 0.61, 0.5),
+        (1.5, 1.25, 1),
+    ],
+)
+def test_short_durations_in_order_are_accepted(
+    lease_duration: float, renew_deadline: float, retry_period: float
+) -> None:
+    """Sub-second and barely ordered durations are legal (tests and fast
+    failover use them) and are kept as given, not rounded to whole seconds."""
+    c = config(
+        lease_duration=lease_duration, renew_deadline=renew_deadline, retry_period=retry_period
+    )
+    assert (c.lease_duration, c.renew_deadline, c.retry_period) == (
+        lease_duration,
+        renew_deadline,
+        retry_period,
+    )
 
 
 def test_an_empty_identity_is_refused() -> None:

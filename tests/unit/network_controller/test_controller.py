@@ -115,26 +115,39 @@ def test_a_sweep_of_an_agreeing_backend_enqueues_nothing(client: Client, tmp_pat
     assert len(controller.workqueue) == 0
 
 
-class RecordingStop(threading.Event):
-    """A stop event that records how long each wait asked for, and stops."""
+class PeriodStop(threading.Event):
+    """A stop event on a fake clock: each timed wait "times out" at once (a
+    period passed) until ``periods`` have passed, then stop is set. A wait
+    without a timeout is stop itself, as for a real event. Each wait records
+    its timeout and the keys the sweep before it enqueued."""
 
-    def __init__(self) -> None:
+    def __init__(self, controller: NetworkController, periods: int) -> None:
         super().__init__()
+        self.controller = controller
+        self.periods = periods
         self.waits: list[float | None] = []
+        self.swept: list[set[str]] = []
 
     def wait(self, timeout: float | None = None) -> bool:
         self.waits.append(timeout)
+        self.swept.append(queued(self.controller))
+        if timeout is not None and len(self.waits) <= self.periods:
+            return False
         self.set()
         return True
 
 
-@pytest.mark.parametrize(("resync", "wait"), [(2.0, 2.0), (0.0, None)])
+@pytest.mark.parametrize(("resync", "wait", "sweeps"), [(2.0, 2.0, 4), (0.0, None, 1)])
 def test_the_sweep_repeats_every_resync_period_and_only_once_when_it_is_zero(
-    client: Client, tmp_path: Path, resync: float, wait: float | None
+    client: Client, tmp_path: Path, resync: float, wait: float | None, sweeps: int
 ) -> None:
-    # --resync 0 means no resync, as for informers: one sweep at start, then
-    # wait for stop, where waiting 0 s would spin on the backend.
-    controller, _ = make_controller(client, MockBackend(tmp_path), resync=resync)
-    stop = RecordingStop()
+    """Every period the sweep runs again (an orphan left by a failed delete
+    is found again); --resync 0 means no resync, as for informers: one sweep
+    at start, then wait for stop, where waiting 0 s would spin on the backend."""
+    backend = MockBackend(tmp_path)
+    backend.create(DesiredNetwork("ns/orphan", "10.1.0.0/24", "10.1.0.1", "uid-orphan"))
+    controller, _ = make_controller(client, backend, resync=resync)
+    stop = PeriodStop(controller, periods=3)
     controller._sweep_loop(stop)
-    assert stop.waits == [wait]
+    assert stop.waits == [wait] * sweeps
+    assert stop.swept == [{"ns/orphan"}] * sweeps

@@ -58,25 +58,43 @@ def test_basic(shut_down: ShutDown) -> None:
 
 @pytest.mark.parametrize("shut_down", SHUTDOWNS, ids=SHUTDOWN_IDS)
 def test_add_while_processing(shut_down: ShutDown) -> None:
+    """An item added again while a worker holds it is processed once more
+    after done(), by whichever worker, and never by two workers at once."""
     q: Queue[object] = Queue()
+    items = range(50)
+    lock = threading.Condition()
+    processed: dict[object, int] = {}
+    holding: set[object] = set()
+    overlaps: list[object] = []
 
     def consume() -> None:
-        # Every worker re-adds every item up to two times: the dirty-while-processing case.
-        counters: dict[object, int] = {}
         while True:
             item, quit_ = q.get()
             if quit_:
                 return
-            counters[item] = counters.get(item, 0) + 1
-            if counters[item] < 2:
-                q.add(item)
+            with lock:
+                if item in holding:
+                    overlaps.append(item)
+                holding.add(item)
+                processed[item] = processed.get(item, 0) + 1
+                again = processed[item] < 2
+            if again:
+                q.add(item)  # while processing: the item is only marked dirty
+            with lock:
+                holding.discard(item)
+                lock.notify_all()
             q.done(item)
 
-    producers = [start(q.add, i) for i in range(50)]
+    producers = [start(q.add, i) for i in items]
     consumers = [start(consume) for _ in range(10)]
     join_all(producers)
+    # Shutting down drops adds, so first wait for every re-add to be processed.
+    with lock:
+        lock.wait_for(lambda: sum(processed.values()) >= 2 * len(items), timeout=10.0)
     shut_down(q)
     join_all(consumers)
+    assert processed == {i: 2 for i in items}
+    assert overlaps == []
     assert len(q) == 0
 
 
