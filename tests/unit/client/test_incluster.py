@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from kubeloop.client import _incluster
 from kubeloop.client._incluster import load_incluster_config
 from kubeloop.errors import ConfigError
 
@@ -63,11 +64,25 @@ def test_argument_wins_over_the_environment_variable(
     other.mkdir()
     (other / "token").write_text("other-token")
     assert load_incluster_config(other).bearer_token == "other-token"
+
+
+def test_without_argument_or_variable_the_standard_mount_is_read(
+    service_account: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kubelet's mount is the default. The test points that default at a
+    directory of its own, so what the runner has mounted (the runner may be
+    a pod) plays no part."""
+    assert _incluster.SERVICE_ACCOUNT_DIR == "/var/run/secrets/kubernetes.io/serviceaccount"
+    standard = tmp_path / "standard"
+    standard.mkdir()
+    (standard / "token").write_text("standard-token")
+    monkeypatch.setattr(_incluster, "SERVICE_ACCOUNT_DIR", str(standard))
     monkeypatch.delenv("KUBELOOP_SERVICEACCOUNT_DIR")
-    standard = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
-    if standard.exists():
-        pytest.skip("running in a pod: the standard mount exists")
-    with pytest.raises(ConfigError, match=re.escape(str(standard))):
+    config = load_incluster_config()
+    assert config.bearer_token == "standard-token"
+    assert config.source == f"in-cluster ({standard})"
+    (standard / "token").unlink()
+    with pytest.raises(ConfigError, match=re.escape(str(standard / "token"))):
         load_incluster_config()
 
 

@@ -8,12 +8,16 @@ import os
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from network_controller import mock_backend
 from network_controller.backend import ActualNetwork, BackendError, DesiredNetwork
 from network_controller.mock_backend import MockBackend
+
+WAIT = 10.0  # seconds: generous upper bound for anything awaited
 
 
 def desired(name: str, cidr: str = "10.0.0.0/24", gateway: str = "10.0.0.1") -> DesiredNetwork:
@@ -200,39 +204,47 @@ def test_fail_keys_file_fails_only_the_listed_keys_until_it_changes(
     assert backend.create(desired("down")).key == "ns/down"
 
 
-class _Seen(logging.Handler):
-    """Sets ``event`` when a record containing ``text`` is logged."""
+class _HeldSleep:
+    """Stands in for ``time.sleep`` in network_controller.mock_backend: it
+    records how long each call asked to sleep and holds the caller until
+    released, so a test looks at a slow call in flight on no real clock."""
 
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.text = text
-        self.event = threading.Event()
+    def __init__(self) -> None:
+        self.asked: list[float] = []
+        self.holding = threading.Event()
+        self.release = threading.Event()
 
-    def emit(self, record: logging.LogRecord) -> None:
-        if self.text in record.getMessage():
-            self.event.set()
+    def __call__(self, seconds: float) -> None:
+        self.asked.append(seconds)
+        self.holding.set()
+        self.release.wait(WAIT)
 
 
 def test_delay_slows_mutating_calls_after_logging_before_changing(
-    backend: MockBackend, caplog: pytest.LogCaptureFixture
+    backend: MockBackend, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    sleep = _HeldSleep()
+    monkeypatch.setattr(mock_backend, "time", SimpleNamespace(time=time.time, sleep=sleep))
     backend.delay = 0.3
     caplog.set_level(logging.INFO, logger="network_controller.backend")
-    seen = _Seen("Creating network ns/slow")
-    logger = logging.getLogger("network_controller.backend")
-    logger.addHandler(seen)
-    started = time.monotonic()
-    worker = threading.Thread(target=backend.create, args=(desired("slow"),))
+    worker = threading.Thread(target=backend.create, args=(desired("slow"),), daemon=True)
     worker.start()
     try:
+        assert sleep.holding.wait(WAIT), "create never slept"
         # In flight: logged, not yet in the state (what a SIGTERM test needs).
-        assert seen.event.wait(5)
+        assert "Creating network ns/slow" in caplog.text
         assert backend.get("ns/slow") is None
+        # Reads are not slowed: they answer while the write is held, unslept.
+        assert backend.list() == []
+        assert sleep.asked == [0.3]
     finally:
-        worker.join()
-        logger.removeHandler(seen)
-    assert time.monotonic() - started >= 0.3
-    assert backend.get("ns/slow") is not None
-    reads = time.monotonic()
-    backend.list()
-    assert time.monotonic() - reads < 0.3  # reads are not slowed
+        sleep.release.set()
+        worker.join(WAIT)
+    assert not worker.is_alive()
+    created = backend.get("ns/slow")
+    assert created is not None
+    # Every mutating call takes the delay once; reads never do.
+    backend.update(desired("slow", gateway="10.0.0.2"))
+    backend.delete("ns/slow")
+    assert backend.list() == []
+    assert sleep.asked == [0.3, 0.3, 0.3]

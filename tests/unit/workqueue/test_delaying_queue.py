@@ -127,22 +127,33 @@ def test_add_after_shut_down_is_dropped(clock: FakeClock) -> None:
     assert q.get() == (None, True)
 
 
+def timer_threads(q: DelayingQueue[str]) -> list[threading.Thread]:
+    """The timer threads of ``q`` itself (an unnamed queue's timer is named
+    after the queue's id), whatever other threads the process runs."""
+    return [t for t in threading.enumerate() if t.name == f"workqueue-delay-{id(q)}"]
+
+
 def test_shut_down_stops_the_timer_thread(clock: FakeClock) -> None:
     q: DelayingQueue[str] = DelayingQueue(clock=clock)
     q.add_after("foo", 100)
     settle(clock)
-    (timer,) = [t for t in threading.enumerate() if t.name == f"workqueue-delay-{id(q)}"]
+    (timer,) = timer_threads(q)
     q.shut_down()
     assert not timer.is_alive()
     assert not clock.has_waiters()
 
 
 def test_no_timer_thread_until_the_first_delayed_add() -> None:
-    before = threading.active_count()
+    """A queue that never delays costs no thread; the first delayed add
+    starts exactly one."""
     q: DelayingQueue[str] = DelayingQueue()
     q.add_after("now", 0)
-    assert threading.active_count() == before
+    assert timer_threads(q) == []
+    q.add_after("later", 100)
+    q.add_after("later still", 200)
+    (timer,) = timer_threads(q)
     q.shut_down()
+    assert not timer.is_alive()
 
 
 def test_real_clock_delay_is_honoured() -> None:
