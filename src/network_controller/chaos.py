@@ -7,10 +7,27 @@ it; both regenerate docs/reliability.md. Faults, on loopback only:
 - a fault proxy between the controllers and the API server: connections cut,
   reads stalled, latency added;
 - the API server restarted on the same data directory (same port);
-- etcd compacted every few seconds, so resumed watches hit 410 Gone;
+- etcd compacted, so resumed watches hit 410 Gone (the API server also
+  compacts every two seconds on its own);
 - controller replicas SIGKILLed and restarted with their state dir kept;
   two replicas with leader election, so kills are failovers;
 - the mock backend failing a fraction of its calls.
+
+Replay: everything the harness chooses is a pure function of the seed and
+the settings, computed before the run. :func:`plan_operations` is the
+workload's operation sequence and :func:`plan_faults` the fault schedule,
+each from its own generator (``random.Random(f"{seed}:workload")``,
+``random.Random(f"{seed}:faults")``), so neither perturbs the other and no
+outcome (a refused write, a slow restart) changes what comes next. Faults
+are scheduled by operation index, not wall-clock time: the workload stops
+before operation *i* until every fault step due at *i* has been taken (see
+:class:`OpClock`), so a rerun with the printed seed issues the same writes
+with the same faults between the same pairs of them. (What the controllers
+do in between is up to the scheduler, as it is in production.)
+
+Every planned fault must be delivered: the report counts, per kind, the
+faults that actually took effect and, separately, any that raised (with the
+error), and the run is not ok unless delivered equals planned.
 
 Invariants at quiescence, within a printed convergence deadline: the
 backend's networks equal the Networks on the server (no orphan, none
@@ -26,8 +43,10 @@ server with a clear message, or handled with a status condition.
 from __future__ import annotations
 
 import argparse
-import contextlib
+import bisect
+import hashlib
 import ipaddress
+import itertools
 import json
 import random
 import socket
@@ -35,10 +54,12 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -53,6 +74,23 @@ NAMESPACES = ("chaos-a", "chaos-b", "chaos-c")
 API = "samplecrd.k8s.io/v1"
 ANNOTATION = "samplecrd.k8s.io/network-cidr"
 
+FaultKind = Literal["cut", "latency", "stall", "compact", "kill", "restart"]
+#: Every kind, in the order reports list them.
+FAULT_KINDS: tuple[FaultKind, ...] = ("cut", "latency", "stall", "compact", "kill", "restart")
+#: Kinds that last a while: begun at one operation index, lifted at a later one.
+LASTING: frozenset[FaultKind] = frozenset({"latency", "stall"})
+#: Kinds whose count is free (at least one each); kills and restarts are exact.
+_FREE_KINDS: tuple[FaultKind, ...] = ("cut", "latency", "stall", "compact")
+
+FAULT_MEANING: dict[FaultKind, str] = {
+    "cut": "every proxied controller connection reset (TCP RST)",
+    "latency": "each proxied chunk delayed",
+    "stall": "proxy stops forwarding, connections stay open",
+    "compact": "etcd compacted to its current revision",
+    "kill": "the leading controller replica SIGKILLed, a replacement started",
+    "restart": "the API server (and etcd) stopped and started on the same data",
+}
+
 
 @dataclass
 class Settings:
@@ -60,60 +98,134 @@ class Settings:
     operations: int
     kills: int
     apiserver_restarts: int
+    #: Faults in the run, kills and restarts included; the rest are cut,
+    #: latency, stall and compact, at least one of each.
+    faults: int = 14
     #: The workload is spread over this many seconds, so faults land mid-run.
     duration: float = 30.0
     fail_rate: float = 0.1
     convergence_deadline: float = 90.0
-    fault_interval: float = 1.5
+    #: How many operations a latency or stall fault lasts (about a second at
+    #: the presets' pace).
+    fault_ops: int = 12
+    #: The delay a latency fault adds to every chunk, each way.
+    latency: float = 0.2
     names_per_namespace: int = 12
+    #: Which preset these settings came from: only for the rerun command.
+    preset: str = "full"
 
 
-QUICK: dict[str, Any] = {"operations": 400, "kills": 2, "apiserver_restarts": 1, "duration": 30.0}
+QUICK: dict[str, Any] = {
+    "preset": "quick",
+    "operations": 400,
+    "kills": 2,
+    "apiserver_restarts": 1,
+    "faults": 14,
+    "duration": 30.0,
+}
 FULL: dict[str, Any] = {
+    "preset": "full",
     "operations": 2500,
     "kills": 6,
     "apiserver_restarts": 2,
+    "faults": 80,
     "duration": 240.0,
     "convergence_deadline": 120.0,
 }
 
 
-@dataclass
-class Report:
-    settings: Settings
-    ops: Counter[str] = field(default_factory=Counter)
-    faults: Counter[str] = field(default_factory=Counter)
-    workload_seconds: float = 0.0
-    convergence_seconds: float = -1.0
-    orphans: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-    stale: list[str] = field(default_factory=list)
-    not_ready: list[str] = field(default_factory=list)
-    stuck_deleting: list[str] = field(default_factory=list)
-    crashes: list[str] = field(default_factory=list)
-    tracebacks: list[str] = field(default_factory=list)
-    bad_input: list[tuple[str, str]] = field(default_factory=list)
-    bad_input_failures: list[str] = field(default_factory=list)
+def rerun_command(settings: Settings) -> str:
+    """The command line that replays ``settings`` (seed, preset, and the one
+    override main() accepts)."""
+    preset = QUICK if settings.preset == "quick" else FULL
+    cmd = "python -m network_controller.chaos"
+    if settings.preset == "quick":
+        cmd += " --quick"
+    cmd += f" --seed {settings.seed}"
+    if settings.operations != preset["operations"]:
+        cmd += f" --operations {settings.operations}"
+    return cmd
+
+
+# -- the plan: pure functions of the seed -------------------------------------
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One planned fault: taken just before operation ``at`` runs; a lasting
+    one is lifted just before operation ``at + ops``."""
+
+    at: int
+    kind: FaultKind
+    ops: int = 1
 
     @property
-    def ok(self) -> bool:
-        return self.convergence_seconds >= 0 and not (
-            self.orphans
-            or self.missing
-            or self.stale
-            or self.not_ready
-            or self.stuck_deleting
-            or self.crashes
-            or self.tracebacks
-            or self.bad_input_failures
+    def end(self) -> int:
+        return self.at + self.ops
+
+    def __str__(self) -> str:
+        where = f"{self.at}-{self.end}" if self.kind in LASTING else str(self.at)
+        return f"{where} {self.kind}"
+
+
+def plan_faults(settings: Settings) -> list[Fault]:
+    """The fault schedule, sorted by operation index: exactly ``kills``
+    kills and ``apiserver_restarts`` restarts, and ``faults`` in all, with at
+    least one cut, latency, stall and compact. Faults never overlap (each
+    begins at or after the previous one ends), and all lie between the first
+    and last twentieth of the workload, so the controllers have objects to
+    lose when the first fault lands and time to show damage after the last.
+
+    Pure: the same settings give the same list in any process (string seeds
+    are hashed with SHA-512, not ``hash()``)."""
+    s = settings
+    free = s.faults - s.kills - s.apiserver_restarts
+    if min(s.kills, s.apiserver_restarts) < 0 or free < len(_FREE_KINDS):
+        raise ValueError(
+            f"{s.faults} faults cannot hold {s.kills} kills, {s.apiserver_restarts} restarts "
+            f"and one each of {', '.join(_FREE_KINDS)}"
         )
+    rng = random.Random(f"{s.seed}:faults")
+    kills: list[FaultKind] = ["kill"] * s.kills
+    restarts: list[FaultKind] = ["restart"] * s.apiserver_restarts
+    kinds: list[FaultKind] = [
+        *kills,
+        *restarts,
+        *_FREE_KINDS,
+        *(rng.choice(_FREE_KINDS) for _ in range(free - len(_FREE_KINDS))),
+    ]
+    rng.shuffle(kinds)
+    spans = [s.fault_ops if kind in LASTING else 1 for kind in kinds]
+    lead = s.operations // 20
+    room = s.operations - 2 * lead - sum(spans)
+    if room < 0:
+        raise ValueError(
+            f"{s.operations} operations are too few for {s.faults} faults "
+            f"({sum(spans)} operations of faults, plus {2 * lead} lead-in and lead-out)"
+        )
+    # Stars and bars: a uniformly random way to share ``room`` idle
+    # operations among the gaps before, between and after the faults.
+    bars = sorted(rng.sample(range(room + len(kinds)), len(kinds)))
+    plan: list[Fault] = []
+    occupied = 0
+    for k, (kind, span) in enumerate(zip(kinds, spans, strict=True)):
+        plan.append(Fault(at=lead + bars[k] - k + occupied, kind=kind, ops=span))
+        occupied += span
+    return plan
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+@dataclass(frozen=True)
+class Op:
+    """One workload operation, every random choice already made, so that
+    executing it draws nothing and its outcome cannot shift later ones."""
+
+    kind: Literal["create", "update", "delete", "deployment-apply", "deployment-delete"]
+    namespace: str
+    name: str
+    cidr: str = ""
+    gateway: str = ""
+    #: For a delete: create it again under the same name with this spec.
+    recreate: tuple[str, str] | None = None
 
 
 def _random_network(rng: random.Random) -> tuple[str, str]:
@@ -130,12 +242,260 @@ def _random_network(rng: random.Random) -> tuple[str, str]:
     return cidr, str(base.network_address + rng.randrange(1, 200))
 
 
+def choose_op(rng: random.Random, names_per_namespace: int) -> Op:
+    """The next operation: creates 37%, updates 35%, deletes 20% (half of them
+    recreated), Deployment writes in the first namespace the rest."""
+    ns = rng.choice(NAMESPACES)
+    name = f"net-{rng.randrange(names_per_namespace)}"
+    roll = rng.random()
+    if roll < 0.08 and ns == NAMESPACES[0]:
+        app = f"app-{rng.randrange(4)}"
+        if rng.random() < 0.7:
+            cidr, _ = _random_network(rng)
+            return Op("deployment-apply", ns, app, cidr=normalise_cidr(cidr)[0])
+        return Op("deployment-delete", ns, app)
+    if roll < 0.45:
+        return Op("create", ns, name, *_random_network(rng))
+    if roll < 0.8:
+        return Op("update", ns, name, *_random_network(rng))
+    recreate = _random_network(rng) if rng.random() < 0.5 else None
+    return Op("delete", ns, name, recreate=recreate)
+
+
+def plan_operations(settings: Settings) -> list[Op]:
+    """The workload, from its own generator: fault settings do not change it."""
+    rng = random.Random(f"{settings.seed}:workload")
+    return [choose_op(rng, settings.names_per_namespace) for _ in range(settings.operations)]
+
+
+def plan_digest(operations: Sequence[Op], plan: Sequence[Fault]) -> str:
+    """A short fingerprint of what a run will do, printed in the report so
+    two runs of one seed can be compared at a glance."""
+    text = "\n".join([*map(repr, operations), *map(repr, plan)])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# -- running the schedule -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """A moment in the schedule: fault ``number`` of the plan is begun (or,
+    for a lasting fault, lifted) just before operation ``index``."""
+
+    index: int
+    number: int
+    fault: Fault
+    phase: Literal["begin", "end"]
+
+
+def fault_steps(plan: Sequence[Fault]) -> list[Step]:
+    """Begin and end steps in the order the fault thread takes them. Faults
+    must not overlap (each begins at or after the previous one's end), so
+    the indices never decrease and a stall is never lifted by another."""
+    for a, b in itertools.pairwise(plan):
+        if b.at < a.end:
+            raise ValueError(f"faults overlap: {a} and {b}")
+    steps: list[Step] = []
+    for n, fault in enumerate(plan):
+        steps.append(Step(fault.at, n, fault, "begin"))
+        if fault.kind in LASTING:
+            steps.append(Step(fault.end, n, fault, "end"))
+    return steps
+
+
+class OpClock:
+    """The meeting point of the workload thread and the fault thread.
+
+    ``completed`` is how many operations the workload has finished and
+    ``taken`` how many fault steps the fault thread has taken. The workload
+    waits, before operation *i*, until every step due at or before *i* is
+    taken; the fault thread waits, before a step due at *i*, until *i*
+    operations are complete. So each step happens exactly between
+    operations *i - 1* and *i*, however slow either thread is. ``close``
+    releases both sides for good (one of them ended early)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self.completed = 0
+        self.taken = 0
+        self.closed = False
+
+    def await_steps(self, count: int, timeout: float) -> None:
+        with self._cond:
+            if not self._cond.wait_for(lambda: self.taken >= count or self.closed, timeout):
+                raise TimeoutError(
+                    f"fault step {self.taken + 1} not taken in {timeout:.0f}s "
+                    f"(workload at operation {self.completed})"
+                )
+
+    def complete(self, index: int) -> None:
+        with self._cond:
+            self.completed = index + 1
+            self._cond.notify_all()
+
+    def await_operation(self, index: int) -> bool:
+        """Wait until ``index`` operations are complete; False if the
+        workload ended before that."""
+        with self._cond:
+            self._cond.wait_for(lambda: self.completed >= index or self.closed)
+            return self.completed >= index
+
+    def take(self) -> None:
+        with self._cond:
+            self.taken += 1
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        with self._cond:
+            self.closed = True
+            self._cond.notify_all()
+
+
+#: What a fault step may leave to finish after the workload was released
+#: (a restart: the workload runs on against the stopped server).
+Then = Callable[[], None] | None
+
+
+def drive_workload(
+    clock: OpClock,
+    steps: Sequence[Step],
+    operations: int,
+    run_op: Callable[[int], None],
+    *,
+    step_timeout: float = 600.0,
+) -> None:
+    """Run operations ``0 .. operations - 1`` with ``run_op``, each after the
+    fault steps due before it; then wait for the steps due at the end."""
+    due = [step.index for step in steps]
+    try:
+        for i in range(operations):
+            clock.await_steps(bisect.bisect_right(due, i), step_timeout)
+            run_op(i)
+            clock.complete(i)
+        clock.await_steps(len(steps), step_timeout)
+    finally:
+        clock.close()
+
+
+def drive_faults(clock: OpClock, steps: Sequence[Step], take_step: Callable[[Step], Then]) -> None:
+    """Take each step once the workload reaches its index. The step counts
+    as taken when ``take_step`` returns (or raises: the caller records
+    failures, a step must never hold the workload for good); what it
+    returns runs after that, before the next step."""
+    try:
+        for step in steps:
+            if not clock.await_operation(step.index):
+                return
+            then: Then = None
+            try:
+                then = take_step(step)
+            finally:
+                clock.take()
+            if then is not None:
+                then()
+    finally:
+        clock.close()
+
+
+# -- the report -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A fault that took effect: begun before operation ``fired_at`` (the
+    plan says ``fault.at``), lasting ``seconds``; ``detail`` says what it hit."""
+
+    fault: Fault
+    fired_at: int
+    seconds: float
+    detail: str = ""
+
+
+class FaultNotDelivered(Exception):
+    """The fault call returned but nothing was faulted (e.g. no connection
+    was open to cut)."""
+
+
+@dataclass
+class Report:
+    settings: Settings
+    plan: list[Fault] = field(default_factory=list)
+    #: :func:`plan_digest` of the operations and the plan.
+    digest: str = ""
+    ops: Counter[str] = field(default_factory=Counter)
+    delivered: list[Delivery] = field(default_factory=list)
+    #: Faults that raised instead of taking effect, with the error.
+    fault_errors: list[tuple[Fault, str]] = field(default_factory=list)
+    workload_seconds: float = 0.0
+    convergence_seconds: float = -1.0
+    orphans: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+    not_ready: list[str] = field(default_factory=list)
+    stuck_deleting: list[str] = field(default_factory=list)
+    crashes: list[str] = field(default_factory=list)
+    tracebacks: list[str] = field(default_factory=list)
+    bad_input: list[tuple[str, str]] = field(default_factory=list)
+    bad_input_failures: list[str] = field(default_factory=list)
+
+    @property
+    def planned_counts(self) -> Counter[str]:
+        return Counter(f.kind for f in self.plan)
+
+    @property
+    def delivered_counts(self) -> Counter[str]:
+        return Counter(d.fault.kind for d in self.delivered)
+
+    @property
+    def off_schedule(self) -> list[Delivery]:
+        """Deliveries that fired at another operation than planned."""
+        return [d for d in self.delivered if d.fired_at != d.fault.at]
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.convergence_seconds >= 0
+            and self.delivered_counts == self.planned_counts
+            and not (
+                self.fault_errors
+                or self.off_schedule
+                or self.orphans
+                or self.missing
+                or self.stale
+                or self.not_ready
+                or self.stuck_deleting
+                or self.crashes
+                or self.tracebacks
+                or self.bad_input_failures
+            )
+        )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _describe(err: BaseException) -> str:
+    if isinstance(err, urllib.error.HTTPError):  # etcd's JSON gateway says why in the body
+        try:
+            body = err.read().decode(errors="replace").strip()
+        except OSError:
+            body = ""
+        return f"{err}: {body[:200]}"
+    return f"{type(err).__name__}: {err}"[:300]
+
+
 class Chaos:
     def __init__(self, settings: Settings, workdir: Path) -> None:
         self.s = settings
-        self.rng = random.Random(settings.seed)
         self.dir = workdir
-        self.report = Report(settings)
+        self.operations = plan_operations(settings)
+        plan = plan_faults(settings)
+        self.report = Report(settings, plan=plan, digest=plan_digest(self.operations, plan))
         self.port = _free_port()
         self.cp = ControlPlane(self.dir / "cluster", port=self.port, etcd_compaction_interval="2s")
         self.proxy: FaultProxy | None = None
@@ -143,6 +503,9 @@ class Chaos:
         self.killed: set[int] = set()
         self._retired: list[ControllerProcess] = []
         self._client: Client | None = None
+        self._clock = OpClock()
+        #: Lasting faults begun and not yet lifted: plan number -> (fired_at, started).
+        self._active: dict[int, tuple[int, float]] = {}
 
     # -- setup ----------------------------------------------------------------
     @property
@@ -221,141 +584,177 @@ class Chaos:
         raise TimeoutError(f"{what}: not reached in {timeout}s")
 
     # -- workload -----------------------------------------------------------
-    def _op(self, nets: Any, deps: Any) -> None:
-        ns = self.rng.choice(NAMESPACES)
-        name = f"net-{self.rng.randrange(self.s.names_per_namespace)}"
-        roll = self.rng.random()
+    def _execute(self, op: Op, nets: Any, deps: Any) -> None:
+        """Issue ``op``; count what happened. Outcomes are only counted:
+        nothing drawn or decided here depends on them."""
         try:
-            if roll < 0.08 and ns == NAMESPACES[0]:
-                self._deployment_op(deps, ns)
-                return
-            if roll < 0.45:
-                cidr, gw = _random_network(self.rng)
-                body = {
-                    "apiVersion": API,
-                    "kind": "Network",
-                    "metadata": {"name": name},
-                    "spec": {"cidr": cidr, "gateway": gw},
-                }
-                nets.create(body, namespace=ns)
+            if op.kind == "deployment-apply":
+                self._apply_deployment(op, deps)
+            elif op.kind == "deployment-delete":
+                deps.delete(op.name, namespace=op.namespace)
+                self.report.ops["deployment-delete"] += 1
+            elif op.kind == "create":
+                nets.create(_network(op.name, op.cidr, op.gateway), namespace=op.namespace)
                 self.report.ops["create"] += 1
-            elif roll < 0.8:
-                cidr, gw = _random_network(self.rng)
-                nets.patch(name, {"spec": {"cidr": cidr, "gateway": gw}}, namespace=ns)
+            elif op.kind == "update":
+                nets.patch(
+                    op.name,
+                    {"spec": {"cidr": op.cidr, "gateway": op.gateway}},
+                    namespace=op.namespace,
+                )
                 self.report.ops["update"] += 1
             else:
-                nets.delete(name, namespace=ns)
+                nets.delete(op.name, namespace=op.namespace)
                 self.report.ops["delete"] += 1
-                if self.rng.random() < 0.5:  # recreate under the same name
-                    cidr, gw = _random_network(self.rng)
-                    body = {
-                        "apiVersion": API,
-                        "kind": "Network",
-                        "metadata": {"name": name},
-                        "spec": {"cidr": cidr, "gateway": gw},
-                    }
-                    nets.create(body, namespace=ns)
-                    self.report.ops["recreate"] += 1
         except KubeloopError as err:
-            if is_not_found(err) or is_already_exists(err):
-                self.report.ops["no-op"] += 1
-            else:
-                self.report.ops["refused"] += 1  # e.g. during an apiserver restart
-
-    def _deployment_op(self, deps: Any, ns: str) -> None:
-        name = f"app-{self.rng.randrange(4)}"
-        if self.rng.random() < 0.7:
-            cidr, _ = _random_network(self.rng)
-            body: dict[str, Any] = {
-                "apiVersion": "apps/v1",
-                "kind": "Deployment",
-                "metadata": {"name": name, "annotations": {ANNOTATION: normalise_cidr(cidr)[0]}},
-                "spec": {
-                    "replicas": 0,
-                    "selector": {"matchLabels": {"app": name}},
-                    "template": {
-                        "metadata": {"labels": {"app": name}},
-                        "spec": {"containers": [{"name": "c", "image": "x"}]},
-                    },
-                },
-            }
+            self._count_error(err)
+        if op.kind == "delete" and op.recreate is not None:
             try:
-                deps.create(body, namespace=ns)
-                self.report.ops["deployment-create"] += 1
+                nets.create(_network(op.name, *op.recreate), namespace=op.namespace)
+                self.report.ops["recreate"] += 1
             except KubeloopError as err:
-                if not is_already_exists(err):
-                    raise
-                deps.patch(
-                    name,
-                    {"metadata": {"annotations": body["metadata"]["annotations"]}},
-                    namespace=ns,
-                )
-                self.report.ops["deployment-update"] += 1
+                self._count_error(err)
+
+    def _count_error(self, err: KubeloopError) -> None:
+        if is_not_found(err) or is_already_exists(err):
+            self.report.ops["no-op"] += 1
         else:
-            deps.delete(name, namespace=ns)
-            self.report.ops["deployment-delete"] += 1
+            self.report.ops["refused"] += 1  # e.g. during an apiserver restart
+
+    def _apply_deployment(self, op: Op, deps: Any) -> None:
+        annotations = {ANNOTATION: op.cidr}
+        body: dict[str, Any] = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": op.name, "annotations": annotations},
+            "spec": {
+                "replicas": 0,
+                "selector": {"matchLabels": {"app": op.name}},
+                "template": {
+                    "metadata": {"labels": {"app": op.name}},
+                    "spec": {"containers": [{"name": "c", "image": "x"}]},
+                },
+            },
+        }
+        try:
+            deps.create(body, namespace=op.namespace)
+            self.report.ops["deployment-create"] += 1
+        except KubeloopError as err:
+            if not is_already_exists(err):
+                raise
+            deps.patch(op.name, {"metadata": {"annotations": annotations}}, namespace=op.namespace)
+            self.report.ops["deployment-update"] += 1
 
     def workload(self) -> None:
         nets = self.client.resource(API, "networks", namespaced=True)
         deps = self.client.resource("apps/v1", "deployments", namespaced=True)
         started = time.monotonic()
         pace = self.s.duration / self.s.operations
-        for i in range(self.s.operations):
-            self._op(nets, deps)
-            # Pacing, not synchronisation: spread the operations over the run.
+
+        def run_op(i: int) -> None:
+            self._execute(self.operations[i], nets, deps)
+            # Pacing, not synchronisation: spread the operations over the
+            # run so lasting faults last about fault_ops * pace seconds.
             ahead = started + (i + 1) * pace - time.monotonic()
             if ahead > 0:
                 time.sleep(ahead)
+
+        drive_workload(self._clock, fault_steps(self.report.plan), self.s.operations, run_op)
         self.report.workload_seconds = time.monotonic() - started
 
     # -- faults -------------------------------------------------------------
-    def faults(self, done: threading.Event) -> None:
-        assert self.proxy is not None
-        kills_left, restarts_left = self.s.kills, self.s.apiserver_restarts
-        while not done.wait(self.s.fault_interval):
-            kind = self.rng.choice(["cut", "latency", "stall", "compact", "kill", "restart"])
-            if kind == "kill" and kills_left:
-                self._kill_one()
-                kills_left -= 1
-            elif kind == "restart" and restarts_left:
-                self.cp.stop()
-                self.cp.start()
-                restarts_left -= 1
-            elif kind == "cut":
-                self.proxy.cut_all()
-            elif kind == "latency":
-                self.proxy.set_latency(0.2)
-                done.wait(1.0)
-                self.proxy.set_latency(0.0)
-            elif kind == "stall":
-                self.proxy.stall(True)
-                done.wait(1.0)
-                self.proxy.stall(False)
-            elif kind == "compact":
-                with contextlib.suppress(OSError):
-                    self.cp.compact_etcd()
-            else:
-                continue
-            self.report.faults[kind] += 1
-        # Faults owed are still delivered, so every run has them all.
-        for _ in range(kills_left):
-            self._kill_one()
-            self.report.faults["kill"] += 1
+    def faults(self) -> None:
+        drive_faults(self._clock, fault_steps(self.report.plan), self._take_step)
 
-    def _kill_one(self) -> None:
+    def _take_step(self, step: Step) -> Then:
+        """Begin or lift one fault; record a failure instead of raising, so
+        the schedule goes on and the report says which fault did not happen."""
+        try:
+            if step.phase == "begin":
+                return self._begin(step)
+            if step.number in self._active:  # nothing to lift if it never began
+                self._lift(step)
+        except Exception as err:
+            self._active.pop(step.number, None)
+            self.report.fault_errors.append((step.fault, _describe(err)))
+        return None
+
+    def _delivered(self, fault: Fault, fired_at: int, started: float, detail: str = "") -> None:
+        self.report.delivered.append(Delivery(fault, fired_at, time.monotonic() - started, detail))
+
+    def _begin(self, step: Step) -> Then:
+        assert self.proxy is not None
+        fault, fired_at, started = step.fault, self._clock.completed, time.monotonic()
+        if fault.kind in LASTING:
+            if fault.kind == "latency":
+                self.proxy.set_latency(self.s.latency)
+            else:
+                self.proxy.stall(True)
+            self._active[step.number] = (fired_at, started)
+        elif fault.kind == "cut":
+            self._delivered(fault, fired_at, started, f"{self._cut()} connections")
+        elif fault.kind == "compact":
+            self._delivered(fault, fired_at, started, f"revision {self.cp.compact_etcd()}")
+        elif fault.kind == "kill":
+            self._delivered(fault, fired_at, started, f"pid {self._kill_one()}")
+        elif fault.kind == "restart":
+            self.cp.stop()
+            if self.cp.running:
+                raise FaultNotDelivered("the API server was still running after stop()")
+
+            def start_again() -> None:
+                # After the step is taken: the workload runs on meanwhile,
+                # its writes retrying against the stopped server.
+                try:
+                    self.cp.start()
+                except Exception as err:
+                    self.report.fault_errors.append((fault, _describe(err)))
+                    return
+                self._delivered(fault, fired_at, started, f"up in {self.cp.startup_seconds:.1f}s")
+
+            return start_again
+        return None
+
+    def _lift(self, step: Step) -> None:
+        assert self.proxy is not None
+        fired_at, started = self._active.pop(step.number)
+        if step.fault.kind == "latency":
+            self.proxy.set_latency(0.0)
+        else:
+            self.proxy.stall(False)
+        self._delivered(step.fault, fired_at, started, f"lifted before operation {step.index}")
+
+    def _cut(self) -> int:
+        """Reset every proxied connection; if none was open (the controllers
+        were between connections), wait for the next one and cut that."""
+        assert self.proxy is not None
+        accepted = self.proxy.accepted
+        cut = self.proxy.cut_all()
+        if cut == 0 and self.proxy.wait_for_accepted(accepted + 1, 10.0):
+            cut = self.proxy.cut_all()
+        if cut == 0:
+            raise FaultNotDelivered("no open connection to cut within 10s")
+        return cut
+
+    def _kill_one(self) -> int:
         """SIGKILL the leader if one is known, else any replica; restart it
-        with the same state dir."""
+        with the same state dir. Returns the pid killed."""
         leader = next(
             (r for r in self.replicas if any("became leader" in line for line in r.lines[-200:])),
             self.replicas[0],
         )
-        if leader._proc is not None:
-            self.killed.add(leader._proc.pid)
+        proc = leader._proc
+        if proc is None or proc.poll() is not None:
+            raise FaultNotDelivered("the replica to kill was not running")
+        self.killed.add(proc.pid)
         leader.kill()
+        if proc.returncode is None:
+            raise FaultNotDelivered(f"pid {proc.pid} still running after SIGKILL")
         replacement = self._replica()
         replacement.start()
         self.replicas[self.replicas.index(leader)] = replacement
         self._retired.append(leader)
+        return proc.pid
 
     # -- invariants ---------------------------------------------------------
     def _diff(self) -> dict[str, list[str]]:
@@ -481,13 +880,12 @@ class Chaos:
     def run(self) -> Report:
         try:
             self.setup()
-            done = threading.Event()
-            fault_thread = threading.Thread(target=self.faults, args=(done,))
+            fault_thread = threading.Thread(target=self.faults, name="chaos-faults")
             fault_thread.start()
             try:
                 self.workload()
             finally:
-                done.set()
+                self._clock.close()
                 fault_thread.join()
             self.converge()
             if self.report.convergence_seconds >= 0:
@@ -504,22 +902,51 @@ class Chaos:
         return self.report
 
 
+def _network(name: str, cidr: str, gateway: str) -> dict[str, Any]:
+    return {
+        "apiVersion": API,
+        "kind": "Network",
+        "metadata": {"name": name},
+        "spec": {"cidr": cidr, "gateway": gateway},
+    }
+
+
+def _counts(counter: Counter[str]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counter.items())) or "none"
+
+
 def render(report: Report) -> str:
     s = report.settings
+    planned, delivered = report.planned_counts, report.delivered_counts
+    errors = Counter(f.kind for f, _ in report.fault_errors)
+    by_fault = {(d.fault.at, d.fault.kind): d for d in report.delivered}
+    schedule = []
+    for f in report.plan:
+        d = by_fault.get((f.at, f.kind))
+        mark = "" if d is None else f" ({d.detail})" if d.detail else ""
+        schedule.append(f"{f}{mark}" if d is not None else f"{f} (NOT DELIVERED)")
     lines = [
         "# Reliability: the chaos suite",
         "",
         "Regenerated by `make chaos` (or `make chaos-quick`, which `make test` runs). "
         "Source: `src/network_controller/chaos.py`.",
         "",
-        f"- seed: {s.seed} (rerun with `python -m network_controller.chaos --seed {s.seed}`)",
+        f"- seed: {s.seed} ({s.preset} preset; rerun with `{rerun_command(s)}`); "
+        f"operations and fault schedule digest {report.digest}",
         f"- operations: {sum(report.ops.values())} in {report.workload_seconds:.1f}s "
-        f"({', '.join(f'{k} {v}' for k, v in sorted(report.ops.items()))})",
-        f"- faults injected: {sum(report.faults.values())} "
-        f"({', '.join(f'{k} {v}' for k, v in sorted(report.faults.items()))}); "
+        f"({_counts(report.ops)})",
+        f"- faults: {len(report.plan)} planned, {len(report.delivered)} delivered, "
+        f"{len(report.fault_errors)} failed, {len(report.off_schedule)} off schedule; "
         f"backend failure rate {s.fail_rate:.0%}",
         f"- convergence after the faults stopped: {report.convergence_seconds:.1f}s "
         f"(deadline {s.convergence_deadline:.0f}s)",
+        "",
+        "| fault | planned | delivered | failed | what it does |",
+        "|---|---|---|---|---|",
+        *[
+            f"| {k} | {planned[k]} | {delivered[k]} | {errors[k]} | {FAULT_MEANING[k]} |"
+            for k in FAULT_KINDS
+        ],
         "",
         "| invariant | count |",
         "|---|---|",
@@ -531,6 +958,17 @@ def render(report: Report) -> str:
         f"| crashes (processes we did not kill) | {len(report.crashes)} |",
         f"| tracebacks in controller logs | {len(report.tracebacks)} |",
         "",
+        "## Fault schedule",
+        "",
+        "By operation index (a lasting fault as begin-end), fixed by the seed before the run:",
+        "",
+        "; ".join(schedule) + ".",
+        "",
+        *(
+            ["Faults that failed:", "", *[f"- {f}: {err}" for f, err in report.fault_errors], ""]
+            if report.fault_errors
+            else []
+        ),
         "## Bad input",
         "",
         "| input | outcome |",
@@ -555,9 +993,14 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings(seed=seed, **preset)
     if args.operations:
         settings.operations = args.operations
+    try:  # before anything starts: an impossible plan fails fast
+        plan = plan_faults(settings)
+    except ValueError as err:
+        ap.error(str(err))
     print(
-        f"chaos: seed {seed}, {settings.operations} operations, {settings.kills} controller kills, "
-        f"{settings.apiserver_restarts} API server restarts",
+        f"chaos: seed {seed}, {settings.operations} operations, faults "
+        f"{_counts(Counter(f.kind for f in plan))}, digest "
+        f"{plan_digest(plan_operations(settings), plan)}; rerun: {rerun_command(settings)}",
         flush=True,
     )
     with tempfile.TemporaryDirectory(prefix="kubeloop-chaos-") as tmp:
@@ -567,6 +1010,8 @@ def main(argv: list[str] | None = None) -> int:
     Path(args.output).write_text(text)
     print(text)
     for name in (
+        "fault_errors",
+        "off_schedule",
         "orphans",
         "missing",
         "stale",
@@ -579,6 +1024,13 @@ def main(argv: list[str] | None = None) -> int:
         values = getattr(report, name)
         if values:
             print(f"{name}: {values[:10]}", file=sys.stderr)
+    if report.delivered_counts != report.planned_counts:
+        print(
+            f"faults: planned {_counts(report.planned_counts)}, "
+            f"delivered {_counts(report.delivered_counts)}",
+            file=sys.stderr,
+        )
+    print(f"chaos: seed {seed}; rerun: {rerun_command(settings)}", file=sys.stderr)
     return 0 if report.ok else 1
 
 
