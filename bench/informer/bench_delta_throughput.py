@@ -26,15 +26,7 @@ from kubeloop.cache import (
     meta_namespace_index_func,
     strip_managed_fields,
 )
-from kubeloop.client._types import (
-    ADDED,
-    BOOKMARK,
-    DELETED,
-    MODIFIED,
-    ListOptions,
-    ListPage,
-    WatchEvent,
-)
+from kubeloop.client.types import EventType, ListOptions, ListPage, WatchEvent
 
 
 def make_object(i: int, rv: int) -> dict[str, Any]:
@@ -85,14 +77,14 @@ class InMemoryListWatch:
             kind = n % 4
             if kind in (0, 1) or not live:  # modify an existing object
                 i = live[n % len(live)] if live else 0
-                self.watch_events.append(WatchEvent(MODIFIED, make_object(i, rv)))
+                self.watch_events.append(WatchEvent(EventType.MODIFIED, make_object(i, rv)))
             elif kind == 2:  # add a new one
-                self.watch_events.append(WatchEvent(ADDED, make_object(next_id, rv)))
+                self.watch_events.append(WatchEvent(EventType.ADDED, make_object(next_id, rv)))
                 live.append(next_id)
                 next_id += 1
             else:  # delete one
                 i = live.pop(n % len(live))
-                self.watch_events.append(WatchEvent(DELETED, make_object(i, rv)))
+                self.watch_events.append(WatchEvent(EventType.DELETED, make_object(i, rv)))
         self.watch_started: list[float] = []
 
     def list(self, options: ListOptions) -> ListPage:
@@ -104,14 +96,14 @@ class InMemoryListWatch:
 
     def watch(self, options: ListOptions) -> _Stream:
         if options.send_initial_events:
-            initial = [WatchEvent(ADDED, obj) for obj in self.items]
+            initial = [WatchEvent(EventType.ADDED, obj) for obj in self.items]
             end = {
                 "metadata": {
                     "resourceVersion": self.list_rv,
                     "annotations": {"k8s.io/initial-events-end": "true"},
                 }
             }
-            initial.append(WatchEvent(BOOKMARK, end))
+            initial.append(WatchEvent(EventType.BOOKMARK, end))
             return _Stream(initial + self.watch_events, self.watch_started)
         return _Stream(self.watch_events, self.watch_started)
 

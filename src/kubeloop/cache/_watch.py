@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 
-from kubeloop.client._types import WatchEvent, WatchStream
+from kubeloop.client.types import WatchEvent, WatchStream
 
 __all__ = ["Box", "OpenWatch", "WatchSession"]
 

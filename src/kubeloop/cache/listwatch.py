@@ -16,7 +16,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Protocol
 
-from kubeloop.client._types import ListOptions, ListPage, WatchStream
+from kubeloop.client.types import ListOptions, ListPage, WatchStream
 
 __all__ = ["ListWatch", "ListerWatcher", "ResourceClientLike", "TweakListOptionsFunc"]
 

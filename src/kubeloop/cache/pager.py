@@ -21,13 +21,10 @@ from collections.abc import Callable
 from typing import Any
 
 from kubeloop.cache.delta_fifo import TransformFunc
-from kubeloop.client._types import ListOptions, ListPage
+from kubeloop.client.types import DEFAULT_PAGE_SIZE, ListOptions, ListPage
 from kubeloop.errors import ApiError, is_gone
 
 __all__ = ["DEFAULT_PAGE_SIZE", "list_all"]
-
-#: tools/pager's page size.
-DEFAULT_PAGE_SIZE = 500
 
 
 def list_all(

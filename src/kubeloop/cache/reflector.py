@@ -26,7 +26,7 @@ The rules, and why (client-go's, kept exactly):
   to a relist; 429 and "connection refused" back off and re-watch (a relist
   would only add load to an API server already in trouble).
 - A watch started from "" or "0" does not advance the RV on its initial
-  synthetic ADDED events (they come in no RV order), only from the first
+  synthetic EventType.ADDED events (they come in no RV order), only from the first
   other event on.
 - Watch timeouts are random in [5, 10) minutes to spread reconnections.
 - An informer's transform (e.g. strip_managed_fields) is applied here, to
@@ -57,13 +57,7 @@ from kubeloop.cache.keys import deletion_handling_meta_namespace_key_func
 from kubeloop.cache.listwatch import ListerWatcher
 from kubeloop.cache.pager import DEFAULT_PAGE_SIZE, list_all
 from kubeloop.cache.store import Store
-from kubeloop.client._types import (
-    ADDED,
-    BOOKMARK,
-    DELETED,
-    MODIFIED,
-    ListOptions,
-)
+from kubeloop.client.types import EventType, ListOptions
 from kubeloop.errors import (
     ApiError,
     KubeloopError,
@@ -483,15 +477,19 @@ class Reflector:
                 kind = event.type
                 try:
                     rv = get_resource_version(obj)
-                    if transform is not None and kind in (ADDED, MODIFIED, DELETED):
+                    if transform is not None and kind in (
+                        EventType.ADDED,
+                        EventType.MODIFIED,
+                        EventType.DELETED,
+                    ):
                         obj = transform(obj)
-                    if kind == ADDED:
+                    if kind == EventType.ADDED:
                         store.add(obj)
-                    elif kind == MODIFIED:
+                    elif kind == EventType.MODIFIED:
                         store.update(obj)
-                    elif kind == DELETED:
+                    elif kind == EventType.DELETED:
                         store.delete(obj)
-                    elif kind == BOOKMARK:
+                    elif kind == EventType.BOOKMARK:
                         # A bookmark only moves the RV forward.
                         if get_annotations(obj).get(INITIAL_EVENTS_END_ANNOTATION) == "true":
                             bookmark_received = True
@@ -503,7 +501,7 @@ class Reflector:
                     continue
                 except Exception:
                     _log.exception("%s: unable to apply %s watch event to store", self.name, kind)
-                if hold_rv and kind != ADDED:
+                if hold_rv and kind != EventType.ADDED:
                     hold_rv = False
                 if not hold_rv:
                     set_rv(rv)

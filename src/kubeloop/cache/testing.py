@@ -27,15 +27,7 @@ from typing import Any
 import msgspec
 
 from kubeloop.cache.keys import KeyFunc, meta_namespace_key_func
-from kubeloop.client._types import (
-    ADDED,
-    BOOKMARK,
-    DELETED,
-    MODIFIED,
-    ListOptions,
-    ListPage,
-    WatchEvent,
-)
+from kubeloop.client.types import EventType, ListOptions, ListPage, WatchEvent
 from kubeloop.errors import ApiError, Gone, Invalid
 
 __all__ = ["FakeControllerSource", "FakeWatchStream"]
@@ -60,7 +52,7 @@ class FakeWatchStream:
                 self._pending.append(event)
                 self._cond.notify_all()
 
-    def action(self, event_type: str, obj: Any) -> None:
+    def action(self, event_type: EventType, obj: Any) -> None:
         self.push(WatchEvent(event_type, obj))
 
     def close(self, error: BaseException | None = None) -> None:
@@ -140,32 +132,32 @@ class FakeControllerSource:
     # -- changing the contents ------------------------------------------------
 
     def add(self, obj: Any) -> Any:
-        return self.change(ADDED, obj)
+        return self.change(EventType.ADDED, obj)
 
     def modify(self, obj: Any) -> Any:
-        return self.change(MODIFIED, obj)
+        return self.change(EventType.MODIFIED, obj)
 
     def delete(self, obj: Any) -> Any:
-        return self.change(DELETED, obj)
+        return self.change(EventType.DELETED, obj)
 
     def add_drop_watch(self, obj: Any) -> Any:
         """Add, but do not tell open watches (a later re-watch replays it)."""
-        return self.change(ADDED, obj, broadcast=False)
+        return self.change(EventType.ADDED, obj, broadcast=False)
 
     def modify_drop_watch(self, obj: Any) -> Any:
-        return self.change(MODIFIED, obj, broadcast=False)
+        return self.change(EventType.MODIFIED, obj, broadcast=False)
 
     def delete_drop_watch(self, obj: Any) -> Any:
-        return self.change(DELETED, obj, broadcast=False)
+        return self.change(EventType.DELETED, obj, broadcast=False)
 
-    def change(self, event_type: str, obj: Any, broadcast: bool = True) -> Any:
+    def change(self, event_type: EventType, obj: Any, broadcast: bool = True) -> Any:
         """Record a change under the next resourceVersion; return the stored object."""
         with self._lock:
             stored = _with_resource_version(obj, str(len(self._changes) + 1))
             event = WatchEvent(event_type, stored)
             self._changes.append(event)
             key = self._key_func(stored)
-            if event_type == DELETED:
+            if event_type == EventType.DELETED:
                 self._items.pop(key, None)
             else:
                 self._items[key] = stored
@@ -240,11 +232,11 @@ class FakeControllerSource:
             if options.send_initial_events:
                 if not self.supports_watch_list:
                     raise Invalid(422, "Invalid", "sendInitialEvents is forbidden for watch")
-                events = [WatchEvent(ADDED, self._items[k]) for k in sorted(self._items)]
+                events = [WatchEvent(EventType.ADDED, self._items[k]) for k in sorted(self._items)]
                 rv = str(len(self._changes))
                 events.append(
                     WatchEvent(
-                        BOOKMARK,
+                        EventType.BOOKMARK,
                         {
                             "metadata": {
                                 "resourceVersion": rv,

@@ -25,29 +25,15 @@ from kubeloop.client._config import Config, ExecConfig, TokenSource
 from kubeloop.client._loader import load_config, load_incluster_config, load_kubeconfig
 from kubeloop.client._resource import PATCH_CONTENT_TYPES, ResourceClient, group_version_path
 from kubeloop.client._typed import TypedResourceClient
-from kubeloop.client._types import (
-    ADDED,
-    BOOKMARK,
-    DELETED,
-    ERROR,
-    MODIFIED,
-    ListOptions,
-    ListPage,
-    WatchEvent,
-    WatchStream,
-)
 from kubeloop.client._watch import Watch
+from kubeloop.client.types import EventType, ListOptions, ListPage, WatchEvent, WatchStream
 
 __all__ = [
-    "ADDED",
-    "BOOKMARK",
-    "DELETED",
-    "ERROR",
-    "MODIFIED",
     "PATCH_CONTENT_TYPES",
     "APIResource",
     "Client",
     "Config",
+    "EventType",
     "ExecConfig",
     "ListOptions",
     "ListPage",

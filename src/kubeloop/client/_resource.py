@@ -27,8 +27,8 @@ from urllib.parse import quote
 
 from kubeloop.client._codec import decode_json, decode_list, encode_json
 from kubeloop.client._config import Config
-from kubeloop.client._types import ListOptions, ListPage
 from kubeloop.client._watch import Watch
+from kubeloop.client.types import DEFAULT_PAGE_SIZE, ListOptions, ListPage
 
 
 class Requester(Protocol):
@@ -55,6 +55,7 @@ class Requester(Protocol):
         self, path: str, params: dict[str, str], model: type[Any] | None = None
     ) -> Watch: ...
 
+
 PatchType = Literal["merge", "json", "strategic", "apply"]
 
 PATCH_CONTENT_TYPES: dict[str, str] = {
@@ -63,9 +64,6 @@ PATCH_CONTENT_TYPES: dict[str, str] = {
     "strategic": "application/strategic-merge-patch+json",
     "apply": "application/apply-patch+yaml",
 }
-
-#: client-go's pager page size.
-DEFAULT_PAGE_SIZE = 500
 
 
 def group_version_path(api_version: str) -> str:

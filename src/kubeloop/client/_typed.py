@@ -35,14 +35,13 @@ import msgspec
 
 from kubeloop.client._codec import decode_model_list, encode_json
 from kubeloop.client._resource import (
-    DEFAULT_PAGE_SIZE,
     PATCH_CONTENT_TYPES,
     PatchType,
     ResourceClient,
     list_pages,
 )
-from kubeloop.client._types import ListOptions, ListPage
 from kubeloop.client._watch import Watch
+from kubeloop.client.types import DEFAULT_PAGE_SIZE, ListOptions, ListPage
 from kubeloop.errors import DecodeError
 from kubeloop.typed import ResourceT, decoder_for, encode, write_view
 

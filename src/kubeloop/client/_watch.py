@@ -20,7 +20,7 @@ import msgspec
 
 from kubeloop.client._loop import LoopThread
 from kubeloop.client._rest import AsyncRest
-from kubeloop.client._types import BOOKMARK, ERROR, WatchEvent
+from kubeloop.client.types import EventType, WatchEvent
 from kubeloop.errors import DecodeError, TransportError, api_error_from_status
 from kubeloop.typed import PartialObjectMetadata
 
@@ -28,12 +28,12 @@ T = TypeVar("T")
 
 
 class _Event(msgspec.Struct):
-    type: str
+    type: EventType
     object: Any
 
 
 class _ModelEvent(msgspec.Struct, Generic[T]):
-    type: str
+    type: EventType
     object: T
 
 
@@ -56,7 +56,7 @@ _END = object()
 def decode_model_event(line: bytes, model: type[Any]) -> Any:
     """A watch line as an event whose object is a ``model``.
 
-    Only when that fails (a BOOKMARK or ERROR object lacks the model's
+    Only when that fails (a EventType.BOOKMARK or EventType.ERROR object lacks the model's
     required fields) is the line decoded again, as what it then is: a
     BOOKMARK's object as :class:`PartialObjectMetadata`, an ERROR's Status as
     a dict. Raises ``msgspec.DecodeError`` for anything else.
@@ -65,9 +65,9 @@ def decode_model_event(line: bytes, model: type[Any]) -> Any:
         return _model_event_decoder(model).decode(line)
     except msgspec.DecodeError:
         event = _event_decoder.decode(line)
-        if event.type == BOOKMARK:
+        if event.type == EventType.BOOKMARK:
             return _bookmark_decoder.decode(line)
-        if event.type == ERROR:
+        if event.type == EventType.ERROR:
             return event
         raise
 
@@ -77,13 +77,13 @@ class Watch:
 
     Iterate for :class:`WatchEvent`; iteration ends when the server closes
     the stream (timeoutSeconds reached) or :meth:`stop` is called from any
-    thread. An ERROR event raises its :class:`ApiError` (e.g. ``Gone``); a
+    thread. An EventType.ERROR event raises its :class:`ApiError` (e.g. ``Gone``); a
     broken connection raises :class:`TransportError`.
 
     Objects are plain dicts, or instances of ``model`` when one is given
-    (decoded straight from the line). A typed watch decodes BOOKMARK objects,
+    (decoded straight from the line). A typed watch decodes EventType.BOOKMARK objects,
     which carry only metadata, as :class:`PartialObjectMetadata`, and an
-    ERROR event's Status as a dict, so it still raises the typed ApiError.
+    EventType.ERROR event's Status as a dict, so it still raises the typed ApiError.
     """
 
     def __init__(
@@ -179,7 +179,7 @@ class Watch:
             except msgspec.DecodeError as err:
                 self.stop()
                 raise DecodeError(f"watch {self._path}: undecodable event: {err}") from err
-            if event.type == ERROR:
+            if event.type == EventType.ERROR:
                 self.stop()
                 if model is not None:  # a lax model may have swallowed the Status
                     event = _event_decoder.decode(item)

@@ -9,7 +9,7 @@ from typing import Any
 import psutil
 import pytest
 
-from kubeloop.client import BOOKMARK, Client, ListOptions, load_config
+from kubeloop.client import Client, EventType, ListOptions, load_config
 from kubeloop.errors import (
     AlreadyExists,
     Conflict,
@@ -160,7 +160,7 @@ def test_watch_resumes_from_a_bookmark_resource_version(client: Client, namespac
         timeout_seconds=30,
     ) as w:
         for event in w:
-            if event.type == BOOKMARK:
+            if event.type == EventType.BOOKMARK:
                 annotations = event.object["metadata"].get("annotations", {})
                 assert annotations.get("k8s.io/initial-events-end") == "true"
                 bookmark_rv = event.object["metadata"]["resourceVersion"]
@@ -189,11 +189,11 @@ def test_watch_list_stream_keeps_delivering_after_the_initial_events(
     ) as w:
         events = iter(w)
         for event in events:
-            if event.type == BOOKMARK:
+            if event.type == EventType.BOOKMARK:
                 break
         cms.create(cm("second"))
         started = time.monotonic()
-        event = next(e for e in events if e.type != BOOKMARK)
+        event = next(e for e in events if e.type != EventType.BOOKMARK)
         assert (event.type, event.object["metadata"]["name"]) == ("ADDED", "second")
         assert time.monotonic() - started < 10
 

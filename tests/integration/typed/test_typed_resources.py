@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from kubeloop.cache import SharedInformerFactory, wait_for_cache_sync
-from kubeloop.client import BOOKMARK, Client, TypedResourceClient
+from kubeloop.client import Client, EventType, TypedResourceClient
 from kubeloop.errors import Conflict, Invalid, NotFound
 from kubeloop.gen import Source, generate
 from kubeloop.typed import ObjectMeta, PartialObjectMetadata
@@ -114,7 +114,7 @@ def test_watch_events_decode_into_models_and_bookmarks_into_metadata(
         nets.delete("w1")
         seen: list[tuple[str, Any]] = []
         for event in w:
-            if event.type == BOOKMARK:
+            if event.type == EventType.BOOKMARK:
                 assert isinstance(event.object, PartialObjectMetadata)
                 continue
             seen.append((event.type, event.object))

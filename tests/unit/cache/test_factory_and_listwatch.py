@@ -15,7 +15,7 @@ from kubeloop.cache import (
     wait_for_cache_sync,
 )
 from kubeloop.cache.testing import FakeControllerSource, FakeWatchStream
-from kubeloop.client._types import ListOptions, ListPage
+from kubeloop.client.types import ListOptions, ListPage
 from kubeloop.errors import NotFound
 
 from .helpers import WAIT, FakeBackoff, Recorder, no_sleep, pod

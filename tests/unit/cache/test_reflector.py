@@ -20,15 +20,7 @@ from kubeloop.cache import (
     meta_namespace_key_func,
 )
 from kubeloop.cache.testing import FakeWatchStream
-from kubeloop.client._types import (
-    ADDED,
-    BOOKMARK,
-    DELETED,
-    MODIFIED,
-    ListOptions,
-    ListPage,
-    WatchEvent,
-)
+from kubeloop.client.types import EventType, ListOptions, ListPage, WatchEvent
 from kubeloop.errors import (
     ApiError,
     Gone,
@@ -116,7 +108,7 @@ def test_close_watch_stream_on_error(stop: threading.Event) -> None:
         options=opts(),
         watch_error_handler=lambda r, e: errors.append(e),
     )
-    stream.action(ADDED, pod("bar", rv="2"))
+    stream.action(EventType.ADDED, pod("bar", rv="2"))
     stream.close(ApiError(500, "InternalError", "boom"))
     r.list_and_watch(stop)
     assert stream.stopped
@@ -138,7 +130,7 @@ def test_run_until_stop_stops_the_watch() -> None:
     t = threading.Thread(target=r.run, args=(stop,), name="kubeloop-test-reflector")
     t.start()
     assert watching.wait(WAIT)
-    stream.action(ADDED, pod("bar", rv="2"))
+    stream.action(EventType.ADDED, pod("bar", rv="2"))
     stop.set()
     t.join(WAIT)
     assert not t.is_alive()
@@ -208,9 +200,9 @@ def test_watch_handler() -> None:
     watch = one_watch_then_stop(
         stop,
         [
-            WatchEvent(DELETED, pod("foo")),
-            WatchEvent(MODIFIED, pod("bar", rv="55")),
-            WatchEvent(ADDED, pod("baz", rv="32")),
+            WatchEvent(EventType.DELETED, pod("foo")),
+            WatchEvent(EventType.MODIFIED, pod("bar", rv="55")),
+            WatchEvent(EventType.ADDED, pod("baz", rv="32")),
         ],
     )
 
@@ -246,9 +238,9 @@ def test_list_and_watch(use_watch_list: bool) -> None:
     stop = threading.Event()
     if use_watch_list:
         events = [
-            WatchEvent(ADDED, pod("foo", rv="1")),
+            WatchEvent(EventType.ADDED, pod("foo", rv="1")),
             WatchEvent(
-                BOOKMARK,
+                EventType.BOOKMARK,
                 {
                     "metadata": {
                         "resourceVersion": "1",
@@ -260,9 +252,9 @@ def test_list_and_watch(use_watch_list: bool) -> None:
     else:
         events = []
     events += [
-        WatchEvent(MODIFIED, pod("foo", rv="2")),
-        WatchEvent(ADDED, pod("bar", rv="3")),
-        WatchEvent(ADDED, pod("baz", rv="4")),
+        WatchEvent(EventType.MODIFIED, pod("foo", rv="2")),
+        WatchEvent(EventType.ADDED, pod("bar", rv="3")),
+        WatchEvent(EventType.ADDED, pod("baz", rv="4")),
     ]
 
     def list_func(options: ListOptions) -> ListPage:
@@ -315,14 +307,17 @@ def test_list_and_watch(use_watch_list: bool) -> None:
 def test_list_and_watch_with_errors() -> None:
     # TestReflectorListAndWatchWithErrors: one store across successive rounds.
     table: list[dict[str, Any]] = [
-        {"list": ("1", []), "events": [(ADDED, "foo", "2"), (ADDED, "bar", "3")]},
+        {
+            "list": ("1", []),
+            "events": [(EventType.ADDED, "foo", "2"), (EventType.ADDED, "bar", "3")],
+        },
         {
             "list": ("3", [("foo", "2"), ("bar", "3")]),
-            "events": [(DELETED, "foo", "4"), (ADDED, "qux", "5")],
+            "events": [(EventType.DELETED, "foo", "4"), (EventType.ADDED, "qux", "5")],
         },
         {"list_err": RuntimeError("a list error")},
         {"list": ("5", [("bar", "3"), ("qux", "5")]), "watch_err": RuntimeError("a watch error")},
-        {"list": ("5", [("bar", "3"), ("qux", "5")]), "events": [(ADDED, "baz", "6")]},
+        {"list": ("5", [("bar", "3"), ("qux", "5")]), "events": [(EventType.ADDED, "baz", "6")]},
         {"list": ("6", [("bar", "3"), ("qux", "5"), ("baz", "6")])},
     ]
     s = Indexer(meta_namespace_key_func)
@@ -714,7 +709,7 @@ def test_relist_after_gone_uses_last_rv() -> None:
 
     def watch(options: ListOptions) -> FakeWatchStream:
         watch_rvs.append(options.resource_version)
-        stream = FakeWatchStream([WatchEvent(MODIFIED, pod("a", rv="7"))])
+        stream = FakeWatchStream([WatchEvent(EventType.MODIFIED, pod("a", rv="7"))])
         stream.close(Gone(410, "Expired", "too old resource version"))
         return stream
 
@@ -756,7 +751,7 @@ def test_normal_watch_close_rewatches_without_relist(close_error: Exception | No
             stop.set()
             return FakeWatchStream()
         n = len(watch_rvs)
-        stream = FakeWatchStream([WatchEvent(ADDED, pod(f"p{n}", rv=str(5 + n)))])
+        stream = FakeWatchStream([WatchEvent(EventType.ADDED, pod(f"p{n}", rv=str(5 + n)))])
         stream.close(close_error)
         return stream
 
@@ -826,10 +821,10 @@ def test_resource_version_update() -> None:
     watch = one_watch_then_stop(
         stop,
         [
-            WatchEvent(ADDED, pod("", rv="10")),
-            WatchEvent(MODIFIED, pod("", rv="20")),
-            WatchEvent(BOOKMARK, pod("", rv="30")),
-            WatchEvent(DELETED, pod("", rv="40")),
+            WatchEvent(EventType.ADDED, pod("", rv="10")),
+            WatchEvent(EventType.MODIFIED, pod("", rv="20")),
+            WatchEvent(EventType.BOOKMARK, pod("", rv="30")),
+            WatchEvent(EventType.DELETED, pod("", rv="40")),
         ],
     )
 
@@ -843,7 +838,7 @@ def test_resource_version_update() -> None:
 def test_bookmark_only_advances_resource_version() -> None:
     stop = threading.Event()
     watch_rvs: list[str | None] = []
-    bookmark = WatchEvent(BOOKMARK, {"metadata": {"resourceVersion": "99"}})
+    bookmark = WatchEvent(EventType.BOOKMARK, {"metadata": {"resourceVersion": "99"}})
     watch = one_watch_then_stop(stop, [bookmark], watch_rvs)
 
     s = store()
@@ -864,10 +859,10 @@ def test_watch_from_zero_does_not_advance_rv_on_initial_adds() -> None:
             return FakeWatchStream()
         stream = FakeWatchStream(
             [
-                WatchEvent(ADDED, pod("b", rv="9")),
-                WatchEvent(ADDED, pod("a", rv="4")),
-                WatchEvent(MODIFIED, pod("a", rv="11")),
-                WatchEvent(ADDED, pod("c", rv="12")),
+                WatchEvent(EventType.ADDED, pod("b", rv="9")),
+                WatchEvent(EventType.ADDED, pod("a", rv="4")),
+                WatchEvent(EventType.MODIFIED, pod("a", rv="11")),
+                WatchEvent(EventType.ADDED, pod("c", rv="12")),
             ]
         )
         stream.close()
@@ -880,7 +875,7 @@ def test_watch_from_zero_does_not_advance_rv_on_initial_adds() -> None:
 
     r = Reflector(ListWatch(lambda o: ListPage([], "0"), watch), Spy(), options=opts())
     r.list_and_watch(stop)
-    # Initial ADDs left the RV at the list's "0"; from the MODIFIED on it moves.
+    # Initial ADDs left the RV at the list's "0"; from the EventType.MODIFIED on it moves.
     assert seen == ["0", "0", "11"]
     assert r.last_sync_resource_version() == "12"
 
@@ -1036,15 +1031,15 @@ def test_transform_runs_once_per_object_streamed_or_watched(stop: threading.Even
 
     def bookmark(rv: str) -> WatchEvent:
         md = {"resourceVersion": rv, "annotations": {"k8s.io/initial-events-end": "true"}}
-        return WatchEvent(BOOKMARK, {"metadata": md})
+        return WatchEvent(EventType.BOOKMARK, {"metadata": md})
 
     stream = FakeWatchStream(
         [
-            WatchEvent(ADDED, pod("a", rv="1")),
-            WatchEvent(ADDED, pod("b", rv="2")),
+            WatchEvent(EventType.ADDED, pod("a", rv="1")),
+            WatchEvent(EventType.ADDED, pod("b", rv="2")),
             bookmark("3"),
-            WatchEvent(MODIFIED, pod("a", rv="4")),
-            WatchEvent(DELETED, pod("b", rv="5")),
+            WatchEvent(EventType.MODIFIED, pod("a", rv="4")),
+            WatchEvent(EventType.DELETED, pod("b", rv="5")),
         ]
     )
     r = Reflector(

@@ -10,15 +10,7 @@ from typing import Any
 import pytest
 
 from kubeloop.cache import Indexer, Reflector, ReflectorOptions, meta_namespace_key_func
-from kubeloop.client._types import (
-    ADDED,
-    BOOKMARK,
-    DELETED,
-    MODIFIED,
-    ListOptions,
-    ListPage,
-    WatchEvent,
-)
+from kubeloop.client.types import EventType, ListOptions, ListPage, WatchEvent
 from kubeloop.errors import Gone, Invalid, TooManyRequests
 
 from .helpers import WAIT, FakeBackoff, no_sleep, pod
@@ -26,7 +18,7 @@ from .helpers import WAIT, FakeBackoff, no_sleep, pod
 
 def bookmark(rv: str, end: str = "true") -> WatchEvent:
     md = {"resourceVersion": rv, "annotations": {"k8s.io/initial-events-end": end}}
-    return WatchEvent(BOOKMARK, {"metadata": md})
+    return WatchEvent(EventType.BOOKMARK, {"metadata": md})
 
 
 class _Stream:
@@ -135,7 +127,7 @@ def contents(s: Indexer) -> dict[str, str]:
 
 
 def test_not_synced_without_the_bookmark(stop: threading.Event) -> None:
-    lw = WatchListLW(stop, [WatchEvent(ADDED, pod("p1", rv="1"))], close_after_events=1)
+    lw = WatchListLW(stop, [WatchEvent(EventType.ADDED, pod("p1", rv="1"))], close_after_events=1)
     s, err = run(lw)
     assert err is None
     assert lw.summary() == [WATCHLIST]
@@ -159,7 +151,7 @@ def test_old_list_watch_when_watch_list_is_off(stop: threading.Event) -> None:
 def test_falls_back_to_list_watch(stop: threading.Event, error: BaseException) -> None:
     lw = WatchListLW(
         stop,
-        [WatchEvent(ADDED, pod("p2", rv="2"))],
+        [WatchEvent(EventType.ADDED, pod("p2", rv="2"))],
         pod_list=ListPage([pod("p1", rv="1")], "1"),
         close_after_events=1,
         watch_error=lambda o: error if o.send_initial_events else None,
@@ -172,8 +164,8 @@ def test_falls_back_to_list_watch(stop: threading.Event, error: BaseException) -
 
 def test_synced_after_the_bookmark(stop: threading.Event) -> None:
     events = [
-        WatchEvent(ADDED, pod("p1", rv="1")),
-        WatchEvent(ADDED, pod("p2", rv="2")),
+        WatchEvent(EventType.ADDED, pod("p1", rv="1")),
+        WatchEvent(EventType.ADDED, pod("p2", rv="2")),
         bookmark("2"),
     ]
     lw = WatchListLW(stop, events, close_after_events=3)
@@ -184,11 +176,11 @@ def test_synced_after_the_bookmark(stop: threading.Event) -> None:
 
 def test_updates_and_deletes_during_streaming_are_applied(stop: threading.Event) -> None:
     events = [
-        WatchEvent(ADDED, pod("p1", rv="1")),
-        WatchEvent(ADDED, pod("p2", rv="2")),
-        WatchEvent(MODIFIED, pod("p1", rv="3")),
-        WatchEvent(ADDED, pod("p3", rv="4")),
-        WatchEvent(DELETED, pod("p3", rv="5")),
+        WatchEvent(EventType.ADDED, pod("p1", rv="1")),
+        WatchEvent(EventType.ADDED, pod("p2", rv="2")),
+        WatchEvent(EventType.MODIFIED, pod("p1", rv="3")),
+        WatchEvent(EventType.ADDED, pod("p3", rv="4")),
+        WatchEvent(EventType.DELETED, pod("p3", rv="5")),
         bookmark("5"),
     ]
     lw = WatchListLW(stop, events, close_after_events=6)
@@ -207,7 +199,7 @@ def test_retries_429(stop: threading.Event) -> None:
 
     lw = WatchListLW(
         stop,
-        [WatchEvent(ADDED, pod("p1", rv="1")), bookmark("2")],
+        [WatchEvent(EventType.ADDED, pod("p1", rv="1")), bookmark("2")],
         close_after_events=2,
         watch_error=busy,
     )
@@ -220,8 +212,8 @@ def test_stopping_a_watcher_before_sync_makes_a_new_watch_list_request(
     stop: threading.Event,
 ) -> None:
     events = [
-        WatchEvent(ADDED, pod("p1", rv="1")),
-        WatchEvent(ADDED, pod("p1", rv="1")),
+        WatchEvent(EventType.ADDED, pod("p1", rv="1")),
+        WatchEvent(EventType.ADDED, pod("p1", rv="1")),
         bookmark("1"),
     ]
     lw = WatchListLW(stop, events, stop_after_events=1, close_after_events=3)
@@ -232,11 +224,11 @@ def test_stopping_a_watcher_before_sync_makes_a_new_watch_list_request(
 
 def test_stopping_a_watcher_after_sync_makes_a_new_watch_request(stop: threading.Event) -> None:
     events = [
-        WatchEvent(ADDED, pod("p1", rv="1")),
-        WatchEvent(ADDED, pod("p2", rv="2")),
+        WatchEvent(EventType.ADDED, pod("p1", rv="1")),
+        WatchEvent(EventType.ADDED, pod("p2", rv="2")),
         bookmark("2"),
-        WatchEvent(ADDED, pod("p3", rv="3")),
-        WatchEvent(ADDED, pod("p4", rv="4")),
+        WatchEvent(EventType.ADDED, pod("p3", rv="3")),
+        WatchEvent(EventType.ADDED, pod("p4", rv="4")),
     ]
     lw = WatchListLW(stop, events, stop_after_events=4, close_after_events=5)
     s, _ = run(lw)
@@ -253,9 +245,9 @@ def test_expiring_an_established_watcher_returns_an_error(stop: threading.Event)
         return Gone(410, "Expired", "rv already expired") if calls == 2 else None
 
     events = [
-        WatchEvent(ADDED, pod("p1", rv="1")),
+        WatchEvent(EventType.ADDED, pod("p1", rv="1")),
         bookmark("2"),
-        WatchEvent(ADDED, pod("p3", rv="3")),
+        WatchEvent(EventType.ADDED, pod("p3", rv="3")),
     ]
     lw = WatchListLW(stop, events, stop_after_events=3, watch_error=expire_second)
     s, err = run(lw)
@@ -266,8 +258,8 @@ def test_expiring_an_established_watcher_returns_an_error(stop: threading.Event)
 
 def test_initial_events_end_annotation_value_is_checked(stop: threading.Event) -> None:
     events = [
-        WatchEvent(ADDED, pod("p1", rv="1")),
-        WatchEvent(ADDED, pod("p2", rv="2")),
+        WatchEvent(EventType.ADDED, pod("p1", rv="1")),
+        WatchEvent(EventType.ADDED, pod("p2", rv="2")),
         bookmark("2", "false"),
     ]
     lw = WatchListLW(stop, events, close_after_events=3)
@@ -279,7 +271,7 @@ def test_initial_events_end_annotation_value_is_checked(stop: threading.Event) -
 def test_error_during_streaming_falls_back_to_list(stop: threading.Event) -> None:
     class FailingStream(_Stream):
         def __iter__(self) -> Iterator[WatchEvent]:
-            yield WatchEvent(ADDED, pod("p1", rv="1"))
+            yield WatchEvent(EventType.ADDED, pod("p1", rv="1"))
             raise RuntimeError("stream broke")
 
     class LW(WatchListLW):
@@ -305,7 +297,7 @@ def test_expired_watch_list_rv_retries_with_empty_rv(stop: threading.Event) -> N
 
     lw = WatchListLW(
         stop,
-        [WatchEvent(ADDED, pod("p1", rv="8")), bookmark("8")],
+        [WatchEvent(EventType.ADDED, pod("p1", rv="8")), bookmark("8")],
         close_after_events=2,
         watch_error=expire_rv,
     )

@@ -1,22 +1,44 @@
-"""Value types the client hands up to the cache layer.
+"""Value types the client hands up to the cache layer: list pages, watch
+events and their types, list options, the watch stream protocol.
 
 They are deliberately small and free of transport details, so that the
 reflector can be driven by the real client or by a fake ListerWatcher in unit
-tests with the same types.
+tests with the same types. Public (``kubeloop.client.types``, and re-exported
+from ``kubeloop.client``) because the layers above name them.
+
+Example::
+
+    from kubeloop.client.types import EventType, ListOptions
+    for event in nets.watch(ListOptions(resource_version="0")):
+        if event.type is EventType.DELETED:
+            ...
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-#: Watch event types, as the API server spells them.
-ADDED = "ADDED"
-MODIFIED = "MODIFIED"
-DELETED = "DELETED"
-BOOKMARK = "BOOKMARK"
-ERROR = "ERROR"
+#: Items per LIST page when paging (client-go's tools/pager default), for
+#: the resource clients' ``list`` and the reflector alike.
+DEFAULT_PAGE_SIZE = 500
+
+
+class EventType(enum.StrEnum):
+    """A watch event's type, as the API server spells it (metav1
+    ``watch.EventType``). A ``StrEnum``: equal to the wire string, so
+    ``event.type == "ADDED"`` holds too. A watch line with any other type is
+    a decode error, as client-go's decoder refuses it."""
+
+    ADDED = "ADDED"
+    MODIFIED = "MODIFIED"
+    DELETED = "DELETED"
+    BOOKMARK = "BOOKMARK"
+    #: Never yielded by a :class:`~kubeloop.client.Watch`: it raises the
+    #: Status's :class:`~kubeloop.errors.ApiError` instead.
+    ERROR = "ERROR"
 
 
 @dataclass(slots=True)
@@ -36,7 +58,7 @@ class WatchEvent:
     typed decoder is used). ERROR events are never yielded: the stream raises
     the corresponding :class:`kubeloop.errors.ApiError` instead."""
 
-    type: str
+    type: EventType
     object: Any
 
 
