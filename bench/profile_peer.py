@@ -5,7 +5,7 @@ through the initial sync and one update storm, then prints the functions with
 the most samples (own time, and inclusive time for kubeloop/network_controller
 frames).
 
-Usage: python bench/profile_peer.py [--peer kubeloop] [--n 10000]
+Usage: python -m bench.profile_peer [--peer kubeloop] [--n 10000]
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import (
+from bench.run import (
     NAMESPACE,
     Cluster,
     PeerProcess,

@@ -15,7 +15,7 @@ Scenarios per object count N and repetition: S1 initial sync, S2 update storm
 utime+stime and memory VmRSS/VmHWM of the peer process, from /proc. Writes
 docs/benchmarks.md, docs/benchmarks.json and charts under docs/img/.
 
-Usage: python bench/run.py [--quick] [--sizes 10000,30000] [--repeat 3]
+Usage: python -m bench.run [--quick] [--sizes 10000,30000] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ from typing import IO, Any
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from proc import cpu_seconds, memory_kb
+from bench import report
+from bench.proc import cpu_seconds, memory_kb
 
 REPO = Path(__file__).resolve().parents[1]
 CRD = REPO / "config" / "crd" / "networks.samplecrd.k8s.io.yaml"
@@ -384,8 +384,6 @@ def main() -> None:
     )
     args = ap.parse_args()
     if args.render_only:
-        import report
-
         out = Path(args.out)
         saved = json.loads(out.with_suffix(".json").read_text())
         report.write(out, saved["results"], saved["meta"], saved.get("micro", {}))
@@ -400,7 +398,6 @@ def main() -> None:
         peers=args.peers.split(","),
         out=Path(args.out),
     )
-    import report
 
     from kubeloop.testenv import ControlPlane
 

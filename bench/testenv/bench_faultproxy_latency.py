@@ -9,7 +9,7 @@ the figures, rather than asserted in the unit tests
 (tests/unit/testenv/test_faultproxy.py checks only that every chunk is held
 back at least 2 L).
 
-Usage: ``PYTHONPATH=src python bench/testenv/bench_faultproxy_latency.py
+Usage: ``python bench/testenv/bench_faultproxy_latency.py
 [--latency 0.2] [--chunks 10] [--gap 0.01]``. Prints each chunk's delay; exits
 1 if the slowest chunk took 3 L or more (delays adding up).
 """

@@ -26,7 +26,7 @@ import argparse
 import gc
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgspec
@@ -122,7 +122,7 @@ def typed_decode(data: bytes) -> list[Any]:
 
 
 def rates(
-    decoders: dict[str, Callable[[bytes], list[Any]]], body: bytes, repeat: int
+    decoders: Mapping[str, Callable[[bytes], list[Any]]], body: bytes, repeat: int
 ) -> dict[str, float]:
     """Objects/s of each decoder, best of ``repeat`` rounds; each round runs
     every decoder once, so a busy machine slows all modes alike."""
