@@ -826,11 +826,16 @@ class Chaos:
             # Losing the lease during a partition exits 1 by design (as
             # client-go controllers do); anything else is a crash.
             lost_lease = any("leader election lost" in line for line in replica.lines)
+            lines = replica.lines
             if proc.pid not in self.killed and proc.poll() is not None and not lost_lease:
-                self.report.crashes.append(f"pid {proc.pid} exited {proc.returncode}")
-            for line in replica.lines:
+                # The end of its log says why; a crash report without it
+                # cannot be diagnosed once the run's directory is gone.
+                tail = "\n    ".join(lines[-25:])
+                self.report.crashes.append(f"pid {proc.pid} exited {proc.returncode}:\n    {tail}")
+            for i, line in enumerate(lines):
                 if "Traceback" in line:
-                    self.report.tracebacks.append(f"pid {proc.pid}: {line}")
+                    context = "\n    ".join(lines[i : i + 30])
+                    self.report.tracebacks.append(f"pid {proc.pid}:\n    {context}")
 
     # -- bad input ----------------------------------------------------------
     BAD_SPECS: tuple[tuple[str, Any], ...] = (
@@ -958,6 +963,11 @@ def render(report: Report) -> str:
         f"| crashes (processes we did not kill) | {len(report.crashes)} |",
         f"| tracebacks in controller logs | {len(report.tracebacks)} |",
         "",
+        *(
+            ["## Crashes and tracebacks", "", "```", *report.crashes, *report.tracebacks, "```", ""]
+            if report.crashes or report.tracebacks
+            else []
+        ),
         "## Fault schedule",
         "",
         "By operation index (a lasting fault as begin-end), fixed by the seed before the run:",
