@@ -6,12 +6,14 @@ from __future__ import annotations
 import os
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from kubeloop.client import Client
+from kubeloop.errors import NotFound
 from kubeloop.testenv import ControlPlane
 from kubeloop.testenv.pytest_plugin import KubectlRunner, admin_request
 from network_controller.walkthrough import ControllerProcess
@@ -42,9 +44,20 @@ EXPECTED_RULES = {
 
 
 @pytest.fixture(scope="module")
-def installed(kubectl: KubectlRunner, network_crd: str) -> None:
-    for name in ("namespace.yaml", "serviceaccount.yaml", "rbac.yaml"):
-        kubectl("apply", "--server-side", "-f", str(DEPLOY / name))
+def installed(kubectl: KubectlRunner, network_crd: str) -> Iterator[None]:
+    """deploy/'s namespace, service account and RBAC, applied as a user
+    would, and deleted after the module: the ClusterRole, its binding and
+    the fixed namespace (with the Lease the controller took there) must not
+    outlive it, or the next run in this session starts from their state.
+    ``kubectl delete`` waits until they are gone."""
+    manifests = [DEPLOY / name for name in ("namespace.yaml", "serviceaccount.yaml", "rbac.yaml")]
+    try:
+        for manifest in manifests:
+            kubectl("apply", "--server-side", "-f", str(manifest))
+        yield
+    finally:
+        files = [f"--filename={m}" for m in reversed(manifests)]
+        kubectl("delete", "--wait=true", "--ignore-not-found", "--timeout=90s", *files)
 
 
 def test_every_manifest_passes_a_server_side_dry_run_apply(
@@ -154,11 +167,13 @@ def _ready(obj: dict[str, Any], generation: int = 1) -> bool:
 
 
 def _exists(rc: Any, name: str) -> bool:
+    """Only a NotFound means "not yet"; any other error (a 403 above all, in a
+    test of RBAC) fails the wait with its own message."""
     try:
         rc.get(name)
-        return True
-    except Exception:
+    except NotFound:
         return False
+    return True
 
 
 def _annotated_deployment(name: str, cidr: str) -> dict[str, Any]:

@@ -5,17 +5,19 @@ after its model was generated survives writes made through the old model."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import sys
 import threading
 import types
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from kubeloop.cache import SharedInformerFactory, wait_for_cache_sync
-from kubeloop.client import Client, EventType, TypedResourceClient
+from kubeloop.client import Client, EventType, ResourceClient, TypedResourceClient
 from kubeloop.errors import Conflict, Invalid, NotFound
 from kubeloop.gen import Source, generate
 from kubeloop.typed import ObjectMeta, PartialObjectMetadata
@@ -151,40 +153,43 @@ def test_typed_informer_and_lister(
 
 # -- forward compatibility: a newer CRD than the model ------------------------
 
-GADGET_CRD: dict[str, Any] = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "gadgets.typed.kubeloop.test"},
-    "spec": {
-        "group": "typed.kubeloop.test",
-        "scope": "Namespaced",
-        "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
-        "versions": [
-            {
-                "name": "v1",
-                "served": True,
-                "storage": True,
-                "subresources": {"status": {}},
-                "schema": {
-                    "openAPIV3Schema": {
-                        "type": "object",
-                        "properties": {
-                            "spec": {
-                                "type": "object",
-                                "required": ["size"],
-                                "properties": {"size": {"type": "integer"}},
+
+def gadget_crd(group: str) -> dict[str, Any]:
+    """The first version of the Gadget CRD, in API group ``group``."""
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"gadgets.{group}"},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {
+                                "spec": {
+                                    "type": "object",
+                                    "required": ["size"],
+                                    "properties": {"size": {"type": "integer"}},
+                                },
+                                "status": {
+                                    "type": "object",
+                                    "properties": {"phase": {"type": "string"}},
+                                },
                             },
-                            "status": {
-                                "type": "object",
-                                "properties": {"phase": {"type": "string"}},
-                            },
-                        },
-                    }
-                },
-            }
-        ],
-    },
-}
+                        }
+                    },
+                }
+            ],
+        },
+    }
 
 
 def newer(crd: dict[str, Any]) -> dict[str, Any]:
@@ -204,28 +209,49 @@ def newer(crd: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def old_gadget_model(client: Client) -> Iterator[Any]:
     """The model generated from the first CRD version; the server then gets
-    the newer CRD (the old model is never regenerated)."""
-    source = generate([Source("gadgets.yaml", GADGET_CRD)])
+    the newer CRD (the old model is never regenerated).
+
+    The CRD is cluster-scoped and this fixture changes its schema, so it
+    lives in an API group of its own (no other test, and no rerun in this
+    session, sees it) and is deleted afterwards, waiting until it is gone."""
+    group = f"g{uuid.uuid4().hex[:10]}.typed.kubeloop.test"
+    first = gadget_crd(group)
+    name = first["metadata"]["name"]
+    source = generate([Source("gadgets.yaml", first)])
     module = types.ModuleType("old_gadget_models")
     sys.modules[module.__name__] = module
     exec(compile(source, "old_gadget_models.py", "exec"), module.__dict__)
-    ensure_crd(client, GADGET_CRD)
     crds = client.resource("apiextensions.k8s.io/v1", "customresourcedefinitions", namespaced=False)
-    live = crds.get(GADGET_CRD["metadata"]["name"])
-    live["spec"] = newer(GADGET_CRD)["spec"]
-    crds.update(live)
-    # The new schema is in force once the server defaults spec.color.
-    probe = client.resource("typed.kubeloop.test/v1", "gadgets", namespace="default")
+    try:
+        ensure_crd(client, first)
+        live = crds.get(name)
+        live["spec"] = newer(first)["spec"]
+        crds.update(live)
+        # The new schema is in force once the server defaults spec.color
+        # (a dry run: nothing is stored).
+        probe = client.resource(module.Gadget.API_VERSION, "gadgets", namespace="default")
 
-    def serves_new_schema() -> bool:
-        obj = {"apiVersion": "typed.kubeloop.test/v1", "kind": "Gadget"}
-        obj |= {"metadata": {"name": "probe"}, "spec": {"size": 1}}
-        created = probe.create(obj, dry_run=True)
-        return bool(created["spec"].get("color"))
+        def serves_new_schema() -> bool:
+            obj = {"apiVersion": module.Gadget.API_VERSION, "kind": "Gadget"}
+            obj |= {"metadata": {"name": "probe"}, "spec": {"size": 1}}
+            created = probe.create(obj, dry_run=True)
+            return bool(created["spec"].get("color"))
 
-    wait_until(serves_new_schema, 60, "the newer Gadget schema")
-    yield module.Gadget
-    del sys.modules[module.__name__]
+        wait_until(serves_new_schema, 60, "the newer Gadget schema")
+        yield module.Gadget
+    finally:
+        del sys.modules[module.__name__]
+        with contextlib.suppress(NotFound):
+            crds.delete(name)
+        wait_until(lambda: _gone(crds, name), 60, f"CRD {name} to be deleted")
+
+
+def _gone(resource: ResourceClient, name: str) -> bool:
+    try:
+        resource.get(name)
+    except NotFound:
+        return True
+    return False
 
 
 def test_fields_the_model_does_not_know_survive_typed_writes(
@@ -233,10 +259,10 @@ def test_fields_the_model_does_not_know_survive_typed_writes(
 ) -> None:
     Gadget = old_gadget_model
     assert "color" not in Gadget.__struct_fields__
-    raw = client.resource("typed.kubeloop.test/v1", "gadgets", namespace=namespace)
+    raw = client.resource(Gadget.API_VERSION, "gadgets", namespace=namespace)
     raw.create(
         {
-            "apiVersion": "typed.kubeloop.test/v1",
+            "apiVersion": Gadget.API_VERSION,
             "kind": "Gadget",
             "metadata": {"name": "g", "annotations": {"other-controller": "x"}},
             "spec": {"size": 1, "color": "blue", "extra": {"nested": {"keep": True}}},
