@@ -61,6 +61,8 @@ class EventRecorder:
         self._max_tries = max_tries
         self._retry_interval = retry_interval
         self._stop = threading.Event()
+        # Set when stop() gave up waiting: the writer drops what is queued.
+        self._abandon = threading.Event()
         # Written only by the writer thread: correlation key -> (event name,
         # namespace, count). LRU-bounded like client-go's events cache.
         self._seen: OrderedDict[tuple[str, ...], tuple[str, str, int]] = OrderedDict()
@@ -70,16 +72,43 @@ class EventRecorder:
 
     def start(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="event-recorder", daemon=True)
+            self._thread = threading.Thread(
+                target=self._run, name="kubeloop-event-recorder", daemon=True
+            )
             self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Write what is queued (bounded by ``timeout``), then stop."""
+        """Write what is queued within ``timeout``, then stop.
+
+        Past the timeout the rest is dropped (and counted in ``dropped``),
+        and a write still in flight is abandoned: the writer ends when that
+        request does, at the latest when the client is closed, which fails
+        it quietly. Failed writes are not retried once stopping.
+        """
         self._stop.set()
+        thread = self._thread
+        if thread is None:
+            return
+        deadline = time.monotonic() + timeout
         with contextlib.suppress(queue.Full):
-            self._queue.put_nowait(None)
-        if self._thread is not None:
-            self._thread.join(timeout)
+            self._queue.put(None, timeout=timeout)  # waits for room while the writer drains
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if not thread.is_alive():
+            return
+        self._abandon.set()
+        left = 0
+        with contextlib.suppress(queue.Empty):
+            while True:
+                if self._queue.get_nowait() is not None:
+                    left += 1
+        self.dropped += left
+        self._queue.put_nowait(None)  # room now: the writer's way out
+        log.warning(
+            "event recorder: not done %.1fs after stop; %d queued events dropped, "
+            "the write in flight abandoned",
+            timeout,
+            left,
+        )
 
     def event(self, obj: Any, event_type: str, reason: str, message: str) -> None:
         if isinstance(obj, dict):
@@ -112,12 +141,16 @@ class EventRecorder:
             item = self._queue.get()
             if item is None:
                 return
+            if self._abandon.is_set():
+                self.dropped += 1
+                continue
             for attempt in range(self._max_tries):
                 try:
                     self._write(item)
                     break
-                except KubeloopError as err:
-                    if self._stop.is_set() or attempt + 1 == self._max_tries:
+                except Exception as err:  # never a traceback from the writer thread
+                    retriable = isinstance(err, KubeloopError) and attempt + 1 < self._max_tries
+                    if self._stop.is_set() or not retriable:
                         log.warning("could not write event %s: %s", item["reason"], err)
                         break
                     if self._stop.wait(self._retry_interval):

@@ -20,11 +20,18 @@ whose informer caches model instances decoded straight from the wire::
 
 Every informer carries the namespace index, and ``metadata.managedFields``
 is stripped before caching unless ``strip_managed_fields=False``.
+
+A kind name (``informer_for("apps/v1", "Deployment")``) is looked up in
+discovery and means the same informer as its plural. Nothing else asks
+discovery at construction: a resource that is not served yet (its CRD is
+not installed) still gets its informer, whose LIST fails, is logged and is
+retried with backoff until it is served, as client-go's do.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 from typing import Any, Protocol, TypeVar, overload
 
@@ -35,7 +42,11 @@ from kubeloop.cache.reflector import ReflectorOptions
 from kubeloop.cache.shared_informer import SharedIndexInformer
 from kubeloop.cache.transforms import strip_managed_fields as _strip_managed_fields
 from kubeloop.cache.wait import wait_for_cache_sync
+from kubeloop.client import ListOptions, ListPage, WatchStream
+from kubeloop.errors import KubeloopError
 from kubeloop.typed import Resource
+
+_log = logging.getLogger(__name__)
 
 __all__ = ["ClientLike", "ResourceKey", "SharedInformerFactory"]
 
@@ -106,7 +117,7 @@ class SharedInformerFactory:
                 make: Any = self._client.resource
                 resource_client = make(resource, namespace=self._namespace)
             if resource_client is None:
-                resource_client = self._client.resource(key[0], key[1], namespace=self._namespace)
+                resource_client = self._resource_client(key)
             options = self._reflector_options or ReflectorOptions()
             if options.name == ReflectorOptions.name:
                 # Name the reflector after its resource, as client-go does, so
@@ -167,16 +178,41 @@ class SharedInformerFactory:
         for thread in threads:
             thread.join(timeout)
 
+    def _resource_client(self, key: ResourceKey) -> ResourceClientLike:
+        """The client for ``key``; if making it needs discovery that fails
+        now, one that is made on the reflector's first LIST, so the failure
+        is retried there with backoff instead of raised here."""
+        try:
+            return self._client.resource(key[0], key[1], namespace=self._namespace)
+        except KubeloopError as err:
+            _log.warning(
+                "%s, Resource=%s is not served yet (%s): its informer lists and retries",
+                *key,
+                err,
+            )
+            return _DeferredResourceClient(self._client, key, self._namespace)
+
+    def _canonical(self, api_version: str, name: str) -> ResourceKey:
+        """``(api_version, plural)``: a kind name becomes its plural through
+        discovery when the kind is served (else it stays, until it is)."""
+        lookup = getattr(self._client, "resource_for", None)
+        if not name[:1].isupper() or lookup is None:
+            return api_version, name
+        try:
+            return api_version, str(lookup(api_version, name).name)
+        except KubeloopError:
+            return api_version, name
+
     def _resolve(
         self, resource: ResourceRef, plural: str | None
     ) -> tuple[ResourceKey, ResourceClientLike | None]:
         if isinstance(resource, str):
             if plural is None:
                 raise TypeError("informer_for(api_version, plural): plural is missing")
-            return (resource, plural), None
+            return self._canonical(resource, plural), None
         if isinstance(resource, tuple):
             api_version, name = resource
-            return (api_version, name), None
+            return self._canonical(api_version, name), None
         if isinstance(resource, type) and issubclass(resource, Resource):
             return (resource.API_VERSION, resource.PLURAL), None
         version = getattr(resource, "api_version", None)
@@ -184,3 +220,29 @@ class SharedInformerFactory:
         if isinstance(version, str) and isinstance(plural_attr, str):
             return (version, plural_attr), resource
         return ("", f"{type(resource).__name__}@{id(resource):x}"), resource
+
+
+class _DeferredResourceClient:
+    """A resource client made on first use, for a resource whose client
+    could not be made yet (discovery failed: not served, or unreachable)."""
+
+    def __init__(self, client: ClientLike, key: ResourceKey, namespace: str | None) -> None:
+        self._client = client
+        self._key = key
+        self.namespace = namespace
+        # Guards _made (the reflector lists and watches from one thread, but
+        # nothing promises that).
+        self._lock = threading.Lock()
+        self._made: ResourceClientLike | None = None
+
+    def _get(self) -> ResourceClientLike:
+        with self._lock:
+            if self._made is None:
+                self._made = self._client.resource(*self._key, namespace=self.namespace)
+            return self._made
+
+    def list_page(self, options: ListOptions) -> ListPage:
+        return self._get().list_page(options)
+
+    def watch(self, options: ListOptions) -> WatchStream:
+        return self._get().watch(options)

@@ -11,22 +11,28 @@ Example::
 
 from __future__ import annotations
 
+import concurrent.futures
+import dataclasses
 import threading
+from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any, overload
+from typing import Any, TypeVar, overload
 
 import httpx
 
 from kubeloop.client._codec import decode_json, encode_json
 from kubeloop.client._config import Config
 from kubeloop.client._loop import LoopThread
+from kubeloop.client._ratelimit import PerGroupTokenBuckets
 from kubeloop.client._resource import ResourceClient, group_version_path
 from kubeloop.client._rest import AsyncRest
 from kubeloop.client._transport import build_async_client, build_ssl_context
 from kubeloop.client._typed import TypedResourceClient
 from kubeloop.client._watch import Watch
-from kubeloop.errors import NotFound
+from kubeloop.errors import NotFound, TransportError
 from kubeloop.typed import Resource, ResourceT
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +52,13 @@ class Client:
     Requests share one HTTP/2 connection and each watch has its own
     HTTP/1.1 connection (see :mod:`kubeloop.client._transport` for why), all
     driven by a private event loop thread.
+
+    ``rate_limit_per_group``: one ``qps``/``burst`` budget per API group
+    instead of one for the client, as client-go's typed clients have.
+    A call after :meth:`close` raises :class:`~kubeloop.errors.TransportError`.
     """
 
-    def __init__(self, config: Config | None = None) -> None:
+    def __init__(self, config: Config | None = None, *, rate_limit_per_group: bool = False) -> None:
         if config is None:
             from kubeloop.client._loader import load_config
 
@@ -63,12 +73,55 @@ class Client:
             self._loop.close()
             raise
         self._rest = AsyncRest(config, http)
+        if rate_limit_per_group:
+            self._rest.limiter = PerGroupTokenBuckets(config.qps, config.burst)
         # Watches share the throttle of ordinary requests but not their pool.
         self._watch_rest = AsyncRest(config, watch_http)
         self._watch_rest.limiter = self._rest.limiter
         # Guards _discovery: group-version -> resources served there.
         self._discovery_lock = threading.Lock()
         self._discovery: dict[str, list[APIResource]] = {}
+        # Guards _closed, so no call is handed to the loop once close() began
+        # (a coroutine submitted to a stopping loop would never finish).
+        self._closing_lock = threading.Lock()
+        self._closed = [False]  # shared with the views of with_rate_limiter()
+        self._owner = True
+
+    def with_rate_limiter(self, qps: float, burst: int) -> Client:
+        """A client on this one's connection, event loop and discovery cache,
+        with a rate limiter of its own: its requests never use this client's
+        budget, nor this client's its. An event recorder writes through one,
+        so Events never delay a reconcile's writes. Closing this client
+        closes it; closing it does nothing.
+        """
+        view = object.__new__(Client)
+        view.config = dataclasses.replace(self.config, qps=qps, burst=burst)
+        view._loop = self._loop
+        view._rest = AsyncRest(view.config, self._rest.http)
+        view._watch_rest = AsyncRest(view.config, self._watch_rest.http)
+        view._watch_rest.limiter = view._rest.limiter
+        view._discovery_lock = self._discovery_lock
+        view._discovery = self._discovery
+        view._closing_lock = self._closing_lock
+        view._closed = self._closed
+        view._owner = False
+        return view
+
+    def _run(self, coro: Coroutine[Any, Any, _T]) -> _T:
+        """Run ``coro`` on the loop; a closed client raises TransportError."""
+        if threading.current_thread() is self._loop._thread:
+            coro.close()
+            raise RuntimeError("blocking client call made from the client's own event loop")
+        with self._closing_lock:
+            if self._closed[0]:
+                coro.close()
+                raise TransportError(f"{self.config.host}: the client is closed")
+            future = self._loop.submit(coro)
+        try:
+            return future.result()
+        except concurrent.futures.CancelledError as err:
+            # close() cancelled it mid-flight.
+            raise TransportError(f"{self.config.host}: the client was closed") from err
 
     # -- raw requests --------------------------------------------------------
     def open_watch(
@@ -78,6 +131,9 @@ class Client:
         the watch connection; events decode to ``model`` when given, else to
         dicts. Resource clients call this; most code wants
         ``client.resource(...).watch()``."""
+        with self._closing_lock:
+            if self._closed[0]:
+                raise TransportError(f"{self.config.host}: the client is closed")
         return Watch(self._loop, self._watch_rest, path, params, self.config.timeout, model=model)
 
     def request_bytes(
@@ -95,7 +151,7 @@ class Client:
         if body is not None:
             content = body if isinstance(body, bytes) else encode_json(body)
         t = httpx.Timeout(timeout) if timeout is not None else None
-        response = self._loop.run(
+        response = self._run(
             self._rest.send(
                 method,
                 path,
@@ -208,8 +264,12 @@ class Client:
 
     # -- lifecycle -----------------------------------------------------------
     def close(self) -> None:
-        if self._loop.loop.is_closed():
+        if not self._owner:
             return
+        with self._closing_lock:
+            if self._closed[0]:
+                return
+            self._closed[0] = True
         try:
             self._loop.run(self._rest.http.aclose())
             self._loop.run(self._watch_rest.http.aclose())

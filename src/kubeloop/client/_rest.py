@@ -22,7 +22,7 @@ import httpx
 import msgspec
 
 from kubeloop.client._config import Config
-from kubeloop.client._ratelimit import TokenBucket
+from kubeloop.client._ratelimit import PerGroupTokenBuckets, TokenBucket
 from kubeloop.errors import ApiError, TransportError, api_error_from_status
 
 log = logging.getLogger("kubeloop.client")
@@ -78,7 +78,7 @@ class AsyncRest:
         self.max_retries = max_retries
         self.max_connect_retries = max_connect_retries
         self.max_retry_after = max_retry_after
-        self.limiter = TokenBucket(config.qps, config.burst)
+        self.limiter: TokenBucket | PerGroupTokenBuckets = TokenBucket(config.qps, config.burst)
         self._extensions: dict[str, Any] = {}
         if config.tls_server_name:
             self._extensions["sni_hostname"] = config.tls_server_name
@@ -103,7 +103,7 @@ class AsyncRest:
         retries = 0
         connect_failures = 0
         while True:
-            await self.limiter.acquire()
+            await self.limiter.acquire(path)
             request = self.http.build_request(
                 method,
                 path,

@@ -1,28 +1,125 @@
-"""The controller runtime: a controller is a reconcile function plus
-declarations; the plumbing lives here, once.
+"""The controller runtime: a controller is a reconcile function plus what it
+watches; the plumbing (workers, retries, shutdown, leader election, metrics,
+health, logging) lives here, once.
 
-Work in progress: the pieces so far are the reconcile contract and the runner.
+::
+
+    from kubeloop.runtime import Context, Manager, Result, argument_parser
+
+    def reconcile(ctx: Context[dict], foo: dict | None) -> Result:
+        if foo is None:
+            return Result.done()              # deleted; ctx.last_known has its final state
+        ...                                   # make the world match foo's spec
+        return Result.done()
+
+    def main(argv: list[str] | None = None) -> int:
+        args = argument_parser("foo-controller").parse_args(argv)
+        manager = Manager.from_args(args)
+        manager.controller(("samplecontroller.k8s.io/v1alpha1", "Foo"), reconcile) \\
+            .owns(("apps/v1", "Deployment"))
+        return manager.run()
+
+- :class:`Manager` (:mod:`~kubeloop.runtime.manager`): client, cache,
+  server, leader election, signals and the shutdown order.
+- :class:`Controller` (:mod:`~kubeloop.runtime.controller`): ``owns``,
+  ``watches``, event filters (:mod:`~kubeloop.runtime.predicates`),
+  selectors, transforms, workers, timeout, periodic requeue.
+- The contract: :class:`Context`, :class:`Result`, :class:`TerminalError`;
+  :class:`Runner` is the worker loop.
+- Helpers: :func:`finalize`, conditions (:func:`set_condition`,
+  :func:`update_status`), owner references (:func:`controller_of`,
+  :func:`set_controller_reference`), :func:`create_or_update`.
+- Metrics under controller-runtime's names (:class:`ReconcileMetrics`);
+  klog and JSON logging (:func:`setup_logging`).
 """
 
+from kubeloop.runtime.cache import Cache, CacheEntry, CacheNotStartedError
 from kubeloop.runtime.context import Context, EventRecorderLike
+from kubeloop.runtime.controller import Controller
+from kubeloop.runtime.flags import (
+    DEFAULT_BURST,
+    DEFAULT_QPS,
+    add_manager_flags,
+    argument_parser,
+    duration,
+)
+from kubeloop.runtime.kinds import Kind, KindRef, KindResolver, group_of, kind_of
 from kubeloop.runtime.klog import JsonFormatter, KeyValueLogger, KlogFormatter, setup_logging
+from kubeloop.runtime.manager import LeaderElectionOptions, Manager
 from kubeloop.runtime.metrics import RECONCILE_TIME_BUCKETS, ReconcileMetrics
+from kubeloop.runtime.owners import (
+    AlreadyOwnedError,
+    OwnerRef,
+    controller_of,
+    is_controlled_by,
+    new_controller_ref,
+    owner_references,
+    set_controller_reference,
+)
+from kubeloop.runtime.predicates import (
+    DEFAULT_FILTERS,
+    EventFilter,
+    FilterLike,
+    Predicate,
+    all_of,
+    annotations_changed,
+    any_of,
+    generation_changed,
+    labels_changed,
+    resource_version_changed,
+)
 from kubeloop.runtime.result import ReconcileTimeoutError, Result, TerminalError
 from kubeloop.runtime.runner import LastKnownStates, Reconciler, Runner
+from kubeloop.runtime.sources import Mapper, Scope
 
 __all__ = [
+    "DEFAULT_BURST",
+    "DEFAULT_FILTERS",
+    "DEFAULT_QPS",
     "RECONCILE_TIME_BUCKETS",
+    "AlreadyOwnedError",
+    "Cache",
+    "CacheEntry",
+    "CacheNotStartedError",
     "Context",
+    "Controller",
+    "EventFilter",
     "EventRecorderLike",
+    "FilterLike",
     "JsonFormatter",
     "KeyValueLogger",
+    "Kind",
+    "KindRef",
+    "KindResolver",
     "KlogFormatter",
     "LastKnownStates",
+    "LeaderElectionOptions",
+    "Manager",
+    "Mapper",
+    "OwnerRef",
+    "Predicate",
     "ReconcileMetrics",
     "ReconcileTimeoutError",
     "Reconciler",
     "Result",
     "Runner",
+    "Scope",
     "TerminalError",
+    "add_manager_flags",
+    "all_of",
+    "annotations_changed",
+    "any_of",
+    "argument_parser",
+    "controller_of",
+    "duration",
+    "generation_changed",
+    "group_of",
+    "is_controlled_by",
+    "kind_of",
+    "labels_changed",
+    "new_controller_ref",
+    "owner_references",
+    "resource_version_changed",
+    "set_controller_reference",
     "setup_logging",
 ]

@@ -125,7 +125,7 @@ class Runner(Generic[T]):
         self._recorder = recorder
         self._timeout = timeout
         self._clock = clock
-        self._log = KeyValueLogger(log, controller=name)
+        self.log = KeyValueLogger(log, controller=name)
         # Set once stop() begins: workers hand back what they get unreconciled.
         self._stopping = threading.Event()
         # Guards _threads.
@@ -149,7 +149,7 @@ class Runner(Generic[T]):
             ]
             for thread in self._threads:
                 thread.start()
-        self._log.info("Starting workers", workerCount=workers)
+        self.log.info("Starting workers", workerCount=workers)
 
     def stop(self, timeout: float | None = None) -> bool:
         """Stop taking work and wait up to ``timeout`` for in-flight
@@ -164,9 +164,9 @@ class Runner(Generic[T]):
             thread.join(None if deadline is None else max(0.0, deadline - REAL_CLOCK.now()))
         alive = [t.name for t in threads if t.is_alive()]
         if alive:
-            self._log.error("Reconciles still running after the shutdown timeout", workers=alive)
+            self.log.error("Reconciles still running after the shutdown timeout", workers=alive)
             return False
-        self._log.info("All workers finished")
+        self.log.info("All workers finished")
         return True
 
     def run_worker(self) -> None:
@@ -183,7 +183,7 @@ class Runner(Generic[T]):
             if not self._stopping.is_set():
                 self.reconcile_handler(key)
         except Exception:  # a bug of ours: never kill the worker
-            self._log.exception("runner failed handling key", key=key)
+            self.log.exception("runner failed handling key", key=key)
         finally:
             self.queue.done(key)
         return True
@@ -193,7 +193,7 @@ class Runner(Generic[T]):
         obj = self._get(key)
         token, last_known = self.last_known.get(key)
         namespace, _, name = key.rpartition("/")
-        log = self._log.with_values(
+        log = self.log.with_values(
             namespace=namespace, name=name, reconcileID=uuid.uuid4().hex[:16]
         )
         started = self._clock.now()

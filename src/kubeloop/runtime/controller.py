@@ -1,0 +1,293 @@
+"""A controller: a reconcile function plus what it watches.
+
+::
+
+    controller = (
+        Controller(Foo, reconcile, workers=2)            # the primary kind
+        .owns(("apps/v1", "Deployment"))                  # Deployments wake their Foo
+        .watches(("v1", "ConfigMap"), foos_using_configmap)
+    )
+    manager.add(controller)                               # or manager.controller(Foo, reconcile)
+
+The builder only declares; the manager's :class:`Cache` starts the
+informers (before leadership, so a standby has warm caches), and
+:meth:`Controller.run` does the rest while this process leads: wait until
+every source's kind is served and its informer has started, add the event
+handlers (the cache replays every object to them), wait for the handlers
+to have seen the initial list, start the workers, and on stop let
+in-flight reconciles finish (see :class:`Runner`).
+
+Options, after controller-runtime's: ``filters`` per source (default: drop
+resyncs); ``namespace``, ``label_selector``, ``field_selector`` and
+``transform`` per source (the cache's ``ByObject``); ``workers``
+(``MaxConcurrentReconciles``); ``timeout`` per reconcile;
+``requeue_every``: reconcile every cached key that often (the
+sample-controller's resync, a sweep of actual state).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+from kubeloop.cache import (
+    ResourceEventHandlerRegistration,
+    meta_namespace_key_func,
+    wait_for_cache_sync,
+)
+from kubeloop.runtime.cache import Cache, CacheEntry
+from kubeloop.runtime.context import EventRecorderLike
+from kubeloop.runtime.kinds import Kind, KindRef, kind_of
+from kubeloop.runtime.metrics import ReconcileMetrics
+from kubeloop.runtime.predicates import FilterLike, normalize_filters
+from kubeloop.runtime.runner import Reconciler, Runner
+from kubeloop.runtime.sources import Mapper, Role, Scope, Source, SourceHandler, owner_key
+from kubeloop.workqueue import (
+    REAL_CLOCK,
+    Clock,
+    PrometheusMetricsProvider,
+    RateLimiter,
+    RateLimitingQueue,
+)
+
+__all__ = ["Controller"]
+
+_log = logging.getLogger("kubeloop.runtime")
+
+T = TypeVar("T")
+
+
+def _scope(namespace: str | None, label_selector: str | None, field_selector: str | None) -> Scope:
+    return Scope(namespace, label_selector, field_selector)
+
+
+class Controller(Generic[T]):
+    """Declares one controller; ``T`` is the primary object's type (``dict``
+    for a resource named by apiVersion, the model for a typed one).
+
+    ``name`` (default: the primary kind, lower case) labels metrics, the
+    queue and log lines; it must be unique in a manager.
+    """
+
+    def __init__(
+        self,
+        for_kind: KindRef,
+        reconcile: Reconciler[T],
+        *,
+        name: str | None = None,
+        workers: int = 1,
+        filters: Sequence[FilterLike] | None = None,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        transform: Callable[[Any], Any] | None = None,
+        timeout: float | None = None,
+        requeue_every: float | None = None,
+        rate_limiter: RateLimiter[str] | None = None,
+    ) -> None:
+        primary = kind_of(for_kind)
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, not {workers}")
+        if requeue_every is not None and requeue_every <= 0:
+            raise ValueError(f"requeue_every must be positive, not {requeue_every!r}")
+        self.name = name or (primary.kind or primary.plural).lower()
+        self.reconcile = reconcile
+        self.workers = workers
+        self.timeout = timeout
+        self.requeue_every = requeue_every
+        self.rate_limiter = rate_limiter
+        self.sources: list[Source] = [
+            Source(
+                primary,
+                "for",
+                normalize_filters(filters),
+                _scope(namespace, label_selector, field_selector),
+                transform,
+            )
+        ]
+        # Set by bind(): the parts that exist only inside a manager.
+        self._cache: Cache | None = None
+        self._entries: list[CacheEntry] = []
+        self.runner: Runner[T] | None = None
+        self._registrations: list[tuple[CacheEntry, ResourceEventHandlerRegistration]] = []
+
+    def __repr__(self) -> str:
+        return f"Controller({self.name!r}, for {self.sources[0].kind})"
+
+    # -- declarations ----------------------------------------------------------
+    def owns(
+        self,
+        kind: KindRef,
+        *,
+        filters: Sequence[FilterLike] | None = None,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        transform: Callable[[Any], Any] | None = None,
+    ) -> Controller[T]:
+        """Reconcile the controller (``ownerReferences`` entry with
+        ``controller: true`` of the primary's group and kind) of every
+        object of ``kind`` that changes."""
+        return self._add(
+            kind, "owns", None, filters, namespace, label_selector, field_selector, transform
+        )
+
+    def watches(
+        self,
+        kind: KindRef,
+        mapper: Mapper,
+        *,
+        filters: Sequence[FilterLike] | None = None,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        transform: Callable[[Any], Any] | None = None,
+    ) -> Controller[T]:
+        """Reconcile the keys ``mapper(obj)`` returns for every object of
+        ``kind`` that changes (old and new object, on an update)."""
+        return self._add(
+            kind, "watches", mapper, filters, namespace, label_selector, field_selector, transform
+        )
+
+    def _add(
+        self,
+        kind: KindRef,
+        role: Role,
+        mapper: Mapper | None,
+        filters: Sequence[FilterLike] | None,
+        namespace: str | None,
+        label_selector: str | None,
+        field_selector: str | None,
+        transform: Callable[[Any], Any] | None,
+    ) -> Controller[T]:
+        if self._cache is not None:
+            raise RuntimeError(f"{self.name}: add sources before the controller joins a manager")
+        scope = _scope(namespace, label_selector, field_selector)
+        source = Source(kind_of(kind), role, normalize_filters(filters), scope, transform, mapper)
+        self.sources.append(source)
+        return self
+
+    # -- inside a manager ------------------------------------------------------
+    def bind(
+        self,
+        cache: Cache,
+        *,
+        recorder: EventRecorderLike | None = None,
+        metrics: ReconcileMetrics | None = None,
+        metrics_provider: PrometheusMetricsProvider | None = None,
+        clock: Clock = REAL_CLOCK,
+    ) -> None:
+        """Register the sources with ``cache`` and make the runner (the
+        manager does this when the controller is added)."""
+        if self._cache is not None:
+            raise RuntimeError(f"{self.name}: already bound to a manager")
+        self._cache = cache
+        self._entries = [cache.register(s.kind, s.scope, s.transform) for s in self.sources]
+        queue: RateLimitingQueue[str] = RateLimitingQueue(
+            self.rate_limiter, self.name, metrics_provider=metrics_provider, clock=clock
+        )
+        self.runner = Runner(
+            self.name,
+            self.reconcile,
+            self._get,
+            queue=queue,
+            metrics=metrics,
+            recorder=recorder,
+            timeout=self.timeout,
+            clock=clock,
+        )
+
+    @property
+    def primary(self) -> CacheEntry:
+        if not self._entries:
+            raise RuntimeError(f"{self.name}: not bound to a manager")
+        return self._entries[0]
+
+    def _get(self, key: str) -> T | None:
+        obj, exists = self.primary.indexer().get_by_key(key)
+        return obj if exists else None
+
+    def has_synced(self) -> bool:
+        """Every source's informer started and synced."""
+        return bool(self._entries) and all(e.has_synced() for e in self._entries)
+
+    def run(self, stop: threading.Event, shutdown_timeout: float | None = None) -> bool:
+        """Reconcile until ``stop`` is set, then stop taking work and wait
+        up to ``shutdown_timeout`` for in-flight reconciles; True when they
+        all finished."""
+        cache, runner = self._cache, self.runner
+        if cache is None or runner is None:
+            raise RuntimeError(f"{self.name}: add the controller to a manager first")
+        log = runner.log
+        log.info("Starting Controller")
+        for entry in self._entries:
+            if not cache.wait_ready(entry, stop):
+                log.info("Stopped before every source was served")
+                return runner.stop(0)
+        primary = self.primary.kind
+        assert primary is not None
+        try:
+            self._add_handlers(runner, primary)
+            log.info("Waiting for caches to sync")
+            synced = wait_for_cache_sync(stop, *(r.has_synced for _, r in self._registrations))
+            if not synced:
+                return runner.stop(0)
+            runner.start(self.workers)
+            ticker = self._start_requeue(runner, stop)
+            stop.wait()
+            log.info("Shutdown signal received, waiting for all workers to finish")
+            drained = runner.stop(shutdown_timeout)
+            if ticker is not None:
+                ticker.join()
+            return drained
+        finally:
+            self._remove_handlers()
+
+    def _add_handlers(self, runner: Runner[T], primary: Kind) -> None:
+        for source, entry in zip(self.sources, self._entries, strict=True):
+            handler = self._handler(source, runner, primary)
+            assert entry.informer is not None
+            self._registrations.append((entry, entry.informer.add_event_handler(handler)))
+            runner.log.info("Starting EventSource", source=f"{source.role} {entry}")
+
+    def _handler(self, source: Source, runner: Runner[T], primary: Kind) -> SourceHandler:
+        enqueue = runner.queue.add
+        if source.role == "for":
+            return SourceHandler(
+                source,
+                self.name,
+                lambda obj: [meta_namespace_key_func(obj)],
+                enqueue,
+                runner.last_known.record,
+            )
+        if source.role == "owns":
+
+            def owner(obj: Any) -> list[str]:
+                key = owner_key(obj, primary)
+                return [key] if key is not None else []
+
+            return SourceHandler(source, self.name, owner, enqueue)
+        assert source.mapper is not None
+        return SourceHandler(source, self.name, source.mapper, enqueue)
+
+    def _remove_handlers(self) -> None:
+        for entry, registration in self._registrations:
+            if entry.informer is not None:
+                entry.informer.remove_event_handler(registration)
+        self._registrations.clear()
+
+    def _start_requeue(self, runner: Runner[T], stop: threading.Event) -> threading.Thread | None:
+        period = self.requeue_every
+        if period is None:
+            return None
+
+        def tick() -> None:
+            while not stop.wait(period):
+                for key in self.primary.indexer().list_keys():
+                    runner.queue.add(key)
+
+        thread = threading.Thread(target=tick, name=f"kubeloop-requeue-{self.name}", daemon=True)
+        thread.start()
+        return thread

@@ -1,0 +1,370 @@
+"""The manager: one per process; it owns the client, the cache, the
+metrics and health server, leader election, the event recorder, and the
+order in which they start and stop.
+
+::
+
+    def main(argv: list[str] | None = None) -> int:
+        args = argument_parser("foo-controller").parse_args(argv)
+        manager = Manager.from_args(args)                  # logging, client, server, election
+        manager.controller(Foo, reconcile, workers=2).owns(("apps/v1", "Deployment"))
+        return manager.run()                               # until SIGTERM; 0 on a clean stop
+
+Start: the metrics and health server, the event recorder, the cache (every
+informer, leader or not: a standby keeps warm caches and takes over
+without a relist), then leader election, if on; the controllers start
+only while leading.
+
+Stop (SIGTERM or SIGINT; a second one ends the process at once), in this
+order: the controllers stop taking work and finish in-flight reconciles
+within ``graceful_shutdown_timeout``; the Lease is released (only now, so
+the next leader starts after this one stopped); queued Events are written
+(5 s at most); the informers stop; the server stops; the client closes.
+``run`` returns 0, or 1 if reconciles outlived the timeout or the Lease
+was lost (a process that lost it restarts and rejoins, as client-go's
+controllers exit).
+
+The event recorder writes through a rate limiter of its own (same qps and
+burst, separate budget), so a burst of Events never delays a reconcile's
+writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import signal
+import socket
+import threading
+import uuid
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from prometheus_client import REGISTRY, CollectorRegistry
+
+from kubeloop.cache import Lister
+from kubeloop.cache._stop import on_stop
+from kubeloop.client import Client, Config, load_config
+from kubeloop.errors import ConfigError
+from kubeloop.events import EventRecorder
+from kubeloop.leaderelection import (
+    LeaderCallbacks,
+    LeaderElectionConfig,
+    LeaderElector,
+    LeaseLock,
+    PrometheusLeaderMetrics,
+)
+from kubeloop.metrics import Check, MetricsServer
+from kubeloop.runtime.cache import Cache
+from kubeloop.runtime.controller import Controller
+from kubeloop.runtime.flags import DEFAULT_BURST, DEFAULT_QPS
+from kubeloop.runtime.kinds import KindRef
+from kubeloop.runtime.klog import KeyValueLogger, setup_logging
+from kubeloop.runtime.metrics import ReconcileMetrics
+from kubeloop.runtime.runner import Reconciler
+from kubeloop.runtime.sources import Scope
+from kubeloop.workqueue import PrometheusMetricsProvider
+
+__all__ = ["LeaderElectionOptions", "Manager"]
+
+_log = KeyValueLogger(logging.getLogger("kubeloop.runtime.manager"))
+
+T = TypeVar("T")
+
+#: How long queued Events may take to be written on shutdown.
+EVENT_FLUSH_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class LeaderElectionOptions:
+    """A Lease ``namespace/id`` (namespace: the pod's in a cluster, else
+    ``default``) and client-go's durations; ``identity`` defaults to
+    ``<hostname>_<random>``."""
+
+    id: str
+    namespace: str | None = None
+    lease_duration: float = 15.0
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
+    identity: str | None = None
+    release_on_cancel: bool = True
+
+
+class Manager:
+    """Runs controllers (see the module docs).
+
+    Give a ``config`` (default: :func:`kubeloop.client.load_config`) and the
+    manager makes its client with ``qps``/``burst`` (20 / 30, see
+    :mod:`kubeloop.runtime.flags` for why), one budget per API group when
+    ``rate_limit_per_group``; or give a ready ``client``, which it then does
+    not close. ``namespace`` scopes the cache (``None``: all namespaces);
+    ``metrics_bind_address`` ``None`` or ``"0"`` turns the server off.
+    """
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        name: str = "controller-manager",
+        client: Client | None = None,
+        qps: float = DEFAULT_QPS,
+        burst: int = DEFAULT_BURST,
+        rate_limit_per_group: bool = False,
+        namespace: str | None = None,
+        metrics_bind_address: str | None = ":8080",
+        leader_election: LeaderElectionOptions | None = None,
+        graceful_shutdown_timeout: float = 30.0,
+        resync_period: float = 0.0,
+        registry: CollectorRegistry = REGISTRY,
+    ) -> None:
+        self.name = name
+        self._owns_client = client is None
+        if client is None:
+            config = dataclasses.replace(config or load_config(), qps=qps, burst=burst)
+            client = Client(config, rate_limit_per_group=rate_limit_per_group)
+        self.client = client
+        self.config = client.config
+        self.registry = registry
+        self.graceful_shutdown_timeout = graceful_shutdown_timeout
+        self.leader_election = leader_election
+        self.cache = Cache(client, namespace=namespace, resync_period=resync_period)
+        events_client = client.with_rate_limiter(self.config.qps, self.config.burst)
+        self.recorder = EventRecorder(events_client, component=name)
+        self.server: MetricsServer | None = None
+        if metrics_bind_address not in (None, "", "0"):
+            self.server = MetricsServer(metrics_bind_address, registry)
+            self.server.add_readiness_check("informers", self.cache.has_synced)
+        self.controllers: list[Controller[Any]] = []
+        self._queue_metrics = PrometheusMetricsProvider(registry)
+        self._elector: LeaderElector | None = None
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, **options: Any) -> Manager:
+        """A manager from :func:`argument_parser`'s flags; sets up logging
+        first. A configuration that cannot be loaded is logged and exits 1
+        (controller-runtime's ``GetConfigOrDie``). ``options`` override."""
+        setup_logging(args.verbosity, args.log_format)
+        name = options.pop("name", None) or args.manager_name
+        try:
+            config = load_config(
+                kubeconfig=args.kubeconfig, master=args.master, context=args.context
+            )
+        except ConfigError as err:
+            _log.error("unable to load a client configuration", error=str(err))
+            raise SystemExit(1) from None
+        in_cluster = config.source.startswith("in-cluster")
+        election = None
+        if args.leader_elect if args.leader_elect is not None else in_cluster:
+            election = LeaderElectionOptions(
+                id=args.leader_elect_id,
+                namespace=args.leader_elect_namespace,
+                lease_duration=args.leader_elect_lease_duration,
+                renew_deadline=args.leader_elect_renew_deadline,
+                retry_period=args.leader_elect_retry_period,
+            )
+        settings: dict[str, Any] = {
+            "name": name,
+            "qps": args.kube_api_qps,
+            "burst": args.kube_api_burst,
+            "rate_limit_per_group": args.kube_api_qps_per_group,
+            "namespace": args.namespace,
+            "metrics_bind_address": args.metrics_bind_address,
+            "leader_election": election,
+            "graceful_shutdown_timeout": args.graceful_shutdown_timeout,
+        }
+        return cls(config, **{**settings, **options})
+
+    # -- declarations ----------------------------------------------------------
+    def controller(
+        self, for_kind: KindRef, reconcile: Reconciler[T], **options: Any
+    ) -> Controller[T]:
+        """Declare a controller (``options``: :class:`Controller`'s) and add
+        it; chain ``.owns(...)`` / ``.watches(...)`` on the result."""
+        return self.add(Controller(for_kind, reconcile, **options))
+
+    def add(self, controller: Controller[T]) -> Controller[T]:
+        if any(c.name == controller.name for c in self.controllers):
+            raise ValueError(f"a controller named {controller.name!r} was added already")
+        self.controllers.append(controller)
+        return controller
+
+    def lister(self, kind: KindRef, scope: Scope | None = None) -> Lister[Any]:
+        """A lister over the manager's cache of ``kind``, for reads in a
+        reconcile (an informer is started for it if no controller watches it)."""
+        return self.cache.lister(kind, scope)
+
+    def add_health_check(self, name: str, check: Check) -> None:
+        if self.server is not None:
+            self.server.add_liveness_check(name, check)
+
+    def add_readiness_check(self, name: str, check: Check) -> None:
+        if self.server is not None:
+            self.server.add_readiness_check(name, check)
+
+    # -- running -----------------------------------------------------------------
+    def run(self, stop: threading.Event | None = None) -> int:
+        """Run until ``stop`` is set (default: until SIGTERM or SIGINT, when
+        called from the main thread); returns the exit code. ``stop`` is set
+        when this returns, and the manager cannot run again."""
+        restore: dict[int, Any] = {}
+        if stop is None:
+            stop = threading.Event()
+            restore = self._install_signal_handlers(stop)
+        try:
+            return self._run(stop)
+        finally:
+            stop.set()
+            for signum, handler in restore.items():
+                signal.signal(signum, handler)
+            if self._owns_client:
+                self.client.close()
+
+    def _run(self, stop: threading.Event) -> int:
+        for controller in self.controllers:
+            controller.bind(
+                self.cache,
+                recorder=self.recorder,
+                metrics=ReconcileMetrics(controller.name, self.registry),
+                metrics_provider=self._queue_metrics,
+            )
+        self._start_server()
+        self.recorder.start()
+        informers_stop = threading.Event()
+        self.cache.start(informers_stop)
+        try:
+            if self.leader_election is None:
+                code = 0 if self._run_controllers(stop) else 1
+            else:
+                code = self._lead(self.leader_election, stop)
+        finally:
+            self.recorder.stop(EVENT_FLUSH_TIMEOUT)
+            informers_stop.set()
+            self.cache.shutdown(self.graceful_shutdown_timeout)
+            if self.server is not None:
+                self.server.stop()
+        _log.info("Shut down cleanly" if code == 0 else "Shut down", exitCode=code)
+        return code
+
+    def _install_signal_handlers(self, event: threading.Event) -> dict[int, Any]:
+        """SIGTERM and SIGINT set ``event``; returns the handlers to restore."""
+        if threading.current_thread() is not threading.main_thread():
+            _log.warning("not in the main thread: SIGTERM and SIGINT are not handled")
+            return {}
+        restore: dict[int, Any] = {}
+
+        def handle(signum: int, _frame: object) -> None:
+            _log.info("Received signal, shutting down", signal=signal.Signals(signum).name)
+            event.set()
+            # A second signal ends the process at once.
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            restore[signum] = signal.signal(signum, handle)
+        return restore
+
+    def _start_server(self) -> None:
+        if self.server is None:
+            return
+        try:
+            self.server.start()
+        except OSError as err:
+            # Reconciling does not depend on it: say so loudly and go on.
+            _log.error("metrics and health server disabled", error=str(err))
+            self.server = None
+
+    def _run_controllers(self, until: threading.Event) -> bool:
+        """Run every controller until ``until`` is set and they have drained;
+        True if every in-flight reconcile finished within the timeout."""
+        results: dict[str, bool] = {}
+
+        def run(controller: Controller[Any]) -> None:
+            try:
+                results[controller.name] = controller.run(until, self.graceful_shutdown_timeout)
+            except Exception:
+                _log.exception("controller failed", controller=controller.name)
+                results[controller.name] = False
+
+        threads = [
+            threading.Thread(
+                target=run, args=(c,), name=f"kubeloop-controller-{c.name}", daemon=True
+            )
+            for c in self.controllers
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return all(results.get(c.name, False) for c in self.controllers)
+
+    def _lead(self, options: LeaderElectionOptions, stop: threading.Event) -> int:
+        identity = options.identity or f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
+        in_cluster = self.config.source.startswith("in-cluster")
+        namespace = options.namespace or (self.config.namespace if in_cluster else "default")
+        lease = f"{namespace}/{options.id}"
+        # Guards the decision to start leading against a stop arriving meanwhile.
+        decision = threading.Lock()
+        led = threading.Event()
+        work_done = threading.Event()
+        elector_stop = threading.Event()
+        drained = [True]
+
+        def started(stop_leading: threading.Event) -> None:
+            with decision:
+                if stop.is_set():
+                    elector_stop.set()
+                    work_done.set()
+                    return
+                led.set()
+            try:
+                _log.info("became leader, starting controllers", lease=lease, identity=identity)
+                until = threading.Event()
+                on_stop(stop_leading, until.set)
+                on_stop(stop, until.set)
+                drained[0] = self._run_controllers(until)
+            finally:
+                work_done.set()
+                elector_stop.set()  # drained: only now may the Lease go
+
+        def stop_while_standby() -> None:
+            with decision:
+                if not led.is_set():
+                    elector_stop.set()
+
+        on_stop(stop, stop_while_standby)
+        elector = self._elector = LeaderElector(
+            LeaderElectionConfig(
+                lock=LeaseLock(
+                    self.client, namespace, options.id, identity, event_recorder=self.recorder
+                ),
+                callbacks=LeaderCallbacks(
+                    on_started_leading=started,
+                    on_stopped_leading=lambda: _log.info("stopped leading", identity=identity),
+                    on_new_leader=lambda who: _log.info("new leader elected", identity=who),
+                ),
+                lease_duration=options.lease_duration,
+                renew_deadline=options.renew_deadline,
+                retry_period=options.retry_period,
+                release_on_cancel=options.release_on_cancel,
+                name=options.id,
+                metrics=PrometheusLeaderMetrics(self.registry),
+            )
+        )
+        if self.server is not None:
+            # Unhealthy if the renew loop is stuck well past the lease.
+            self.server.add_liveness_check("leaderElection", elector.check)
+        _log.info("attempting to acquire leader lease", lease=lease, identity=identity)
+        elector.run(elector_stop)
+        if led.is_set() and not work_done.wait(self.graceful_shutdown_timeout):
+            _log.error("controllers did not stop within the shutdown timeout")
+            return 1
+        if led.is_set() and not stop.is_set():
+            _log.error("leader election lost", lease=lease, identity=identity)
+            return 1
+        return 0 if drained[0] else 1
+
+    @property
+    def elector(self) -> LeaderElector | None:
+        """The leader elector while :meth:`run` elects (for checks and tests)."""
+        return self._elector

@@ -1,0 +1,166 @@
+"""What a controller watches, and how each event becomes keys on its queue.
+
+Three roles, as in controller-runtime's builder:
+
+- ``for``: the primary kind; an event enqueues the object's own key, and a
+  delete also keeps its final state for the reconcile (``ctx.last_known``);
+- ``owns``: an event of an owned object enqueues its controller, the
+  ``ownerReference`` with ``controller: true`` whose group and kind are the
+  primary's (``EnqueueRequestForOwner`` with ``OnlyControllerOwner``);
+- ``watches``: an event of any object enqueues what its mapper returns
+  (``EnqueueRequestsFromMapFunc``).
+
+An update maps both the old and the new object, so moving an object from
+one owner (or mapped key) to another wakes both. Event filters decide first
+whether the event counts at all.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from kubeloop.cache import DeletedFinalStateUnknown, get_namespace, meta_namespace_key_func
+from kubeloop.runtime.kinds import Kind
+from kubeloop.runtime.owners import controller_of
+from kubeloop.runtime.predicates import EventFilter
+
+__all__ = ["Mapper", "Role", "Scope", "Source", "SourceHandler", "owner_key"]
+
+_log = logging.getLogger("kubeloop.runtime")
+
+Role = Literal["for", "owns", "watches"]
+
+Mapper = Callable[[Any], Iterable[str]]
+"""``watches``: an object to the keys (``"namespace/name"``) to reconcile."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which objects of a kind the cache holds (controller-runtime's
+    ``cache.ByObject``): one namespace, and label/field selectors, applied
+    by the API server to every LIST and WATCH. Sources of one kind and one
+    scope share one informer."""
+
+    namespace: str | None = None
+    label_selector: str | None = None
+    field_selector: str | None = None
+
+    def __str__(self) -> str:
+        parts = [
+            f"{name}={value}"
+            for name, value in (
+                ("namespace", self.namespace),
+                ("labels", self.label_selector),
+                ("fields", self.field_selector),
+            )
+            if value
+        ]
+        return ", ".join(parts) or "all"
+
+
+@dataclass(frozen=True)
+class Source:
+    """One watched kind of one controller."""
+
+    kind: Kind
+    role: Role
+    filters: tuple[EventFilter, ...]
+    scope: Scope = Scope()
+    transform: Callable[[Any], Any] | None = None
+    mapper: Mapper | None = None
+
+
+def owner_key(obj: Any, owner: Kind) -> str | None:
+    """The key of ``obj``'s controller if it is of kind ``owner``, else None.
+
+    A namespaced owner lives in the object's namespace (ownerReferences
+    never cross namespaces); a cluster-scoped one has no namespace in its key.
+    """
+    ref = controller_of(obj)
+    if ref is None or ref.kind != owner.kind or ref.group != owner.group:
+        return None
+    namespace = get_namespace(obj) if owner.namespaced else ""
+    return f"{namespace}/{ref.name}" if namespace else ref.name
+
+
+class SourceHandler:
+    """The informer event handler of one source: filter, map, enqueue.
+
+    ``keys_of(obj)`` maps an object to keys; ``enqueue`` adds one;
+    ``on_deleted(key, obj)`` (the primary's) is told a key's final state
+    before the key is enqueued. Nothing raised by a filter or mapper
+    leaves the handler: it is logged and the event dropped.
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        controller: str,
+        keys_of: Mapper,
+        enqueue: Callable[[str], None],
+        on_deleted: Callable[[str, Any], None] | None = None,
+    ) -> None:
+        self.source = source
+        self._controller = controller
+        self._keys_of = keys_of
+        self._enqueue = enqueue
+        self._on_deleted = on_deleted
+
+    def on_add(self, obj: Any, is_in_initial_list: bool) -> None:
+        self._guarded("add", obj, lambda: self._emit(obj, (), "create", obj))
+
+    def on_update(self, old: Any, new: Any) -> None:
+        previous = () if self.source.role == "for" else (old,)
+        self._guarded("update", new, lambda: self._emit(new, previous, "update", old, new))
+
+    def on_delete(self, obj: Any) -> None:
+        key = obj.key if isinstance(obj, DeletedFinalStateUnknown) else None
+        last = obj.obj if isinstance(obj, DeletedFinalStateUnknown) else obj
+
+        def deleted() -> None:
+            if not all(f.delete(last) for f in self.source.filters):
+                return
+            if self._on_deleted is not None:
+                own = key if key is not None else meta_namespace_key_func(last)
+                self._on_deleted(own, last)
+                self._enqueue(own)
+                return
+            self._emit(last, (), "delete", last, check=False)
+
+        self._guarded("delete", last, deleted)
+
+    def _emit(
+        self, obj: Any, previous: tuple[Any, ...], event: str, *args: Any, check: bool = True
+    ) -> None:
+        if check and not all(getattr(f, event)(*args) for f in self.source.filters):
+            return
+        keys: dict[str, None] = {}
+        for o in (*previous, obj):
+            keys.update(dict.fromkeys(self._keys_of(o)))
+        for key in keys:
+            self._enqueue(key)
+
+    def _guarded(self, event: str, obj: Any, handle: Callable[[], None]) -> None:
+        try:
+            handle()
+        except Exception:
+            _log.exception(
+                "%s: %s event of %s %r dropped: its filter or mapper raised",
+                self._controller,
+                event,
+                self.source.kind,
+                _describe(obj),
+            )
+
+    def __repr__(self) -> str:
+        return f"SourceHandler({self._controller}, {self.source.role} {self.source.kind})"
+
+
+def _describe(obj: Any) -> str:
+    try:
+        return meta_namespace_key_func(obj)
+    except Exception:
+        return type(obj).__name__
