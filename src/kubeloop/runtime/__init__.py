@@ -34,8 +34,23 @@ health, logging) lives here, once.
 """
 
 from kubeloop.runtime.cache import Cache, CacheEntry, CacheNotStartedError
+from kubeloop.runtime.conditions import (
+    find_condition,
+    is_condition_true,
+    remove_condition,
+    set_condition,
+    status_differs,
+    update_status,
+)
 from kubeloop.runtime.context import Context, EventRecorderLike
 from kubeloop.runtime.controller import Controller
+from kubeloop.runtime.finalizers import (
+    add_finalizer,
+    finalize,
+    finalizers_of,
+    has_finalizer,
+    remove_finalizer,
+)
 from kubeloop.runtime.flags import (
     DEFAULT_BURST,
     DEFAULT_QPS,
@@ -65,12 +80,14 @@ from kubeloop.runtime.predicates import (
     annotations_changed,
     any_of,
     generation_changed,
+    get_generation,
     labels_changed,
     resource_version_changed,
 )
 from kubeloop.runtime.result import ReconcileTimeoutError, Result, TerminalError
 from kubeloop.runtime.runner import LastKnownStates, Reconciler, Runner
 from kubeloop.runtime.sources import Mapper, Scope
+from kubeloop.runtime.writes import OperationResult, create_or_update
 
 __all__ = [
     "DEFAULT_BURST",
@@ -96,6 +113,7 @@ __all__ = [
     "LeaderElectionOptions",
     "Manager",
     "Mapper",
+    "OperationResult",
     "OwnerRef",
     "Predicate",
     "ReconcileMetrics",
@@ -105,21 +123,34 @@ __all__ = [
     "Runner",
     "Scope",
     "TerminalError",
+    "add_finalizer",
     "add_manager_flags",
     "all_of",
     "annotations_changed",
     "any_of",
     "argument_parser",
     "controller_of",
+    "create_or_update",
     "duration",
+    "finalize",
+    "finalizers_of",
+    "find_condition",
     "generation_changed",
+    "get_generation",
     "group_of",
+    "has_finalizer",
+    "is_condition_true",
     "is_controlled_by",
     "kind_of",
     "labels_changed",
     "new_controller_ref",
     "owner_references",
+    "remove_condition",
+    "remove_finalizer",
     "resource_version_changed",
+    "set_condition",
     "set_controller_reference",
     "setup_logging",
+    "status_differs",
+    "update_status",
 ]

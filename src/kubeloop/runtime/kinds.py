@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from kubeloop.cache import ExponentialBackoffManager
+from kubeloop.cache import BackoffManager, ExponentialBackoffManager
 from kubeloop.errors import ApiError
 from kubeloop.typed import Resource
 
@@ -127,7 +127,7 @@ class KindResolver:
         self,
         discovery: Discovery,
         *,
-        backoff: ExponentialBackoffManager | None = None,
+        backoff: BackoffManager | None = None,
         log: logging.Logger = _log,
     ) -> None:
         self._discovery = discovery
@@ -145,14 +145,14 @@ class KindResolver:
                 if failure != last_class:
                     # One line per kind of failure, not one per attempt.
                     self._log.warning(
-                        "%s is not served yet (%s); retrying with backoff, the controller "
-                        "starts once it is (is its CRD installed?)",
+                        "%s: discovery failed (%s); retrying with backoff, its controller "
+                        "starts once it is served (is its CRD installed?)",
                         kind,
                         err,
                     )
                     last_class = failure
                 else:
-                    self._log.debug("%s still not served: %s", kind, err)
+                    self._log.debug("%s: discovery failed again: %s", kind, err)
                 if wait(self._backoff.backoff()):
                     return None
                 continue

@@ -1,0 +1,118 @@
+"""The standard flags, klog and JSON lines, and the HTTP loggers' level."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import re
+from collections.abc import Iterator
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from kubeloop.runtime import (
+    KeyValueLogger,
+    ReconcileMetrics,
+    argument_parser,
+    duration,
+    setup_logging,
+)
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    levels = {n: logging.getLogger(n).level for n in ("httpx", "httpcore", "h2", "hpack")}
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    for name, lvl in levels.items():
+        logging.getLogger(name).setLevel(lvl)
+
+
+def test_defaults_are_controller_runtimes_before_v0_21() -> None:
+    args = argument_parser("foo-controller").parse_args([])
+    assert (args.kube_api_qps, args.kube_api_burst) == (20.0, 30)
+    assert args.leader_elect is None and args.leader_elect_id == "foo-controller"
+    assert (args.leader_elect_lease_duration, args.leader_elect_renew_deadline) == (15.0, 10.0)
+    assert args.leader_elect_retry_period == 2.0
+    assert args.graceful_shutdown_timeout == 30.0
+    assert args.metrics_bind_address == ":8080" and args.manager_name == "foo-controller"
+
+
+def test_users_extend_the_parser() -> None:
+    parser = argument_parser("foo-controller")
+    parser.add_argument("--foo-image", default="nginx")
+    args = parser.parse_args(
+        ["--foo-image", "busybox", "--kubeconfig", "/k", "-v", "4", "--no-leader-elect"]
+    )
+    assert (args.foo_image, args.kubeconfig, args.verbosity, args.leader_elect) == (
+        "busybox",
+        "/k",
+        4,
+        False,
+    )
+
+
+def test_durations() -> None:
+    assert duration("1m30s") == 90.0 and duration("500ms") == 0.5 and duration("2") == 2.0
+    with pytest.raises(argparse.ArgumentTypeError):
+        duration("1 minute")
+
+
+def test_klog_text_lines_carry_the_bound_pairs(restore_logging: None) -> None:
+    out = io.StringIO()
+    setup_logging(0, "text", stream=out)
+    log = KeyValueLogger(logging.getLogger("t"), controller="foos")
+    log.with_values(name="web").info("Reconciling", attempt=2)
+    logging.getLogger("t").warning("plain %s", "line")
+    first, second = out.getvalue().splitlines()
+    assert re.fullmatch(
+        r"I\d{4} \d\d:\d\d:\d\d\.\d{6} +\d+ test_flags_and_logging\.py:\d+\] "
+        r'"Reconciling" controller="foos" name="web" attempt=2',
+        first,
+    ), first
+    assert second.startswith("W") and second.endswith("] plain line")
+
+
+def test_json_lines(restore_logging: None) -> None:
+    out = io.StringIO()
+    setup_logging(0, "json", stream=out)
+    KeyValueLogger(logging.getLogger("t"), controller="foos").error("failed", error="boom")
+    doc = json.loads(out.getvalue())
+    assert doc["msg"] == "failed" and doc["level"] == "error"
+    assert (doc["controller"], doc["error"], doc["logger"]) == ("foos", "boom", "t")
+
+
+@pytest.mark.parametrize("verbosity", [0, 4, 10])
+def test_http_loggers_stay_at_warning_at_every_verbosity(
+    restore_logging: None, verbosity: int
+) -> None:
+    setup_logging(verbosity, "text", stream=io.StringIO())
+    for name in ("httpx", "httpcore", "h2", "hpack"):
+        assert logging.getLogger(name).getEffectiveLevel() == logging.WARNING
+    root = logging.getLogger().level
+    assert root == (logging.DEBUG if verbosity >= 4 else logging.INFO)
+
+
+def test_reconcile_metrics_use_controller_runtimes_names() -> None:
+    registry = CollectorRegistry()
+    metrics = ReconcileMetrics("foos", registry)
+    metrics.set_max_concurrent_reconciles(2)
+    metrics.observe("error", 0.2, terminal=True)
+    metrics.observe("requeue_after", 0.1)
+
+    def value(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(name, {"controller": "foos", **labels})
+
+    assert value("controller_runtime_reconcile_total", result="success") == 0  # initialised
+    assert value("controller_runtime_reconcile_total", result="error") == 1
+    assert value("controller_runtime_reconcile_total", result="requeue_after") == 1
+    assert value("controller_runtime_reconcile_errors_total") == 1
+    assert value("controller_runtime_terminal_reconcile_errors_total") == 1
+    assert value("controller_runtime_reconcile_time_seconds_count") == 2
+    assert value("controller_runtime_max_concurrent_reconciles") == 2
+    assert value("controller_runtime_active_workers") == 0
