@@ -128,7 +128,11 @@ def test_create_or_update_creates_leaves_alone_then_updates(client: Client, name
         cm["data"] = dict(value)
         set_controller_reference(owner, cm, api_version="v1", kind="ConfigMap")
 
-    skeleton = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "child"}}
+    skeleton: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "child"},
+    }
     skeleton["metadata"]["namespace"] = namespace
     created, result = create_or_update(cms, skeleton, mutate)
     assert result is OperationResult.CREATED and is_controlled_by(created, owner)
