@@ -7,6 +7,11 @@
   workqueue's global metrics provider, what tests registered in the default
   Prometheus registry, and the cache of exec-plugin credential providers.
   Without this, a test's outcome depends on which tests ran before it.
+- The control-plane fixtures come from kubeloop's own pytest plugin
+  (``kubeloop_testenv``, ``kubeloop_kubeconfig``, ``kubeloop_namespace``,
+  ``kubeloop_kubectl``), loaded here as a user loads it; this suite calls
+  them by the short names ``testenv``, ``kubeconfig``, ``namespace`` and
+  ``kubectl``.
 - Hypothesis has a ``ci`` profile (picked when ``$CI`` is set) and a ``dev``
   profile; both print the ``@reproduce_failure`` blob of a failing example,
   so a failure seen once on a CI runner can be replayed anywhere.
@@ -18,11 +23,39 @@ import os
 import threading
 import time
 from collections.abc import Iterator, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import HealthCheck, settings
 from prometheus_client import REGISTRY
+
+if TYPE_CHECKING:
+    from kubeloop.testenv import ControlPlane
+    from kubeloop.testenv.pytest_plugin import KubectlRunner
+
+pytest_plugins = ["kubeloop.testenv.pytest_plugin"]
+
+
+# -- the control plane, by this suite's short names ----------------------------
+@pytest.fixture(scope="session")
+def testenv(kubeloop_testenv: ControlPlane) -> ControlPlane:
+    return kubeloop_testenv
+
+
+@pytest.fixture(scope="session")
+def kubeconfig(kubeloop_kubeconfig: str) -> str:
+    return kubeloop_kubeconfig
+
+
+@pytest.fixture
+def namespace(kubeloop_namespace: str) -> str:
+    return kubeloop_namespace
+
+
+@pytest.fixture(scope="session")
+def kubectl(kubeloop_kubectl: KubectlRunner) -> KubectlRunner:
+    return kubeloop_kubectl
+
 
 # -- Hypothesis ---------------------------------------------------------------
 

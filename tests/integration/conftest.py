@@ -1,5 +1,6 @@
-"""Shared fixtures for tests against the real control plane (see
-kubeloop.testenv.pytest_plugin for ``testenv``, ``namespace``, ``kubectl``)."""
+"""Shared fixtures for tests against the real control plane (``testenv``,
+``namespace``, ``kubectl`` come from kubeloop.testenv.pytest_plugin, see
+tests/conftest.py)."""
 
 from __future__ import annotations
 

