@@ -97,7 +97,7 @@ def test_an_informer_for_a_resource_not_served_yet_is_made_and_retries(
     assert "not served yet" in caplog.text
     listed = threading.Event()
 
-    def on_error(_reflector: Any, err: Exception) -> None:
+    def on_error(_reflector: Any, err: BaseException) -> None:
         if "404" in str(err):
             listed.set()
 

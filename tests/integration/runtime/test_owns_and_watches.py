@@ -52,3 +52,23 @@ def test_an_owned_object_reconciles_its_controller_only(
         secrets.patch("owned", {"metadata": {"labels": {"changed": "yes"}}})
         reconciles.wait_for(lambda s: len([x for x in s if x.key.endswith("/owner")]) > count)
     assert len(reconciles.of(f"{namespace}/other")) == 1
+
+
+def test_watches_reconciles_the_keys_the_mapper_returns(
+    client: Client, namespace: str, make_manager: Callable[..., Manager]
+) -> None:
+    cms = client.resource("v1", "configmaps", namespace=namespace, namespaced=True)
+    secrets = client.resource("v1", "secrets", namespace=namespace, namespaced=True)
+    cms.create(configmap("target"))
+    reconciles = Reconciles()
+
+    def mapper(secret: dict[str, Any]) -> list[str]:
+        target = (secret["metadata"].get("labels") or {}).get("for")
+        return [f"{secret['metadata']['namespace']}/{target}"] if target else []
+
+    manager = make_manager()
+    manager.controller(("v1", "ConfigMap"), reconciles.record).watches(("v1", "Secret"), mapper)
+    with running(manager):
+        reconciles.wait_for(lambda s: len(s) == 1)
+        secrets.create(secret("s", [], **{"for": "target"}))
+        reconciles.wait_for(lambda s: len([x for x in s if x.key.endswith("/target")]) == 2)
