@@ -7,10 +7,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from kubeloop.client import Client
-from kubeloop.runtime import Context, Manager, Result, TerminalError
+from kubeloop.runtime import Context, Manager, Result, TerminalError, set_controller_reference
+from kubeloop.typed import Model, ObjectMeta, Resource
 
 from .conftest import WAIT, Reconciles, configmap, running
 
@@ -131,3 +132,42 @@ def test_a_label_selector_and_a_transform_shape_the_cache(
         seen = reconciles.wait_for(lambda s: any(x.key.endswith("/sentinel") for x in s))
     assert {x.key.rpartition("/")[2] for x in seen} == {"web", "sentinel"}
     assert "data" not in seen[0].obj and seen[0].obj["metadata"]["labels"] == {"app": "web"}
+
+
+class NetworkSpec(Model, kw_only=True):
+    cidr: str
+    gateway: str
+
+
+class Network(Resource, kw_only=True):
+    """A typed model of the Network CRD, declared here as `kubeloop gen` would."""
+
+    API_VERSION: ClassVar[str] = "samplecrd.k8s.io/v1"
+    KIND: ClassVar[str] = "Network"
+    PLURAL: ClassVar[str] = "networks"
+    NAMESPACED: ClassVar[bool] = True
+
+    spec: NetworkSpec
+
+
+def test_a_typed_primary_reconciles_models_and_owns_through_their_kind(
+    client: Client, namespace: str, network_crd: str, make_manager: Callable[..., Manager]
+) -> None:
+    nets = client.resource(Network, namespace=namespace)
+    cms = client.resource("v1", "configmaps", namespace=namespace, namespaced=True)
+    reconciles = Reconciles()
+    manager = make_manager()
+    manager.controller(Network, reconciles.record).owns(("v1", "configmaps"))
+    with running(manager):
+        net = nets.create(
+            Network(
+                metadata=ObjectMeta(name="n"),
+                spec=NetworkSpec(cidr="10.0.0.0/24", gateway="10.0.0.1"),
+            )
+        )
+        first = reconciles.wait_for(lambda s: len(s) == 1)[0]
+        assert isinstance(first.obj, Network) and first.obj.spec.cidr == "10.0.0.0/24"
+        owned = configmap("owned", {"k": "v"}, namespace=namespace)
+        set_controller_reference(net, owned)
+        cms.create(owned)
+        reconciles.wait_for(lambda s: len(s) == 2)
