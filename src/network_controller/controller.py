@@ -341,6 +341,9 @@ class NetworkController:
     def sweep_backend(self) -> int:
         """Enqueue every key whose actual network is orphaned, missing or
         drifted from the cache; returns how many were enqueued."""
+        # Logged before anything is read, so a change made before this
+        # line's timestamp is one this sweep sees.
+        log.debug("backend sweep: starting")
         desired: dict[str, DesiredNetwork] = {}
         known: set[str] = set()
         for network in self.network_lister.list():
