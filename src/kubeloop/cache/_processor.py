@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kubeloop.cache.handlers import ResourceEventHandler
+from kubeloop.clock import Clock
 
 __all__ = ["ProcessorListener", "SharedProcessor", "determine_resync_period"]
 
@@ -147,7 +148,7 @@ class SharedProcessor:
     """Distributes notifications to every listener (only to those whose
     resync is due, for resync notifications)."""
 
-    def __init__(self, clock: Callable[[], float]) -> None:
+    def __init__(self, clock: Clock) -> None:
         self.clock = clock
         # Guards _listeners (listener -> whether it is syncing this round)
         # and _started.
@@ -204,7 +205,7 @@ class SharedProcessor:
     def should_resync(self) -> bool:
         """Decide which listeners take part in the coming resync."""
         with self._lock:
-            now = self.clock()
+            now = self.clock.now()
             needed = False
             for listener in self._listeners:
                 due = listener.should_resync(now)

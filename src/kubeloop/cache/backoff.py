@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from collections.abc import Callable
 from typing import Protocol
 
+from kubeloop.clock import REAL_CLOCK, Clock
 from kubeloop.errors import is_internal_error
 
 __all__ = ["BackoffManager", "ExponentialBackoffManager", "RetryWithDeadline"]
@@ -38,7 +38,7 @@ class ExponentialBackoffManager:
         reset_after: float = 120.0,
         factor: float = 2.0,
         jitter: float = 1.0,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = REAL_CLOCK,
         rand: Callable[[], float] = random.random,
     ) -> None:
         self._initial = initial
@@ -55,7 +55,7 @@ class ExponentialBackoffManager:
 
     def backoff(self) -> float:
         with self._lock:
-            now = self._clock()
+            now = self._clock.now()
             if (
                 self._last_backoff_start is None
                 or now - self._last_backoff_start > self._reset_after
@@ -73,9 +73,7 @@ class RetryWithDeadline:
     """Retry internal errors for up to ``max_duration`` from the first one;
     a quiet spell of ``min_reset_period`` starts a new window."""
 
-    def __init__(
-        self, max_duration: float, clock: Callable[[], float], min_reset_period: float = 60.0
-    ) -> None:
+    def __init__(self, max_duration: float, clock: Clock, min_reset_period: float = 60.0) -> None:
         self._max = max_duration
         self._clock = clock
         self._min_reset_period = min_reset_period
@@ -85,7 +83,7 @@ class RetryWithDeadline:
     def after(self, err: BaseException | None) -> None:
         if err is None or not is_internal_error(err):
             return
-        now = self._clock()
+        now = self._clock.now()
         if self._last_error is None or now - self._last_error >= self._min_reset_period:
             self._first_error = None
         if self._first_error is None:
@@ -95,7 +93,7 @@ class RetryWithDeadline:
     def should_retry(self) -> bool:
         if self._max <= 0:
             return False
-        if self._first_error is not None and self._clock() - self._first_error <= self._max:
+        if self._first_error is not None and self._clock.now() - self._first_error <= self._max:
             return True
         self._first_error = self._last_error = None
         return False

@@ -43,7 +43,6 @@ from __future__ import annotations
 import logging
 import random
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -58,6 +57,7 @@ from kubeloop.cache.listwatch import ListerWatcher
 from kubeloop.cache.pager import DEFAULT_PAGE_SIZE, list_all
 from kubeloop.cache.store import Store
 from kubeloop.client.types import EventType, ListOptions
+from kubeloop.clock import REAL_CLOCK, Clock
 from kubeloop.errors import (
     ApiError,
     KubeloopError,
@@ -88,18 +88,14 @@ _MIN_WATCH_TIMEOUT = 300.0
 WatchErrorHandler = Callable[["Reflector", BaseException], None]
 
 
-def _stop_wait(stop: threading.Event, seconds: float) -> bool:
-    return stop.wait(seconds)
-
-
 @dataclass
 class ReflectorOptions:
     """Tuning knobs and test seams of a :class:`Reflector`.
 
-    ``clock`` measures watch durations and internal-error retry windows;
-    ``sleep(stop, seconds)`` waits for a backoff and returns True if stop
-    was set meanwhile; ``backoff`` (one per reflector; None makes the
-    default 0.8 s..30 s one); ``rand`` draws the watch timeout.
+    ``clock`` measures watch durations and internal-error retry windows
+    and sleeps the backoffs (``clock.sleep(seconds, stop)``); ``backoff``
+    (one per reflector; None makes the default 0.8 s..30 s one, on
+    ``clock``); ``rand`` draws the watch timeout.
     """
 
     name: str = "reflector"
@@ -111,8 +107,7 @@ class ReflectorOptions:
     min_watch_timeout: float = _MIN_WATCH_TIMEOUT
     #: How long to keep re-watching after 500s (0: never).
     max_internal_error_retry_duration: float = 0.0
-    clock: Callable[[], float] = time.monotonic
-    sleep: Callable[[threading.Event, float], bool] = _stop_wait
+    clock: Clock = REAL_CLOCK
     backoff: BackoffManager | None = None
     rand: Callable[[], float] = field(default=random.random)
 
@@ -183,7 +178,6 @@ class Reflector:
         self._min_watch_timeout = max(opts.min_watch_timeout, _MIN_WATCH_TIMEOUT)
         self._max_internal_retry = opts.max_internal_error_retry_duration
         self._clock = opts.clock
-        self._sleep = opts.sleep
         self._rand = opts.rand
         self._backoff: BackoffManager = opts.backoff or ExponentialBackoffManager(clock=opts.clock)
         self._watch_error_handler = watch_error_handler or default_watch_error_handler
@@ -205,7 +199,7 @@ class Reflector:
                 self.list_and_watch(stop)
             except Exception as err:
                 self._watch_error_handler(self, err)
-            if stop.is_set() or self._sleep(stop, self._backoff.backoff()):
+            if stop.is_set() or self._clock.sleep(self._backoff.backoff(), stop):
                 break
         _log.debug("%s: stopping reflector", self.name)
 
@@ -321,7 +315,7 @@ class Reflector:
                 resource_version_match="NotOlderThan",
                 timeout_seconds=self._watch_timeout(),
             )
-            start = self._clock()
+            start = self._clock.now()
             try:
                 watch = OpenWatch(self._lw.watch(options))
             except Exception as err:
@@ -357,7 +351,7 @@ class Reflector:
 
     def _retry_watch_list(self, err: BaseException, stop: threading.Event) -> bool:
         if _is_watch_error_retriable(err):
-            self._sleep(stop, self._backoff.backoff())
+            self._clock.sleep(self._backoff.backoff(), stop)
             return True
         if is_gone(err) or is_too_large_resource_version(err):
             # Ask for the newest consistent state instead.
@@ -390,6 +384,9 @@ class Reflector:
             resyncer.join()
 
     def _resync_loop(self, cancel: threading.Event, session: WatchSession) -> None:
+        # Real time, not self._clock: ``cancel`` is set by this reflector with a
+        # plain set(), which a fake clock's sleep would not notice until the
+        # test's next step, so the watch's end would hang on the join.
         while not cancel.wait(self.resync_period):
             if self.should_resync is None or self.should_resync():
                 try:
@@ -405,7 +402,7 @@ class Reflector:
                 if watch is not None:
                     watch.stream.stop()
                 return
-            start = self._clock()
+            start = self._clock.now()
             if watch is None:
                 rv = self.last_sync_resource_version()
                 options = ListOptions(
@@ -417,7 +414,7 @@ class Reflector:
                     watch = OpenWatch(self._lw.watch(options), hold_rv=rv in ("", "0"))
                 except Exception as err:
                     if _is_watch_error_retriable(err):
-                        if self._sleep(stop, self._backoff.backoff()):
+                        if self._clock.sleep(self._backoff.backoff(), stop):
                             return
                         continue
                     raise
@@ -435,7 +432,7 @@ class Reflector:
             if error is None:
                 continue  # a normal close: watch again from the last RV
             if is_too_many_requests(error):
-                if self._sleep(stop, self._backoff.backoff()):
+                if self._clock.sleep(self._backoff.backoff(), stop):
                     return
                 continue
             if is_internal_error(error) and retry.should_retry():
@@ -534,7 +531,7 @@ class Reflector:
             raise error
         if stop.is_set():
             raise _StopRequested
-        if event_count == 0 and self._clock() - start < 1.0:
+        if event_count == 0 and self._clock.now() - start < 1.0:
             raise VeryShortWatchError(
                 f"{self.name}: unexpected watch close - "
                 "watch lasted less than a second and no items received"

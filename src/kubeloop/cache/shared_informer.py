@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import Callable
 from typing import Any
 
 from kubeloop.cache._processor import (
@@ -42,6 +40,7 @@ from kubeloop.cache.indexer import Indexer
 from kubeloop.cache.keys import deletion_handling_meta_namespace_key_func
 from kubeloop.cache.listwatch import ListerWatcher
 from kubeloop.cache.reflector import ReflectorOptions, WatchErrorHandler
+from kubeloop.clock import REAL_CLOCK, Clock
 from kubeloop.errors import KubeloopError
 
 __all__ = ["InformerStateError", "SharedIndexInformer"]
@@ -73,7 +72,7 @@ class SharedIndexInformer:
         indexers: Indexers | None = None,
         *,
         reflector_options: ReflectorOptions | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = REAL_CLOCK,
     ) -> None:
         self._list_watch = list_watch
         self._indexer = Indexer(deletion_handling_meta_namespace_key_func, indexers)
@@ -153,7 +152,7 @@ class SharedIndexInformer:
                 handler,
                 resync_period,
                 determine_resync_period(resync_period, self._resync_check_period),
-                self._clock(),
+                self._clock.now(),
                 self._controller_has_synced,
             )
             if not self._started:

@@ -20,10 +20,10 @@
   is the interface, :class:`LeaderElectionRecord` what it holds.
 - Metrics: ``leader_election_master_status{name}`` and
   ``leader_election_slowpath_total{name}`` via :class:`PrometheusLeaderMetrics`.
-- Clocks, real and fake (:mod:`kubeloop.leaderelection.clock`).
+- Clocks, real and fake, re-exported from :mod:`kubeloop.clock`.
 """
 
-from kubeloop.leaderelection.clock import REAL_CLOCK, Clock, FakeClock, RealClock
+from kubeloop.clock import REAL_CLOCK, Clock, FakeClock, RealClock
 from kubeloop.leaderelection.config import JITTER_FACTOR, LeaderCallbacks, LeaderElectionConfig
 from kubeloop.leaderelection.leader_election import LeaderElector
 from kubeloop.leaderelection.lease_lock import EventRecorder, LeaseLock

@@ -27,8 +27,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
+from kubeloop.clock import REAL_CLOCK, Clock
 from kubeloop.errors import is_not_found
-from kubeloop.leaderelection.clock import REAL_CLOCK, Clock
 from kubeloop.leaderelection.config import JITTER_FACTOR, LeaderElectionConfig
 from kubeloop.leaderelection.resource_lock import LeaderElectionRecord
 

@@ -15,10 +15,10 @@
 - Rate limiters (:mod:`kubeloop.workqueue.default_rate_limiters`).
 - Metrics under client-go's names for named queues (:mod:`kubeloop.workqueue.metrics`,
   exported by :mod:`kubeloop.workqueue.prometheus_metrics`).
-- Clocks, real and fake (:mod:`kubeloop.workqueue.clock`).
+- Clocks, real and fake, re-exported from :mod:`kubeloop.clock`.
 """
 
-from kubeloop.workqueue.clock import REAL_CLOCK, Clock, FakeClock, RealClock
+from kubeloop.clock import REAL_CLOCK, Clock, FakeClock, RealClock
 from kubeloop.workqueue.default_rate_limiters import (
     BucketRateLimiter,
     ItemExponentialFailureRateLimiter,

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Hashable
 from typing import Generic, Protocol, TypeVar
 
-from kubeloop.workqueue.clock import REAL_CLOCK, Clock
+from kubeloop.clock import REAL_CLOCK, Clock
 
 __all__ = [
     "BucketRateLimiter",

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Hashable
 from typing import Generic, TypeVar
 
-from kubeloop.workqueue.clock import REAL_CLOCK, Clock
+from kubeloop.clock import REAL_CLOCK, Clock
 from kubeloop.workqueue.metrics import MetricsProvider, new_retries_metric
 from kubeloop.workqueue.queue import Queue
 

@@ -28,7 +28,7 @@ import threading
 from collections.abc import Callable, Hashable
 from typing import Generic, Protocol, TypeVar
 
-from kubeloop.workqueue.clock import Clock
+from kubeloop.clock import Clock
 from kubeloop.workqueue.prometheus_metrics import PrometheusMetricsProvider
 
 __all__ = [

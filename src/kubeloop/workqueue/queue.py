@@ -41,7 +41,7 @@ from collections import deque
 from collections.abc import Hashable
 from typing import Generic, Literal, TypeAlias, TypeVar
 
-from kubeloop.workqueue.clock import REAL_CLOCK, Clock
+from kubeloop.clock import REAL_CLOCK, Clock
 from kubeloop.workqueue.metrics import MetricsProvider, QueueMetrics, new_queue_metrics
 
 __all__ = ["GetResult", "Queue"]

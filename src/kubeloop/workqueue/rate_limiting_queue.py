@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import TypeVar
 
-from kubeloop.workqueue.clock import REAL_CLOCK, Clock
+from kubeloop.clock import REAL_CLOCK, Clock
 from kubeloop.workqueue.default_rate_limiters import RateLimiter, default_controller_rate_limiter
 from kubeloop.workqueue.delaying_queue import DelayingQueue
 from kubeloop.workqueue.metrics import MetricsProvider

@@ -23,11 +23,9 @@ from typing import Any
 import pytest
 
 from kubeloop.client import Client
+from kubeloop.clock import REAL_CLOCK, Clock, FakeClock
 from kubeloop.leaderelection import (
     JITTER_FACTOR,
-    REAL_CLOCK,
-    Clock,
-    FakeClock,
     LeaderCallbacks,
     LeaderElectionConfig,
     LeaderElector,
@@ -154,7 +152,7 @@ class Election:
         i.e. has done all it does at the current fake time."""
         assert isinstance(self.clock, FakeClock)
         running = [c for c in self.candidates if c.thread.is_alive() and not c.stop.is_set()]
-        assert self.clock.wait_for_sleepers(len(running), 30), (
+        assert self.clock.wait_for_waiters(len(running), 30), (
             f"not all of {[c.identity for c in running]} went back to sleep"
         )
 

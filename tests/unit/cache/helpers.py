@@ -1,4 +1,4 @@
-"""Shared test helpers: objects, a recording handler, fake reflector seams."""
+"""Shared test helpers: objects, a recording handler, a backoff that never waits."""
 
 from __future__ import annotations
 
@@ -95,7 +95,7 @@ class Recorder:
 
 
 class FakeBackoff:
-    """Counts backoff requests; never waits."""
+    """Counts backoff requests and asks for 0 s each time, so the reflector never waits."""
 
     def __init__(self) -> None:
         self.calls = 0
@@ -103,26 +103,6 @@ class FakeBackoff:
     def backoff(self) -> float:
         self.calls += 1
         return 0.0
-
-
-def no_sleep(stop: threading.Event, seconds: float) -> bool:
-    return stop.is_set()
-
-
-class FakeClock:
-    """A manually advanced clock."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self._now = start
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self._now
-
-    def step(self, seconds: float) -> None:
-        with self._lock:
-            self._now += seconds
 
 
 @contextmanager

@@ -26,11 +26,11 @@ from kubeloop.cache import (
 )
 from kubeloop.cache.testing import FakeControllerSource
 
-from .helpers import WAIT, FakeBackoff, Recorder, no_sleep, pod
+from .helpers import WAIT, FakeBackoff, Recorder, pod
 
 
 def fast() -> ReflectorOptions:
-    return ReflectorOptions(sleep=no_sleep, backoff=FakeBackoff())
+    return ReflectorOptions(backoff=FakeBackoff())
 
 
 def run_in_thread(target: Any, stop: threading.Event) -> threading.Thread:

@@ -18,7 +18,7 @@ from kubeloop.cache.testing import FakeControllerSource, FakeWatchStream
 from kubeloop.client.types import ListOptions, ListPage
 from kubeloop.errors import NotFound
 
-from .helpers import WAIT, FakeBackoff, Recorder, no_sleep, pod
+from .helpers import WAIT, FakeBackoff, Recorder, pod
 
 
 class FakeResourceClient:
@@ -54,7 +54,7 @@ class FakeClient:
 
 
 def fast() -> ReflectorOptions:
-    return ReflectorOptions(sleep=no_sleep, backoff=FakeBackoff())
+    return ReflectorOptions(backoff=FakeBackoff())
 
 
 def test_from_client_applies_selectors_and_tweak_to_a_copy() -> None:

@@ -21,6 +21,7 @@ from kubeloop.cache import (
 )
 from kubeloop.cache.testing import FakeWatchStream
 from kubeloop.client.types import EventType, ListOptions, ListPage, WatchEvent
+from kubeloop.clock import FakeClock
 from kubeloop.errors import (
     ApiError,
     Gone,
@@ -30,7 +31,7 @@ from kubeloop.errors import (
     TransportError,
 )
 
-from .helpers import WAIT, FakeBackoff, FakeClock, no_sleep, pod
+from .helpers import WAIT, FakeBackoff, pod
 
 Lister = Callable[[ListOptions], ListPage]
 Watcher = Callable[[ListOptions], Any]
@@ -38,7 +39,6 @@ Watcher = Callable[[ListOptions], Any]
 
 def opts(**kw: Any) -> ReflectorOptions:
     kw.setdefault("use_watch_list", False)
-    kw.setdefault("sleep", no_sleep)
     kw.setdefault("backoff", FakeBackoff())
     return ReflectorOptions(**kw)
 
@@ -1052,3 +1052,34 @@ def test_transform_runs_once_per_object_streamed_or_watched(stop: threading.Even
     assert transformed == ["a@1", "b@2", "a@4", "b@5"]
     assert [kind for kind, _ in applied] == ["replace", "replace", "update", "delete"]
     assert all(obj["transformed"] for _, obj in applied)
+
+
+def test_backoff_is_slept_on_the_reflector_clock() -> None:
+    """The backoff between rounds is ``clock.sleep``: on a fake clock the
+    next LIST comes when the test moves time past the backoff, not before."""
+    stop, clock = threading.Event(), FakeClock()
+    lists: list[ListOptions] = []
+
+    def list_func(options: ListOptions) -> ListPage:
+        lists.append(options)
+        raise RuntimeError("down")
+
+    r = Reflector(
+        ListWatch(list_func, never_watch),
+        store(),
+        options=ReflectorOptions(use_watch_list=False, backoff=HourBackoff(), clock=clock),
+        watch_error_handler=lambda r, e: None,
+    )
+    t = threading.Thread(target=r.run, args=(stop,), name="kubeloop-test-backoff", daemon=True)
+    t.start()
+    assert clock.wait_for_waiters(1), "the reflector never backed off"
+    assert len(lists) == 1
+    clock.step(3599)
+    assert clock.waiters() == 1
+    assert len(lists) == 1
+    clock.step(1)
+    assert clock.wait_for_waiters(1)
+    assert len(lists) == 2
+    clock.set_and_wake(stop)
+    t.join(WAIT)
+    assert not t.is_alive(), "run() slept through stop"

@@ -13,7 +13,7 @@ from kubeloop.cache import Indexer, Reflector, ReflectorOptions, meta_namespace_
 from kubeloop.client.types import EventType, ListOptions, ListPage, WatchEvent
 from kubeloop.errors import Gone, Invalid, TooManyRequests
 
-from .helpers import WAIT, FakeBackoff, no_sleep, pod
+from .helpers import WAIT, FakeBackoff, pod
 
 
 def bookmark(rv: str, end: str = "true") -> WatchEvent:
@@ -107,9 +107,7 @@ def run(lw: WatchListLW, use_watch_list: bool = True) -> tuple[Indexer, BaseExce
     r = Reflector(
         lw,
         s,
-        options=ReflectorOptions(
-            use_watch_list=use_watch_list, sleep=no_sleep, backoff=FakeBackoff()
-        ),
+        options=ReflectorOptions(use_watch_list=use_watch_list, backoff=FakeBackoff()),
         watch_error_handler=lambda r, e: None,
     )
     error: BaseException | None = None
@@ -302,7 +300,7 @@ def test_expired_watch_list_rv_retries_with_empty_rv(stop: threading.Event) -> N
         watch_error=expire_rv,
     )
     s = Indexer(meta_namespace_key_func)
-    r = Reflector(lw, s, options=ReflectorOptions(sleep=no_sleep, backoff=FakeBackoff()))
+    r = Reflector(lw, s, options=ReflectorOptions(backoff=FakeBackoff()))
     r._set_last_sync_rv("7")
     r.list_and_watch(stop)
     assert [(k, o.resource_version) for k, o in lw.requests] == [("watch", "7"), ("watch", "")]

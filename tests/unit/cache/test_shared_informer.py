@@ -20,9 +20,10 @@ from kubeloop.cache import (
     wait_for_cache_sync,
 )
 from kubeloop.cache.testing import FakeControllerSource
+from kubeloop.clock import FakeClock
 from kubeloop.errors import Gone
 
-from .helpers import WAIT, FakeBackoff, FakeClock, Recorder, no_sleep, pod, running
+from .helpers import WAIT, FakeBackoff, Recorder, pod, running
 
 # Reflector checks for due resyncs this often (real time); handler resync
 # periods are measured on a fake clock, so tests decide when one is due.
@@ -30,7 +31,7 @@ CHECK = 0.02
 
 
 def fast_options(**kw: Any) -> ReflectorOptions:
-    return ReflectorOptions(sleep=no_sleep, backoff=FakeBackoff(), **kw)
+    return ReflectorOptions(backoff=FakeBackoff(), **kw)
 
 
 def new_informer(

@@ -20,7 +20,7 @@ from kubeloop.cache import (
 from kubeloop.cache.testing import FakeControllerSource
 from kubeloop.errors import Gone
 
-from .helpers import WAIT, FakeBackoff, Recorder, no_sleep
+from .helpers import WAIT, FakeBackoff, Recorder
 
 
 class ObjectMeta(msgspec.Struct, rename="camel", omit_defaults=True):
@@ -53,7 +53,7 @@ def test_typed_objects_through_the_informer() -> None:
             0,
             {NAMESPACE_INDEX: meta_namespace_index_func},
             reflector_options=ReflectorOptions(
-                use_watch_list=use_watch_list, sleep=no_sleep, backoff=FakeBackoff()
+                use_watch_list=use_watch_list, backoff=FakeBackoff()
             ),
         )
         informer.set_transform(strip_managed_fields)

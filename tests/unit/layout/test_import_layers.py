@@ -2,8 +2,8 @@
 
 Bottom to top (docs/architecture in the README, "Layers")::
 
-    errors < _prometheus < typed < gen < workqueue < client < cache
-           < events, leaderelection < metrics < runtime < kubeloop.__main__
+    errors, clock < _prometheus < typed < gen < workqueue < client < cache
+                  < events, leaderelection < metrics < runtime < kubeloop.__main__
 
 ``testenv`` stands beside the library and may use only ``client`` and
 ``errors``; of the library only the ``kubeloop`` command uses it.
@@ -30,7 +30,7 @@ LIBRARY = SRC / "kubeloop"
 #: Each layer of the library, bottom first; a module may import its own layer
 #: and those below it.
 LAYERS: list[tuple[str, ...]] = [
-    ("kubeloop", "kubeloop.errors"),
+    ("kubeloop", "kubeloop.errors", "kubeloop.clock"),
     ("kubeloop._prometheus",),
     ("kubeloop.typed",),
     ("kubeloop.gen",),

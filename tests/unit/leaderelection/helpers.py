@@ -9,9 +9,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from kubeloop.clock import FakeClock
 from kubeloop.errors import AlreadyExists, Conflict, NotFound
 from kubeloop.leaderelection import (
-    FakeClock,
     LeaderCallbacks,
     LeaderElectionConfig,
     LeaderElectionRecord,

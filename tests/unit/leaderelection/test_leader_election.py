@@ -8,9 +8,9 @@ import threading
 import pytest
 from prometheus_client import CollectorRegistry
 
+from kubeloop.clock import FakeClock
 from kubeloop.errors import InternalError
 from kubeloop.leaderelection import (
-    FakeClock,
     LeaderCallbacks,
     LeaderElectionRecord,
     LeaderElector,
@@ -27,7 +27,7 @@ def held_by(holder: str) -> LeaderElectionRecord:
 def step_and_settle(clock: FakeClock, seconds: float) -> None:
     """Move time and wait until the elector has reacted and sleeps again."""
     clock.step(seconds)
-    assert clock.wait_for_sleepers(1)
+    assert clock.wait_for_waiters(1)
 
 
 def test_run_acquires_leads_renews_every_retry_period_and_releases_on_stop() -> None:
@@ -36,7 +36,7 @@ def test_run_acquires_leads_renews_every_retry_period_and_releases_on_stop() -> 
     with running(elector, clock):
         rec.wait_for("started")
         rec.wait_for("leader me")
-        assert clock.wait_for_sleepers(1)
+        assert clock.wait_for_waiters(1)
         assert elector.is_leader()
         # Acquired (get, create), then renewed at once as client-go does.
         assert store.calls == [("me", "get"), ("me", "create"), ("me", "update")]
@@ -57,7 +57,7 @@ def test_on_stopped_leading_runs_even_when_stopped_before_acquiring() -> None:
     store, clock, rec = LockStore(held_by("other")), FakeClock(), Recorder()
     elector = candidate(store, "me", clock, rec)
     with running(elector, clock):
-        assert clock.wait_for_sleepers(1)
+        assert clock.wait_for_waiters(1)
         rec.wait_for("leader other")
     assert rec.entries() == ["leader other", "stopped"]
     assert store.current() == held_by("other")
@@ -68,7 +68,7 @@ def test_acquire_retries_every_retry_period_with_jitter(monkeypatch: pytest.Monk
     store, clock = LockStore(held_by("other")), FakeClock()
     elector = candidate(store, "me", clock)
     with running(elector, clock):
-        assert clock.wait_for_sleepers(1)
+        assert clock.wait_for_waiters(1)
         assert store.count("get") == 1
         # 2 s * (1 + 0.5 * 1.2) = 3.2 s
         step_and_settle(clock, 3.1)
@@ -81,7 +81,7 @@ def test_a_candidate_takes_over_once_the_leader_stops_renewing() -> None:
     store, clock, rec = LockStore(held_by("other")), FakeClock(), Recorder()
     elector = candidate(store, "me", clock, rec)
     with running(elector, clock):
-        assert clock.wait_for_sleepers(1)
+        assert clock.wait_for_waiters(1)
         while clock.now() < 15.0:
             assert not elector.is_leader()
             step_and_settle(clock, 2.2 * 2)  # the longest jittered retry
@@ -99,7 +99,7 @@ def test_a_leader_that_cannot_renew_within_the_renew_deadline_gives_up() -> None
     elector = candidate(store, "me", clock, rec, release_on_cancel=False)
     with running(elector, clock) as run:
         rec.wait_for("started")
-        assert clock.wait_for_sleepers(1)
+        assert clock.wait_for_waiters(1)
         store.error = InternalError(500, "InternalError", "etcd is down")
         # The failing renewal starts at t=2; the deadline is 10 s later.
         for _ in range(5):
@@ -117,7 +117,7 @@ def test_a_leader_whose_lock_was_taken_stops_leading_and_leaves_the_lock_alone()
     elector = candidate(store, "me", clock, rec)
     with running(elector, clock) as run:
         rec.wait_for("started")
-        assert clock.wait_for_sleepers(1)
+        assert clock.wait_for_waiters(1)
         store.put(LeaderElectionRecord("other", 15, None, None, 1))
         step_and_settle(clock, 2.0)
         assert not elector.is_leader()  # it saw "other": not leading, though still trying
@@ -166,7 +166,7 @@ def test_callbacks_that_raise_do_not_break_the_loop() -> None:
     elector = candidate(store, "me", clock, callbacks=LeaderCallbacks(boom, boom, boom))
     with running(elector, clock):
         assert started.wait(10)
-        assert clock.wait_for_sleepers(1)
+        assert clock.wait_for_waiters(1)
         step_and_settle(clock, 2.0)
         assert elector.is_leader()
 
@@ -205,7 +205,7 @@ def test_leader_metrics_follow_leadership() -> None:
     with running(elector, clock):
         rec.wait_for("started")
         assert status() == 1.0
-        assert clock.wait_for_sleepers(1)
+        assert clock.wait_for_waiters(1)
         store.put(store.current())  # a foreign write forces the slow path
         step_and_settle(clock, 2.0)
         assert registry.get_sample_value("leader_election_slowpath_total", {"name": "ctl"}) == 1

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from kubeloop.clock import FakeClock
 from kubeloop.errors import InternalError
-from kubeloop.leaderelection import FakeClock, LeaderElectionRecord
+from kubeloop.leaderelection import LeaderElectionRecord
 
 from .helpers import LockStore, candidate
 

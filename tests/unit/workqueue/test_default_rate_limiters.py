@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from kubeloop.clock import FakeClock
 from kubeloop.workqueue import (
     BucketRateLimiter,
-    FakeClock,
     ItemExponentialFailureRateLimiter,
     ItemFastSlowRateLimiter,
     MaxOfRateLimiter,

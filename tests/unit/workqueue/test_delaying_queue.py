@@ -6,7 +6,8 @@ import threading
 
 import pytest
 
-from kubeloop.workqueue import DelayingQueue, FakeClock
+from kubeloop.clock import FakeClock
+from kubeloop.workqueue import DelayingQueue
 
 
 @pytest.fixture
@@ -140,7 +141,7 @@ def test_shut_down_stops_the_timer_thread(clock: FakeClock) -> None:
     (timer,) = timer_threads(q)
     q.shut_down()
     assert not timer.is_alive()
-    assert not clock.has_waiters()
+    assert clock.waiters() == 0
 
 
 def test_no_timer_thread_until_the_first_delayed_add() -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
+from kubeloop.clock import FakeClock
 from kubeloop.workqueue import (
     NOOP_METRICS_PROVIDER,
     DelayingQueue,
-    FakeClock,
     PrometheusMetricsProvider,
     Queue,
     RateLimitingQueue,

@@ -14,7 +14,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from kubeloop.workqueue import DelayingQueue, FakeClock, GetResult, Queue
+from kubeloop.clock import FakeClock
+from kubeloop.workqueue import DelayingQueue, GetResult, Queue
 
 ITEMS = st.sampled_from(["a", "b", "c", "d"])
 

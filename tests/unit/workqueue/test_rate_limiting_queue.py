@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from kubeloop.clock import Clock, FakeClock
 from kubeloop.workqueue import (
-    Clock,
-    FakeClock,
     ItemExponentialFailureRateLimiter,
     MaxOfRateLimiter,
     RateLimiter,
