@@ -3,7 +3,9 @@ FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
-RUN pip install --no-cache-dir --prefix=/install .
+COPY apps/network-controller ./apps/network-controller
+# The library, then the application on it (its own project).
+RUN pip install --no-cache-dir --prefix=/install . ./apps/network-controller
 
 FROM python:3.11-slim
 COPY --from=build /install /usr/local

@@ -2,7 +2,7 @@
 
 Example::
 
-    $ kubeloop gen config/crd/networks.samplecrd.k8s.io.yaml -o src/network_controller/models.py
+    $ kubeloop gen config/crd/networks.samplecrd.k8s.io.yaml -o models.py
     $ kubeloop gen config/crd/*.yaml -o models.py --check    # exit 1 if it would change
 
 or from Python::

@@ -1,5 +1,5 @@
 """make chaos-quick, as part of make test: a seeded random workload under
-every fault kind, then the invariants (see network_controller.chaos).
+every fault kind, then the invariants (see tools.e2e.chaos).
 
 The fault checks compare what was delivered with the plan fixed by the seed
 before the run, kind by kind, so a fault that silently did not happen (or
@@ -12,8 +12,7 @@ import random
 from pathlib import Path
 
 import pytest
-
-from network_controller.chaos import FAULT_KINDS, QUICK, Chaos, Settings, render
+from tools.e2e.chaos import FAULT_KINDS, QUICK, Chaos, Settings, render
 
 pytestmark = pytest.mark.integration
 

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tools.e2e.process import ControllerProcess
 
 from kubeloop.client import Client
 from kubeloop.errors import NotFound
 from kubeloop.testenv import ControlPlane
 from kubeloop.testenv.pytest_plugin import KubectlRunner, admin_request
-from network_controller.walkthrough import ControllerProcess
 from tests.integration.support import REPO, network, wait_until
 
 pytestmark = pytest.mark.integration

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tools.e2e.process import ControllerProcess
 
 from kubeloop.client import Client, ResourceClient
 from kubeloop.leaderelection.resource_lock import parse_micro_time
-from network_controller.walkthrough import ControllerProcess
 from tests.integration.support import network, wait_until
 
 pytestmark = pytest.mark.integration

@@ -22,12 +22,12 @@ from typing import Any
 
 import pytest
 import yaml
+from tools.e2e.process import ControllerProcess
 
 from kubeloop.client import Client, ResourceClient, load_config
 from kubeloop.errors import is_not_found
 from kubeloop.testenv import ControlPlane
 from network_controller.deployments import CIDR_ANNOTATION, GATEWAY_ANNOTATION
-from network_controller.walkthrough import ControllerProcess
 from tests.integration.support import (
     NETWORK_CRD,
     deployment,

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from tools.e2e.process import ControllerProcess
 
 from kubeloop.client import Client
 from kubeloop.testenv import ControlPlane
 from kubeloop.testenv.faultproxy import FaultProxy, proxied_kubeconfig
-from network_controller.walkthrough import ControllerProcess
 from tests.integration.support import network, wait_until
 
 pytestmark = pytest.mark.integration

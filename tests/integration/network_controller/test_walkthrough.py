@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tools.e2e.walkthrough import Walkthrough
 
 from kubeloop.testenv import ControlPlane
-from network_controller.walkthrough import Walkthrough
 
 pytestmark = pytest.mark.integration
 

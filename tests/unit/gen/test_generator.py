@@ -22,7 +22,7 @@ from kubeloop.typed import Model, Resource
 
 REPO = Path(__file__).resolve().parents[3]
 NETWORK_CRD = "config/crd/networks.samplecrd.k8s.io.yaml"
-NETWORK_MODELS = REPO / "src" / "network_controller" / "models.py"
+NETWORK_MODELS = REPO / "apps" / "network-controller" / "src" / "network_controller" / "models.py"
 _counter = itertools.count()
 
 
@@ -242,13 +242,25 @@ def test_names() -> None:
 def test_the_committed_network_models_are_what_the_generator_makes() -> None:
     """Regenerating never drifts: edit the CRD, then run the Command in the header."""
     manifest = yaml.safe_load((REPO / NETWORK_CRD).read_text())
-    command = f"kubeloop gen {NETWORK_CRD} -o src/network_controller/models.py"
+    command = (
+        f"kubeloop gen {NETWORK_CRD} -o apps/network-controller/src/network_controller/models.py"
+    )
     assert generate([Source(NETWORK_CRD, manifest)], command=command) == NETWORK_MODELS.read_text()
 
 
 def test_cli_check_passes_on_the_committed_models(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO)
-    assert gen_main([NETWORK_CRD, "-o", "src/network_controller/models.py", "--check"]) == 0
+    assert (
+        gen_main(
+            [
+                NETWORK_CRD,
+                "-o",
+                "apps/network-controller/src/network_controller/models.py",
+                "--check",
+            ]
+        )
+        == 0
+    )
 
 
 def test_cli_writes_a_module_and_check_spots_drift(

@@ -26,6 +26,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[3] / "src"
 LIBRARY = SRC / "kubeloop"
+APPS = SRC.parent / "apps"
 
 #: Each layer of the library, bottom first; a module may import its own layer
 #: and those below it.
@@ -181,14 +182,25 @@ def test_no_modules_import_each_other_in_a_circle() -> None:
     assert cycles(graph()) == []
 
 
-def test_every_application_stays_out_of_the_library() -> None:
-    for path in SRC.rglob("*.py"):
-        if LIBRARY in path.parents:
-            continue
-        for line, target in imports_of(path):
-            assert target.split(".")[0] not in ("tools", "tests", "bench"), (
-                f"{path.relative_to(SRC)}:{line} imports {target}: applications ship alone"
-            )
+def application_modules() -> list[Path]:
+    return sorted(APPS.glob("*/src/**/*.py"))
+
+
+def test_the_library_source_holds_only_the_library() -> None:
+    assert sorted(p.name for p in SRC.iterdir() if not p.name.endswith(".egg-info")) == ["kubeloop"]
+
+
+@pytest.mark.parametrize("path", application_modules(), ids=lambda p: str(p.relative_to(APPS)))
+def test_an_application_uses_only_the_library(path: Path) -> None:
+    """An application ships alone: it may import kubeloop and its own
+    package, never the harness, the tests, the benchmarks or another app."""
+    own = path.relative_to(APPS).parts[2]  # <app>/src/<package>/...
+    others = {p.name for p in APPS.glob("*/src/*") if p.is_dir()} - {own}
+    for line, target in imports_of(path, own):
+        top = target.split(".")[0]
+        assert top not in ("tools", "tests", "bench", *others), (
+            f"{path.relative_to(APPS)}:{line} imports {target}: applications ship alone"
+        )
 
 
 # -- the checker itself -----------------------------------------------------

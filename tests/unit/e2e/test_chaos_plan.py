@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from network_controller.chaos import (
+from tools.e2e.chaos import (
     FAULT_KINDS,
     FULL,
     LASTING,
@@ -62,7 +61,7 @@ def test_a_seed_replays_in_another_process_whatever_its_hash_seed() -> None:
     """The seed is printed in one process and replayed in another: the
     generators must not depend on hash() randomisation."""
     code = (
-        "import json, sys; from network_controller.chaos import *; "
+        "import json, sys; from tools.e2e.chaos import *; "
         "s = Settings(seed=int(sys.argv[1]), **QUICK); "
         "print(json.dumps([[str(f) for f in plan_faults(s)], "
         "[repr(o) for o in plan_operations(s)]]))"
@@ -150,8 +149,8 @@ def test_lasting_faults_are_lifted_at_their_end() -> None:
 
 
 def test_rerun_command_names_the_preset_seed_and_override() -> None:
-    assert rerun_command(quick(5)) == "python -m network_controller.chaos --quick --seed 5"
-    assert rerun_command(Settings(seed=5, **FULL)) == "python -m network_controller.chaos --seed 5"
+    assert rerun_command(quick(5)) == "python -m tools.e2e.chaos --quick --seed 5"
+    assert rerun_command(Settings(seed=5, **FULL)) == "python -m tools.e2e.chaos --seed 5"
     assert rerun_command(quick(5, operations=300)).endswith("--seed 5 --operations 300")
 
 

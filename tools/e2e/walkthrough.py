@@ -17,17 +17,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
-CRD = REPO / "config" / "crd" / "networks.samplecrd.k8s.io.yaml"
+from tools.e2e.process import CRD, REPO, ControllerProcess, kubectl_path
+
 EXAMPLE = REPO / "example" / "example-network.yaml"
 UPDATE = """apiVersion: samplecrd.k8s.io/v1
 kind: Network
@@ -40,104 +37,12 @@ spec:
 """
 
 
-def _kubectl() -> str:
-    here = Path(sys.executable).parent / "kubectl"
-    return str(here) if here.exists() else "kubectl"
-
-
 @dataclass
 class Step:
     title: str
     log_lines: list[str]
     kubectl_output: str
     backend: dict[str, Any]
-
-
-@dataclass
-class ControllerProcess:
-    """The controller as a child process whose log lines are collected.
-    An empty ``kubeconfig`` passes no --kubeconfig (in-cluster or $KUBECONFIG
-    from ``env``); ``env`` replaces the child's environment when given."""
-
-    kubeconfig: str
-    state_dir: str
-    extra_args: list[str] = field(default_factory=list)
-    env: dict[str, str] | None = None
-    lines: list[str] = field(default_factory=list)
-    _cond: threading.Condition = field(default_factory=threading.Condition)
-    _proc: subprocess.Popen[str] | None = None
-
-    def start(self) -> None:
-        cmd = [sys.executable, "-m", "network_controller", "--state-dir", self.state_dir]
-        if not any(a.startswith("--metrics-bind-address") for a in self.extra_args):
-            # Many replicas on one machine: each on a free port of its own.
-            cmd.append("--metrics-bind-address=127.0.0.1:0")
-        if self.kubeconfig:
-            cmd += ["--kubeconfig", self.kubeconfig]
-        cmd += self.extra_args
-        self._proc = subprocess.Popen(
-            cmd,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            bufsize=1,
-            env=self.env,
-        )
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self._proc is not None and self._proc.stderr is not None
-        for line in self._proc.stderr:
-            with self._cond:
-                self.lines.append(line.rstrip("\n"))
-                self._cond.notify_all()
-
-    def wait_for(self, pred: Callable[[str], bool], since: int, timeout: float = 60.0) -> str:
-        """The first log line from index ``since`` on that matches; waits on
-        the reader's condition, no polling."""
-        return self.wait_for_lines(pred, since, 1, timeout)[0]
-
-    def wait_for_lines(
-        self, pred: Callable[[str], bool], since: int, count: int, timeout: float = 60.0
-    ) -> list[str]:
-        """The first ``count`` log lines from index ``since`` on that match
-        (e.g. the third failed list), waiting as :meth:`wait_for` does."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                found = [line for line in self.lines[since:] if pred(line)]
-                if len(found) >= count:
-                    return found[:count]
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    tail = "\n".join(self.lines[-20:])
-                    raise TimeoutError(
-                        f"{len(found)} of {count} matching controller log lines in "
-                        f"{timeout}s:\n{tail}"
-                    )
-                self._cond.wait(remaining)
-
-    def mark(self) -> int:
-        with self._cond:
-            return len(self.lines)
-
-    def since(self, mark: int) -> list[str]:
-        with self._cond:
-            return list(self.lines[mark:])
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    def terminate(self, timeout: float = 30.0) -> int:
-        assert self._proc is not None
-        self._proc.terminate()
-        return self._proc.wait(timeout)
-
-    def kill(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
-            self._proc.wait()
 
 
 class Walkthrough:
@@ -151,7 +56,12 @@ class Walkthrough:
     def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> str:
         env = dict(os.environ, KUBECONFIG=self.kubeconfig)
         proc = subprocess.run(
-            [_kubectl(), *args], input=input, capture_output=True, text=True, env=env, timeout=120
+            [kubectl_path(), *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
         )
         if check and proc.returncode != 0:
             raise RuntimeError(f"kubectl {' '.join(args)}: {proc.stderr.strip()}")
