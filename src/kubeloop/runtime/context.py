@@ -46,6 +46,12 @@ class Context(Generic[T]):
     It is kept until the key's next successful reconcile, and not across a
     restart: a process that starts after the delete never saw it, which is
     what finalizers and sweeps of the actual state are for.
+
+    The cache drops a key before its handlers hear of the delete, so a
+    reconcile that starts in between (the key was queued already) gets
+    ``None`` and no ``last_known``; the Delete event then reconciles the key
+    again, with it. A reconcile of an absent key must therefore cope
+    without one, as it must after a restart.
     """
 
     __slots__ = (

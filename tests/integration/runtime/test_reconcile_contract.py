@@ -88,8 +88,10 @@ def test_a_deleted_object_reconciles_with_none_and_its_final_state(
         created = cms.create(configmap("a", {"k": "v"}))
         reconciles.wait_for(lambda s: any(x.key.endswith("/a") for x in s))
         cms.delete("a")
-        seen = reconciles.wait_for(lambda s: any(x.key.endswith("/a") and x.obj is None for x in s))
-    final = next(x.last_known for x in seen if x.obj is None)
+        seen = reconciles.wait_for(
+            lambda s: any(x.key.endswith("/a") and x.obj is None and x.last_known for x in s)
+        )
+    final = next(x.last_known for x in seen if x.obj is None and x.last_known)
     assert final["metadata"]["uid"] == created["metadata"]["uid"]
     assert final["data"] == {"k": "v"}
 
