@@ -140,6 +140,8 @@ def finalize(
     to keep it and look again (waiting for something outside to go).
     An object being deleted without this finalizer (added after another
     controller's, or already cleaned up) is left alone: ``Result.done()``.
+    ``cleanup`` must be idempotent: a reconcile that reads a cache not yet
+    showing the removal runs it again (the removal then finds the object gone).
     """
     if get_deletion_timestamp(obj):
         if not has_finalizer(obj, finalizer):

@@ -103,7 +103,9 @@ def test_finalizer_added_before_apply_cleanup_then_removed_under_conflicts(
         with done:  # the Delete event's reconcile carries the final state
             assert done.wait_for(lambda: any(x is not None for x in gone), WAIT)
         wait_until(lambda: _gone(nets, "n"), WAIT, "the Network to be deleted")
-    assert cleaned == ["n"]
+    # Once at least; again only if the cache still showed the finalizer after
+    # its removal (cleanups must be idempotent).
+    assert cleaned and set(cleaned) == {"n"}
     assert writer.conflicts >= 2, "the removal met a conflict too"
     final = next(x for x in gone if x is not None)  # ctx.last_known
     assert final["metadata"]["name"] == "n" and final["metadata"]["deletionTimestamp"]
