@@ -2,7 +2,7 @@
 ``python -m tests.integration.runtime.drain_app --kubeconfig ... --namespace ...``.
 
 Its reconcile prints ``start <name>`` and ``end <name>``; the ConfigMap
-named ``slow`` takes two seconds, so a signal can arrive while it runs.
+named ``slow`` takes three seconds, so a signal can arrive while it runs.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from kubeloop.runtime import Context, Manager, argument_parser
 def reconcile(ctx: Context[dict[str, Any]], cm: dict[str, Any] | None) -> None:
     print(f"start {ctx.name}", flush=True)
     if ctx.name == "slow":
-        time.sleep(2.0)  # the work in flight when SIGTERM comes
+        time.sleep(3.0)  # the work in flight when SIGTERM comes
     print(f"end {ctx.name}", flush=True)
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kubeloop.client import Client
-from kubeloop.runtime import Context, Manager
+from kubeloop.runtime import Context, Kind, Manager
 from tests.integration.support import wait_until
 
 from .conftest import WAIT, configmap, running
@@ -40,7 +40,8 @@ def test_queued_events_do_not_delay_writes_on_a_throttled_client(
         return len(events.list_all().items)
 
     manager = make_manager(qps=0.2, burst=BURST)
-    manager.controller(("v1", "ConfigMap"), reconcile)
+    # Named in full: no discovery request takes one of the manager's tokens.
+    manager.controller(Kind("v1", "ConfigMap", "configmaps", namespaced=True), reconcile)
     cms.create(configmap("noisy"))
     with running(manager):
         wait_until(lambda: written() >= BURST, WAIT, "the Event writer to spend its burst")
