@@ -1,7 +1,7 @@
 """``network-controller``: the program users learn from.
 
-main -> config from --kubeconfig/--master, else in-cluster -> client -> an
-informer factory for Networks and one for built-in kinds (Deployments) ->
+main -> config from --kubeconfig/--master, else in-cluster -> client -> one
+informer factory, with an informer for Networks and one for Deployments ->
 controllers register handlers -> start informers -> run workers until
 SIGTERM/SIGINT -> finish in-flight items -> exit 0.
 """
@@ -169,10 +169,11 @@ def main(argv: list[str] | None = None) -> int:
     # retried with backoff, and succeeds once the CRD is applied.
     networks = client.resource(NETWORK_API_VERSION, "networks", namespace=ns, namespaced=True)
     deployments = client.resource("apps/v1", "deployments", namespace=ns, namespaced=True)
-    network_factory = SharedInformerFactory(client, args.resync, namespace=ns)
-    kube_factory = SharedInformerFactory(client, args.resync, namespace=ns)
-    network_informer = network_factory.informer_for(networks)
-    deployment_informer = kube_factory.informer_for(deployments)
+    # One factory for both kinds: one informer per resource, one start and
+    # one shutdown for the process.
+    factory = SharedInformerFactory(client, args.resync, namespace=ns)
+    network_informer = factory.informer_for(networks)
+    deployment_informer = factory.informer_for(deployments)
 
     recorder = (
         _DiscardingRecorder(client, "network-controller")
@@ -221,8 +222,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # Informers start at once, leader or not: a standby keeps warm caches
     # and takes over without a relist.
-    network_factory.start(stop)
-    kube_factory.start(stop)
+    factory.start(stop)
     in_cluster = config.source.startswith("in-cluster")
     exit_code = 0
     if args.leader_elect if args.leader_elect is not None else in_cluster:
@@ -233,8 +233,7 @@ def main(argv: list[str] | None = None) -> int:
             stop.set()
     else:
         run_controllers(stop)
-    network_factory.shutdown(timeout=10)
-    kube_factory.shutdown(timeout=10)
+    factory.shutdown(timeout=10)
     recorder.stop()
     if server is not None:
         server.stop()
