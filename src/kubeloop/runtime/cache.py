@@ -112,6 +112,7 @@ class Cache:
         self._factories: dict[tuple[Scope, Transform | None], SharedInformerFactory] = {}
         self._threads: list[threading.Thread] = []
         self._stop: threading.Event | None = None
+        self._read_entries: dict[int, CacheEntry] = {}
 
     # -- registration --------------------------------------------------------
     def register(
@@ -137,7 +138,15 @@ class Cache:
         """A lister over the kind's informer (registered if new). Reads
         before the kind is resolved and started raise :class:`CacheNotStartedError`."""
         entry = self.register(kind, scope)
+        with self._lock:
+            self._read_entries.setdefault(id(entry), entry)
         return Lister(cast(Indexer, _PendingIndexer(entry)), resource=entry.requested.plural)
+
+    def read_entries(self) -> list[CacheEntry]:
+        """The entries listers read: controllers wait for them to sync too,
+        so a reconcile never reads a cache still filling."""
+        with self._lock:
+            return list(self._read_entries.values())
 
     def entries(self) -> list[CacheEntry]:
         with self._lock:

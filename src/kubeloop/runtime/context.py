@@ -56,6 +56,7 @@ class Context(Generic[T]):
 
     __slots__ = (
         "_clock",
+        "_kind",
         "_obj",
         "_recorder",
         "controller",
@@ -80,6 +81,7 @@ class Context(Generic[T]):
         recorder: EventRecorderLike | None,
         clock: Clock,
         deadline: float | None,
+        kind: tuple[str, str] | None = None,
     ) -> None:
         self.controller = controller
         self.key = key
@@ -91,6 +93,7 @@ class Context(Generic[T]):
         self._obj = obj
         self._recorder = recorder
         self._clock = clock
+        self._kind = kind
 
     def __repr__(self) -> str:
         return f"Context({self.controller}, {self.key!r}, reconcile_id={self.reconcile_id!r})"
@@ -99,10 +102,15 @@ class Context(Generic[T]):
         """Record an Event on ``obj``, by default the object being reconciled
         (its last known state once deleted). Never blocks: the recorder
         writes in the background, through its own rate limiter."""
-        target = obj if obj is not None else self._obj if self._obj is not None else self.last_known
+        own = self._obj if self._obj is not None else self.last_known
+        target = obj if obj is not None else own
         if self._recorder is None or target is None:
             self.log.debug("event not recorded", type=event_type, reason=reason, message=message)
             return
+        if target is own and self._kind and isinstance(target, dict) and not target.get("kind"):
+            # An item of a LIST carries no apiVersion/kind; the Event must name them.
+            api_version, kind = self._kind
+            target = {**target, "apiVersion": api_version, "kind": kind}
         self._recorder.event(target, event_type, reason, message)
 
     def remaining(self) -> float | None:

@@ -222,16 +222,22 @@ class Controller(Generic[T]):
             raise RuntimeError(f"{self.name}: add the controller to a manager first")
         log = runner.log
         log.info("Starting Controller")
-        for entry in self._entries:
+        reads = cache.read_entries()
+        for entry in [*self._entries, *reads]:
             if not cache.wait_ready(entry, stop):
                 log.info("Stopped before every source was served")
                 return runner.stop(0)
         primary = self.primary.kind
         assert primary is not None
+        runner.kind = (primary.api_version, primary.kind)
         try:
             self._add_handlers(runner, primary)
             log.info("Waiting for caches to sync")
-            synced = wait_for_cache_sync(stop, *(r.has_synced for _, r in self._registrations))
+            synced = wait_for_cache_sync(
+                stop,
+                *(r.has_synced for _, r in self._registrations),
+                *(entry.has_synced for entry in reads),
+            )
             if not synced:
                 return runner.stop(0)
             runner.start(self.workers)

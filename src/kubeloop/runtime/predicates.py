@@ -21,7 +21,7 @@ the tombstone.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -128,26 +128,26 @@ annotations_changed = Predicate(
 DEFAULT_FILTERS: tuple[EventFilter, ...] = (resource_version_changed,)
 
 
-def any_of(*filters: FilterLike) -> EventFilter:
-    """Passes an event that any of ``filters`` passes (controller-runtime ``predicate.Or``)."""
+def _combine(
+    name: str, join: Callable[[Iterable[bool]], bool], filters: Sequence[FilterLike]
+) -> EventFilter:
     fs = [as_filter(f) for f in filters]
     return Predicate(
-        create_func=lambda obj: any(f.create(obj) for f in fs),
-        update_func=lambda old, new: any(f.update(old, new) for f in fs),
-        delete_func=lambda obj: any(f.delete(obj) for f in fs),
-        name=f"any_of({', '.join(map(repr, fs))})",
+        create_func=lambda obj: join(f.create(obj) for f in fs),
+        update_func=lambda old, new: join(f.update(old, new) for f in fs),
+        delete_func=lambda obj: join(f.delete(obj) for f in fs),
+        name=f"{name}({', '.join(map(repr, fs))})",
     )
+
+
+def any_of(*filters: FilterLike) -> EventFilter:
+    """Passes an event that any of ``filters`` passes (controller-runtime ``predicate.Or``)."""
+    return _combine("any_of", any, filters)
 
 
 def all_of(*filters: FilterLike) -> EventFilter:
     """Passes an event that every one of ``filters`` passes (``predicate.And``)."""
-    fs = [as_filter(f) for f in filters]
-    return Predicate(
-        create_func=lambda obj: all(f.create(obj) for f in fs),
-        update_func=lambda old, new: all(f.update(old, new) for f in fs),
-        delete_func=lambda obj: all(f.delete(obj) for f in fs),
-        name=f"all_of({', '.join(map(repr, fs))})",
-    )
+    return _combine("all_of", all, filters)
 
 
 def normalize_filters(filters: Sequence[FilterLike] | None) -> tuple[EventFilter, ...]:

@@ -123,6 +123,9 @@ class Runner(Generic[T]):
         self._reconcile = reconcile
         self._get = get
         self._recorder = recorder
+        #: ``(apiVersion, kind)`` of the objects, once known, for the Events
+        #: of objects that do not carry them (items of a LIST).
+        self.kind: tuple[str, str] | None = None
         self._timeout = timeout
         self._clock = clock
         self.log = KeyValueLogger(log, controller=name)
@@ -208,6 +211,7 @@ class Runner(Generic[T]):
             recorder=self._recorder,
             clock=self._clock,
             deadline=deadline,
+            kind=self.kind,
         )
         self.metrics.active_workers.inc()
         try:

@@ -51,3 +51,5 @@ def test_queued_events_do_not_delay_writes_on_a_throttled_client(
         after_writes = written()
         assert manager.recorder._queue.qsize() > 0, "the Events were no longer waiting"
     assert BURST <= after_writes <= BURST + 1
+    involved = {e["involvedObject"]["kind"] for e in events.list_all().items}
+    assert involved == {"ConfigMap"}

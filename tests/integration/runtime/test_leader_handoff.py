@@ -18,6 +18,19 @@ from .conftest import WAIT, configmap
 LEASE = "runtime-handoff"
 
 
+def election(namespace: str, identity: str) -> LeaderElectionOptions:
+    """Short durations (lease 4 s, renew deadline 3 s, retry 0.5 s), so a test
+    sees several renewals and a lost lease within seconds."""
+    return LeaderElectionOptions(
+        id=LEASE,
+        namespace=namespace,
+        identity=identity,
+        lease_duration=4.0,
+        renew_deadline=3.0,
+        retry_period=0.5,
+    )
+
+
 def test_the_old_leader_stops_reconciling_before_the_new_one_starts(
     client: Client, namespace: str, make_manager: Callable[..., Manager]
 ) -> None:
@@ -43,17 +56,7 @@ def test_the_old_leader_stops_reconciling_before_the_new_one_starts(
         return reconcile
 
     def elected(identity: str) -> Manager:
-        manager = make_manager(
-            name=f"m-{identity}",
-            leader_election=LeaderElectionOptions(
-                id=LEASE,
-                namespace=namespace,
-                identity=identity,
-                lease_duration=4.0,
-                renew_deadline=3.0,
-                retry_period=0.5,
-            ),
-        )
+        manager = make_manager(name=f"m-{identity}", leader_election=election(namespace, identity))
         manager.controller(("v1", "ConfigMap"), reconciler(identity))
         return manager
 
@@ -118,16 +121,7 @@ def test_losing_the_lease_stops_the_controllers_and_exits_1(
         "coordination.k8s.io/v1", "leases", namespace=namespace, namespaced=True
     )
     reconciled = threading.Event()
-    manager = make_manager(
-        leader_election=LeaderElectionOptions(
-            id=LEASE,
-            namespace=namespace,
-            identity="a",
-            lease_duration=4.0,
-            renew_deadline=3.0,
-            retry_period=0.5,
-        )
-    )
+    manager = make_manager(leader_election=election(namespace, "a"))
     manager.controller(("v1", "ConfigMap"), lambda ctx, obj: reconciled.set())
     codes: list[int] = []
     stop = threading.Event()

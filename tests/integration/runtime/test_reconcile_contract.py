@@ -173,3 +173,29 @@ def test_a_typed_primary_reconciles_models_and_owns_through_their_kind(
         set_controller_reference(net, owned)
         cms.create(owned)
         reconciles.wait_for(lambda s: len(s) == 2)
+
+
+def test_a_reconcile_reads_another_kind_through_the_managers_cache(
+    client: Client, namespace: str, make_manager: Callable[..., Manager]
+) -> None:
+    cms = client.resource("v1", "configmaps", namespace=namespace, namespaced=True)
+    secrets = client.resource("v1", "secrets", namespace=namespace, namespaced=True)
+    secrets.create({"metadata": {"name": "creds"}, "stringData": {"user": "u"}})
+    manager = make_manager()
+    secret_lister = manager.lister(("v1", "secrets"))  # before start: read once it runs
+    found: list[Any] = []
+    done = threading.Event()
+
+    def reconcile(ctx: Context[dict[str, Any]], cm: dict[str, Any] | None) -> None:
+        try:
+            found.append(secret_lister.namespaced(ctx.namespace).get("creds")["metadata"]["name"])
+        except Exception as err:  # the cache had not synced: the controller did not wait
+            found.append(err)
+        done.set()
+
+    manager.controller(("v1", "ConfigMap"), reconcile)
+    cms.create(configmap("a"))
+    with running(manager):
+        assert done.wait(WAIT)
+        assert manager.cache.has_synced()  # the lister's informer counts for readiness
+    assert found == ["creds"]  # at the first reconcile already

@@ -413,3 +413,21 @@ def test_one_key_is_never_in_two_reconciles_at_once(harnesses: list[Harness]) ->
     release.set()
     assert second_done.wait(WAIT)
     assert log == ["start", "end", "start", "end"] and most == 1
+
+
+def test_events_of_list_items_name_the_kind_the_controller_knows(
+    harnesses: list[Harness],
+) -> None:
+    events: list[Any] = []
+
+    class Recorder:
+        def event(self, obj: Any, event_type: str, reason: str, message: str) -> None:
+            events.append(obj)
+
+    h = make(harnesses, lambda ctx, obj: ctx.event("Normal", "Seen", "seen"))
+    h.runner._recorder = Recorder()
+    h.runner.kind = ("apps/v1", "Deployment")
+    h.cache["ns/a"] = item = {"metadata": {"name": "a"}}  # as a LIST item: no kind
+    h.run_one()
+    assert events == [{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "a"}}]
+    assert "kind" not in item  # the cached object is left alone
