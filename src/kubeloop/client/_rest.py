@@ -7,7 +7,12 @@ Retry rules (client-go rest.Request):
 - a connection that could not be opened is retried with exponential backoff
   for every verb (nothing was sent);
 - any other transport failure is retried only for GET (others may have been
-  applied); after the budget a :class:`TransportError` says what failed.
+  applied); after the budget a :class:`TransportError` says what failed;
+- an attempt that gets no complete answer within :func:`attempt_deadline`
+  (several times the per-read timeout) counts as such a failure. httpx's
+  timeouts bound each connect, read and write, not waits inside the HTTP/2
+  connection (a stream slot, the connection's locks), and one chaos run saw
+  a create wait there for minutes; the deadline turns that into an error.
 Every other non-2xx becomes the typed :class:`ApiError` for its ``Status``.
 """
 
@@ -59,6 +64,15 @@ def error_from_response(
         text = body.decode(errors="replace").strip()[:500] or httpx.codes.get_reason_phrase(code)
         status = {"code": code, "message": f"{text} ({request})" if request else text}
     return api_error_from_status(status, code, retry_after)
+
+
+def attempt_deadline(timeout: float | None) -> float | None:
+    """The longest one attempt may take, headers and (when not streaming)
+    body: four per-read timeouts, so a large LIST read at a slow pace still
+    fits, and at least 10 seconds. None when there is no timeout."""
+    if timeout is None or timeout <= 0:
+        return None
+    return max(10.0, 4 * timeout)
 
 
 class AsyncRest:
@@ -113,8 +127,26 @@ class AsyncRest:
                 timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
                 extensions=self._extensions or None,
             )
+            deadline = attempt_deadline(
+                timeout.read if timeout is not None else self.config.timeout
+            )
+            sent: httpx.Response | None = None
             try:
-                response = await self.http.send(request, stream=True)
+                async with asyncio.timeout(deadline):
+                    response = sent = await self.http.send(request, stream=True)
+                    if not stream and response.status_code < 400:
+                        await response.aread()
+            except TimeoutError as err:
+                if sent is not None:
+                    await sent.aclose()
+                silent = httpx.ReadTimeout(
+                    f"no complete response within {deadline:g}s", request=request
+                )
+                if method == "GET" and connect_failures < self.max_connect_retries:
+                    connect_failures += 1
+                    await asyncio.sleep(0.2 * 2**connect_failures)
+                    continue
+                raise TransportError(f"{method} {self.config.host}{path}: {silent!r}") from err
             except (httpx.ConnectError, httpx.ConnectTimeout) as err:
                 if "CERTIFICATE_VERIFY_FAILED" in str(err):
                     # Retrying cannot help: the CA is wrong for this server.
@@ -138,13 +170,6 @@ class AsyncRest:
                     continue
                 raise TransportError(f"{method} {self.config.host}{path}: {err!r}") from err
             if response.status_code < 400:
-                if not stream:
-                    try:
-                        await response.aread()
-                    except httpx.HTTPError as err:
-                        raise TransportError(
-                            f"{method} {self.config.host}{path}: reading the response: {err!r}"
-                        ) from err
                 return response
             try:
                 body = await response.aread()

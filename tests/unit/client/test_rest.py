@@ -276,3 +276,38 @@ def test_large_list_decode_pauses_gc_and_restores_it() -> None:
     # Unpaused, the ~20,000 allocations would trigger ~30 collections; the one
     # allowed here may run right after the collector is re-enabled.
     assert sum(seen) <= 1, f"{sum(seen)} collections ran during the decode"
+
+
+def test_an_attempt_that_never_completes_ends_at_its_deadline(
+    loop: LoopThread, sleeps: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request stuck where httpx's per-read timeouts do not reach (inside
+    the HTTP/2 connection) ends at the attempt deadline: a GET is retried, a
+    POST, which may have been applied, becomes a TransportError."""
+    monkeypatch.setattr("kubeloop.client._rest.attempt_deadline", lambda timeout: 0.05)
+    calls: list[str] = []
+    never = asyncio.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.method)
+        if len(calls) == 1 or request.method == "POST":
+            await never.wait()
+        return httpx.Response(200)
+
+    assert run(loop, make_rest(handler), "GET").status_code == 200
+    assert calls == ["GET", "GET"]
+    calls.clear()
+    with pytest.raises(TransportError, match="no complete response within 0.05s"):
+        run(loop, make_rest(handler), "POST")
+    assert calls == ["POST"]
+
+
+@pytest.mark.parametrize(
+    ("timeout", "deadline"), [(30.0, 120.0), (1.0, 10.0), (0.0, None), (None, None)]
+)
+def test_the_attempt_deadline_is_several_reads_and_at_least_ten_seconds(
+    timeout: float | None, deadline: float | None
+) -> None:
+    from kubeloop.client._rest import attempt_deadline
+
+    assert attempt_deadline(timeout) == deadline
