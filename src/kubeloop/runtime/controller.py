@@ -248,6 +248,9 @@ class Controller(Generic[T]):
             if ticker is not None:
                 ticker.join()
             return drained
+        except BaseException:
+            runner.stop(0)  # shut the queue (and its timer) down on the way out
+            raise
         finally:
             self._remove_handlers()
 
