@@ -294,8 +294,11 @@ class Controller(Generic[T]):
 
         def tick() -> None:
             while not stop.wait(period):
-                for key in self.primary.indexer().list_keys():
-                    runner.queue.add(key)
+                try:
+                    for key in self.primary.indexer().list_keys():
+                        runner.queue.add(key)
+                except Exception:
+                    runner.log.exception("periodic requeue failed")
 
         thread = threading.Thread(target=tick, name=f"kubeloop-requeue-{self.name}", daemon=True)
         thread.start()
