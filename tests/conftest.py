@@ -119,12 +119,14 @@ def restore_global_state() -> Iterator[None]:
     from kubeloop.client import _exec
     from kubeloop.leaderelection import metrics as leader_metrics
     from kubeloop.metrics import controller_metrics
+    from kubeloop.runtime import metrics as runtime_metrics
     from kubeloop.workqueue import metrics as workqueue_metrics
     from kubeloop.workqueue import prometheus_metrics
 
     per_registry_caches: list[MutableMapping[Any, Any]] = [
         controller_metrics._families_for._built,
         leader_metrics._families_for._built,
+        runtime_metrics._families_for._built,
         prometheus_metrics._collectors,
     ]
     provider = workqueue_metrics._global_provider
