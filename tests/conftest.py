@@ -109,7 +109,7 @@ def restore_global_state() -> Iterator[None]:
     - ``kubeloop.workqueue.set_provider``: named queues created without a
       provider of their own use the global one;
     - the default Prometheus registry: anything created without a registry
-      (a named queue's metrics, ``ControllerMetrics``, leader-election
+      (a named queue's metrics, the runtime's reconcile metrics, leader-election
       metrics) registers there, once per registry, so the per-registry
       caches that remember it are reset together with it;
     - ``kubeloop.client._exec._providers``: exec-plugin credentials shared by
@@ -118,13 +118,11 @@ def restore_global_state() -> Iterator[None]:
     """
     from kubeloop.client import _exec
     from kubeloop.leaderelection import metrics as leader_metrics
-    from kubeloop.metrics import controller_metrics
     from kubeloop.runtime import metrics as runtime_metrics
     from kubeloop.workqueue import metrics as workqueue_metrics
     from kubeloop.workqueue import prometheus_metrics
 
     per_registry_caches: list[MutableMapping[Any, Any]] = [
-        controller_metrics._families_for._built,
         leader_metrics._families_for._built,
         runtime_metrics._families_for._built,
         prometheus_metrics._collectors,

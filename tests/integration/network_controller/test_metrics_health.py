@@ -76,12 +76,17 @@ def test_readyz_waits_for_synced_caches_and_metrics_parse(
                 "workqueue_adds_total",
                 "workqueue_depth",
                 "workqueue_work_duration_seconds_bucket",
-                "kubeloop_reconcile_total",
-                "kubeloop_reconcile_duration_seconds_bucket",
+                "controller_runtime_reconcile_total",
+                "controller_runtime_reconcile_time_seconds_bucket",
+                "controller_runtime_max_concurrent_reconciles",
             ):
                 assert expected in names, sorted(names)
+            assert not [n for n in names if n.startswith("kubeloop_reconcile")], sorted(names)
             ok = samples[
-                ("kubeloop_reconcile_total", (("controller", "networks"), ("result", "success")))
+                (
+                    "controller_runtime_reconcile_total",
+                    (("controller", "networks"), ("result", "success")),
+                )
             ]
             assert ok >= 1
             assert samples[("workqueue_adds_total", (("name", "networks"),))] >= 1

@@ -14,7 +14,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from kubeloop.metrics import ControllerMetrics, MetricsServer, parse_bind_address
+from kubeloop.metrics import MetricsServer, parse_bind_address
+from kubeloop.runtime import ReconcileMetrics
 from kubeloop.workqueue import PrometheusMetricsProvider, Queue
 
 
@@ -45,19 +46,19 @@ def server(registry: CollectorRegistry) -> Iterator[MetricsServer]:
 def test_metrics_scrape_parses_with_reconcile_and_workqueue_families(
     server: MetricsServer, registry: CollectorRegistry
 ) -> None:
-    metrics = ControllerMetrics("networks", registry)
-    metrics.observe(0.02)
-    metrics.observe(0.3, error=True)
+    metrics = ReconcileMetrics("networks", registry)
+    metrics.observe("success", 0.02)
+    metrics.observe("error", 0.3)
     q: Queue[str] = Queue("networks", metrics_provider=PrometheusMetricsProvider(registry))
     q.add("default/a")
     status, headers, body = get(server, "/metrics")
     assert status == 200
     assert headers["Content-Type"].startswith("text/plain")
     families = {f.name: f for f in text_string_to_metric_families(body.decode())}
-    total = {s.labels["result"]: s.value for s in families["kubeloop_reconcile"].samples}
-    assert total == {"success": 1.0, "error": 1.0}
-    assert families["kubeloop_reconcile_errors"].samples[0].value == 1.0
-    duration = families["kubeloop_reconcile_duration_seconds"]
+    total = {s.labels["result"]: s.value for s in families["controller_runtime_reconcile"].samples}
+    assert total == {"success": 1.0, "error": 1.0, "requeue": 0.0, "requeue_after": 0.0}
+    assert families["controller_runtime_reconcile_errors"].samples[0].value == 1.0
+    duration = families["controller_runtime_reconcile_time_seconds"]
     count = next(s for s in duration.samples if s.name.endswith("_count"))
     assert (count.labels, count.value) == ({"controller": "networks"}, 2.0)
     depth = families["workqueue_depth"].samples[0]
@@ -68,17 +69,17 @@ def test_metrics_scrape_parses_with_reconcile_and_workqueue_families(
 def test_metrics_honour_gzip_openmetrics_and_name_filter(
     server: MetricsServer, registry: CollectorRegistry
 ) -> None:
-    ControllerMetrics("networks", registry).observe(0.01)
+    ReconcileMetrics("networks", registry).observe("success", 0.01)
     _, headers, body = get(server, "/metrics", {"Accept-Encoding": "gzip"})
     assert headers["Content-Encoding"] == "gzip"
-    assert b"kubeloop_reconcile_total" in gzip.decompress(body)
+    assert b"controller_runtime_reconcile_total" in gzip.decompress(body)
     accept = "application/openmetrics-text; version=1.0.0"
     _, headers, body = get(server, "/metrics", {"Accept": accept})
     assert headers["Content-Type"].startswith("application/openmetrics-text")
     assert body.endswith(b"# EOF\n")
-    _, _, body = get(server, "/metrics?name[]=kubeloop_reconcile_errors_total")
+    _, _, body = get(server, "/metrics?name[]=controller_runtime_reconcile_errors_total")
     names = {f.name for f in text_string_to_metric_families(body.decode())}
-    assert names == {"kubeloop_reconcile_errors"}
+    assert names == {"controller_runtime_reconcile_errors"}
 
 
 def test_readyz_fails_naming_the_check_until_it_passes(server: MetricsServer) -> None:

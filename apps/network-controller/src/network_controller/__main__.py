@@ -23,8 +23,15 @@ from kubeloop.cache import SharedInformerFactory
 from kubeloop.client import Client, load_config
 from kubeloop.errors import ConfigError
 from kubeloop.events import EventRecorder
-from kubeloop.leaderelection import LeaderCallbacks, LeaderElectionConfig, LeaderElector, LeaseLock
-from kubeloop.metrics import ControllerMetrics, MetricsServer
+from kubeloop.leaderelection import (
+    LeaderCallbacks,
+    LeaderElectionConfig,
+    LeaderElector,
+    LeaseLock,
+    PrometheusLeaderMetrics,
+)
+from kubeloop.metrics import MetricsServer
+from kubeloop.runtime import ReconcileMetrics
 from network_controller import klog
 from network_controller.backend import Backend
 from network_controller.controller import NETWORK_API_VERSION, NetworkController
@@ -181,7 +188,9 @@ def main(argv: list[str] | None = None) -> int:
         else EventRecorder(client, "network-controller")
     )
     recorder.start()
-    metrics = ControllerMetrics("networks")
+    metrics = ReconcileMetrics("networks")
+    metrics.set_max_concurrent_reconciles(args.workers)
+    leader_metrics = PrometheusLeaderMetrics()
     server: MetricsServer | None = None
     if args.metrics_bind_address != "0":
         server = MetricsServer(args.metrics_bind_address)
@@ -227,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     exit_code = 0
     if args.leader_elect if args.leader_elect is not None else in_cluster:
         namespace = config.namespace if in_cluster else "default"
-        if not _lead(args, client, namespace, run_controllers, stop, metrics, server):
+        if not _lead(args, client, namespace, run_controllers, stop, leader_metrics, server):
             log.error("leader election lost")
             exit_code = 1  # as client-go controllers do: restart and rejoin
             stop.set()
@@ -248,7 +257,7 @@ def _lead(
     default_namespace: str,
     work: Callable[[threading.Event], None],
     stop: threading.Event,
-    metrics: ControllerMetrics,
+    leader_metrics: PrometheusLeaderMetrics,
     server: MetricsServer | None,
 ) -> bool:
     """Run ``work`` while holding the Lease; False if leadership was lost
@@ -275,7 +284,7 @@ def _lead(
             renew_deadline=args.leader_elect_renew_deadline,
             retry_period=args.leader_elect_retry_period,
             name=args.leader_elect_id,
-            metrics=metrics.leader,
+            metrics=leader_metrics,
         )
     )
     if server is not None:

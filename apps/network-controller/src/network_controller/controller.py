@@ -39,7 +39,7 @@ from kubeloop.cache import (
 from kubeloop.client import Client
 from kubeloop.errors import KubeloopError, is_not_found
 from kubeloop.events import NORMAL, WARNING, EventRecorder
-from kubeloop.metrics import ControllerMetrics
+from kubeloop.runtime import ReconcileMetrics
 from kubeloop.workqueue import RateLimitingQueue
 from network_controller.backend import (
     ActualNetwork,
@@ -89,7 +89,7 @@ class NetworkController:
         resync_period: float = 30.0,
         namespace: str | None = None,
         write_status: bool = True,
-        metrics: ControllerMetrics | None = None,
+        metrics: ReconcileMetrics | None = None,
     ) -> None:
         self.metrics = metrics
         self.networks = client.resource(NETWORK_API_VERSION, "networks", namespaced=True)
@@ -188,7 +188,7 @@ class NetworkController:
                 self.sync_handler(key)
             except Exception as err:  # retried with per-item backoff
                 if self.metrics is not None:
-                    self.metrics.observe(time.monotonic() - started, error=True)
+                    self.metrics.observe("error", time.monotonic() - started)
                 self.workqueue.add_rate_limited(key)
                 log.error(
                     "error syncing '%s': %s, requeuing (attempt %d)",
@@ -198,7 +198,7 @@ class NetworkController:
                 )
                 return True
             if self.metrics is not None:
-                self.metrics.observe(time.monotonic() - started)
+                self.metrics.observe("success", time.monotonic() - started)
             self.workqueue.forget(key)
             log.info("Successfully synced '%s'", key)
             return True
