@@ -71,6 +71,7 @@ from kubeloop.cache.reflector import (
     default_watch_error_handler,
 )
 from kubeloop.cache.shared_informer import InformerStateError, SharedIndexInformer
+from kubeloop.cache.stop import on_stop
 from kubeloop.cache.store import KeyListerGetter, Store
 from kubeloop.cache.transforms import strip_managed_fields
 from kubeloop.cache.wait import wait_for_cache_sync
@@ -128,6 +129,7 @@ __all__ = [
     "get_uid",
     "meta_namespace_index_func",
     "meta_namespace_key_func",
+    "on_stop",
     "parse_selector",
     "process_deltas",
     "split_meta_namespace_key",

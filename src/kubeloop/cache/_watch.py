@@ -1,7 +1,7 @@
 """The watch a reflector is reading, and how other threads interrupt it.
 
 A reflector thread blocks reading a watch stream; ``stop`` (via
-:func:`~kubeloop.cache._stop.on_stop`) and a failing resync (from the resync
+:func:`~kubeloop.cache.stop.on_stop`) and a failing resync (from the resync
 thread) must be able to end that read at once, by calling the stream's
 thread-safe ``stop()``. A WatchList stream is read first for the initial
 events and then, unchanged, as the ongoing watch, so it must be iterated

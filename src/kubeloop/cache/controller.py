@@ -22,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from kubeloop.cache._stop import on_stop
 from kubeloop.cache.delta_fifo import (
     DeltaFIFO,
     Deltas,
@@ -34,6 +33,7 @@ from kubeloop.cache.delta_fifo import (
 from kubeloop.cache.indexer import Indexer
 from kubeloop.cache.listwatch import ListerWatcher
 from kubeloop.cache.reflector import Reflector, ReflectorOptions, WatchErrorHandler
+from kubeloop.cache.stop import on_stop
 from kubeloop.cache.store import Store
 
 __all__ = ["Config", "Controller", "DeltaHandler", "process_deltas"]

@@ -46,7 +46,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from kubeloop.cache._stop import on_stop
 from kubeloop.cache._watch import Box, OpenWatch, WatchSession
 from kubeloop.cache.accessor import MissingMetadataError, get_annotations, get_resource_version
 from kubeloop.cache.backoff import BackoffManager, ExponentialBackoffManager, RetryWithDeadline
@@ -55,6 +54,7 @@ from kubeloop.cache.indexer import Indexer
 from kubeloop.cache.keys import deletion_handling_meta_namespace_key_func
 from kubeloop.cache.listwatch import ListerWatcher
 from kubeloop.cache.pager import DEFAULT_PAGE_SIZE, list_all
+from kubeloop.cache.stop import on_stop
 from kubeloop.cache.store import Store
 from kubeloop.client.types import EventType, ListOptions
 from kubeloop.clock import REAL_CLOCK, Clock

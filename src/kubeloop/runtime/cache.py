@@ -30,10 +30,10 @@ from kubeloop.cache import (
     Lister,
     SharedIndexInformer,
     SharedInformerFactory,
+    on_stop,
     strip_managed_fields,
     wait_for_cache_sync,
 )
-from kubeloop.cache._stop import on_stop
 from kubeloop.client import Client, ListOptions
 from kubeloop.errors import KubeloopError
 from kubeloop.runtime.kinds import Kind, KindRef, KindResolver, kind_of

@@ -43,8 +43,7 @@ from typing import Any, TypeVar
 
 from prometheus_client import REGISTRY, CollectorRegistry
 
-from kubeloop.cache import Lister
-from kubeloop.cache._stop import on_stop
+from kubeloop.cache import Lister, on_stop
 from kubeloop.client import Client, Config, load_config
 from kubeloop.errors import ConfigError
 from kubeloop.events import EventRecorder
