@@ -1,0 +1,5 @@
+"""k8s.io/sample-controller's Foo controller on kubeloop (see :mod:`.controller`)."""
+
+from sample_controller.controller import FOO, ResourceExistsError, add_controller, new_deployment
+
+__all__ = ["FOO", "ResourceExistsError", "add_controller", "new_deployment"]
