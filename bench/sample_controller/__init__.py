@@ -1,0 +1,1 @@
+"""The sample-controller benchmarks (``python -m bench.sample_controller.burst``)."""
