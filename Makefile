@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 # The applications, each its own project, installed beside the library.
-APPS   := apps/network-controller
+APPS   := apps/network-controller apps/sample-controller
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml $(addsuffix /pyproject.toml,$(APPS)) | sha1sum | cut -c1-12)
 
 .PHONY: all venv testenv test lint demo chaos chaos-quick bench-client bench-workqueue bench-informer bench-faultproxy bench bench-quick clean
