@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 import yaml
 from prometheus_client import CollectorRegistry
-from sample_controller import add_controller
 
 from kubeloop.cache import ResourceEventHandlerFuncs, SharedInformerFactory
 from kubeloop.client import Client, load_config
 from kubeloop.runtime import Controller, Manager
+from sample_controller import add_controller
 from tests.integration.runtime.conftest import running
 from tests.integration.support import REPO, ensure_crd
 
