@@ -103,7 +103,7 @@ class Walkthrough:
             mark = c.mark()
             self.kubectl("apply", "-f", str(CRD))
             self.kubectl("wait", "--for=condition=Established", "crd/networks.samplecrd.k8s.io")
-            c.wait_for(lambda line: "Started workers" in line, mark)
+            c.wait_for(lambda line: '"Starting workers" controller="networks"' in line, mark)
             self._step("2. CRD applied: the controller recovers", mark)
 
             mark = c.mark()

@@ -22,14 +22,17 @@ resyncs); ``namespace``, ``label_selector``, ``field_selector`` and
 ``transform`` per source (the cache's ``ByObject``); ``workers``
 (``MaxConcurrentReconciles``); ``timeout`` per reconcile;
 ``requeue_every``: reconcile every cached key that often (the
-sample-controller's resync, a sweep of actual state).
+sample-controller's resync); ``requeue_keys``: the keys each of those
+rounds reconciles instead, e.g. a sweep of the actual state that also finds
+objects deleted while the controller was down; given it, a round runs as
+soon as the workers start (and only then, without ``requeue_every``).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
 from kubeloop.cache import (
@@ -85,6 +88,7 @@ class Controller(Generic[T]):
         transform: Callable[[Any], Any] | None = None,
         timeout: float | None = None,
         requeue_every: float | None = None,
+        requeue_keys: Callable[[], Iterable[str]] | None = None,
         rate_limiter: RateLimiter[str] | None = None,
     ) -> None:
         primary = kind_of(for_kind)
@@ -97,6 +101,7 @@ class Controller(Generic[T]):
         self.workers = workers
         self.timeout = timeout
         self.requeue_every = requeue_every
+        self.requeue_keys = requeue_keys
         self.rate_limiter = rate_limiter
         self.sources: list[Source] = [
             Source(
@@ -288,17 +293,22 @@ class Controller(Generic[T]):
         self._registrations.clear()
 
     def _start_requeue(self, runner: Runner[T], stop: threading.Event) -> threading.Thread | None:
-        period = self.requeue_every
-        if period is None:
+        period, keys = self.requeue_every, self.requeue_keys
+        if period is None and keys is None:
             return None
 
+        def round_() -> None:
+            try:
+                for key in keys() if keys is not None else self.primary.indexer().list_keys():
+                    runner.queue.add(key)
+            except Exception:
+                runner.log.exception("periodic requeue failed")
+
         def tick() -> None:
-            while not stop.wait(period):
-                try:
-                    for key in self.primary.indexer().list_keys():
-                        runner.queue.add(key)
-                except Exception:
-                    runner.log.exception("periodic requeue failed")
+            if keys is not None:
+                round_()
+            while period is not None and not stop.wait(period):
+                round_()
 
         thread = threading.Thread(target=tick, name=f"kubeloop-requeue-{self.name}", daemon=True)
         thread.start()

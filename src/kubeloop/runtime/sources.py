@@ -106,8 +106,14 @@ class SourceHandler:
         self.source = source
         self._controller = controller
         self._keys_of = keys_of
-        self._enqueue = enqueue
+        self._add = enqueue
         self._on_deleted = on_deleted
+
+    def _enqueue(self, key: str) -> None:
+        # At -v 4, which event queued which key: a retry that no event asked
+        # for is then visibly the backoff's.
+        _log.debug("%s: Enqueued '%s' (%s)", self._controller, key, self.source.role)
+        self._add(key)
 
     def on_add(self, obj: Any, is_in_initial_list: bool) -> None:
         self._guarded("add", obj, lambda: self._emit(obj, (), "create", obj))

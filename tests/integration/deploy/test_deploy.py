@@ -132,7 +132,7 @@ def test_the_controller_runs_in_cluster_with_its_service_account(
         # In-cluster, leader election is on by default: the Lease verbs of
         # the Role are exercised too.
         proc.wait_for(lambda line: "became leader" in line, 0)
-        proc.wait_for(lambda line: "Started workers" in line, 0)
+        proc.wait_for(lambda line: '"Starting workers" controller="networks"' in line, 0)
         nets = client.resource("samplecrd.k8s.io/v1", "networks", namespace=namespace)
 
         nets.create(network("n1", "10.7.0.0/16", "10.7.0.1"))

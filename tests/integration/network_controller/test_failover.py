@@ -23,8 +23,8 @@ LEASE_NAME = "network-controller"  # --leader-elect-id's default
 
 def _identity(proc: ControllerProcess) -> str:
     """The identity a replica leads as, from its "became leader" line."""
-    line = proc.wait_for(lambda line: "became leader: " in line, 0)
-    m = re.search(r"became leader: \S+ \((\S+)\)", line)
+    line = proc.wait_for(lambda line: '"became leader' in line, 0)
+    m = re.search(r'"became leader[^"]*" .*identity="([^"]+)"', line)
     assert m, line
     return m.group(1)
 

@@ -20,7 +20,7 @@ def test_walkthrough_creates_updates_and_deletes_the_actual_network(tmp_path: Pa
 
     assert any("failed to list" in line and "networks" in line for line in started.log_lines)
     assert started.backend == {}
-    assert any("Started workers" in line for line in recovered.log_lines)
+    assert any('"Starting workers" controller="networks"' in line for line in recovered.log_lines)
 
     assert any(
         "[Neutron] Creating network default/example-network cidr=192.168.0.0/16 "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -201,3 +202,15 @@ def test_watches_enqueues_what_the_mapper_returns_once_each() -> None:
     h = handler("watches", q, mapper=lambda o: ["ns/one", "ns/two"])
     h.on_update(owned(rv="1"), owned(rv="2"))
     assert q.keys == ["ns/one", "ns/two"]
+
+
+def test_every_enqueued_key_is_logged_at_debug_with_its_source(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    q = Queue()
+    h = handler("owns", q)
+    with caplog.at_level(logging.DEBUG, logger="kubeloop.runtime"):
+        h.on_add(owned(new_controller_ref(foo("a", "u-a"))), False)
+        h.on_add(owned(), False)  # no owner: nothing queued, nothing logged
+    assert q.keys == ["ns/a"]
+    assert [r.getMessage() for r in caplog.records] == ["foo: Enqueued 'ns/a' (owns)"]

@@ -5,17 +5,18 @@ Run it as ``network-controller`` or ``python -m network_controller``; see
 """
 
 from network_controller.backend import ActualNetwork, Backend, BackendError, DesiredNetwork
-from network_controller.controller import NETWORK_API_VERSION, NetworkController
-from network_controller.deployments import DeploymentNetworkController
+from network_controller.controller import NetworkReconciler
+from network_controller.deployments import DeploymentNetworks
 from network_controller.mock_backend import MockBackend
+from network_controller.models import Network
 
 __all__ = [
-    "NETWORK_API_VERSION",
     "ActualNetwork",
     "Backend",
     "BackendError",
-    "DeploymentNetworkController",
+    "DeploymentNetworks",
     "DesiredNetwork",
     "MockBackend",
-    "NetworkController",
+    "Network",
+    "NetworkReconciler",
 ]
