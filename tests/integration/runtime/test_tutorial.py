@@ -1,4 +1,4 @@
-"""docs/tutorial.md section 4 is a program that works: its code block runs
+"""docs/tutorial.md section 1 is a program that works: its code block runs
 as written against testenv, writes a file per ConfigMap, removes it on
 delete, and exits 0 on SIGTERM."""
 
@@ -19,11 +19,11 @@ from .conftest import WAIT, configmap
 TUTORIAL = REPO / "docs" / "tutorial.md"
 
 
-def section_4_program() -> str:
+def section_1_program() -> str:
     text = TUTORIAL.read_text()
-    section = text[text.index("## 4.") : text.index("## 5.")]
+    section = text[text.index("## 1.") : text.index("## 2.")]
     block = re.search(r"```python\n(.*?)```", section, re.S)
-    assert block, "section 4 has no python block"
+    assert block, "section 1 has no python block"
     return block.group(1) + "\nif __name__ == '__main__':\n    raise SystemExit(main())\n"
 
 
@@ -31,7 +31,7 @@ def test_the_tutorials_controller_runs(
     client: Client, kubeconfig: str, namespace: str, tmp_path: Path
 ) -> None:
     program = tmp_path / "configmap_files.py"
-    program.write_text(section_4_program())
+    program.write_text(section_1_program())
     cms = client.resource("v1", "configmaps", namespace=namespace, namespaced=True)
     written = Path("/tmp/configmaps") / f"{namespace}.settings.json"
     proc = subprocess.Popen(
