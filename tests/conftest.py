@@ -106,8 +106,9 @@ def no_leaked_threads() -> Iterator[None]:
 def restore_global_state() -> Iterator[None]:
     """Put back the state the library keeps per process, whatever the test did.
 
-    - ``kubeloop.workqueue.set_provider``: named queues created without a
-      provider of their own use the global one;
+    - ``kubeloop.workqueue.set_provider`` and
+      ``kubeloop.cache.set_informer_metrics_provider``: named queues and
+      informers created without a provider of their own use the global one;
     - the default Prometheus registry: anything created without a registry
       (a named queue's metrics, the runtime's reconcile metrics, leader-election
       metrics) registers there, once per registry, so the per-registry
@@ -116,6 +117,7 @@ def restore_global_state() -> Iterator[None]:
       equal configurations; a credential cached by one test must not
       authenticate the next.
     """
+    from kubeloop.cache import informer_metrics, prometheus_informer_metrics
     from kubeloop.client import _exec
     from kubeloop.leaderelection import metrics as leader_metrics
     from kubeloop.runtime import metrics as runtime_metrics
@@ -126,14 +128,18 @@ def restore_global_state() -> Iterator[None]:
         leader_metrics._families_for._built,
         runtime_metrics._families_for._built,
         prometheus_metrics._collectors,
+        prometheus_informer_metrics._collector_for._built,
     ]
     provider = workqueue_metrics._global_provider
+    informer_provider = informer_metrics._global_provider
     collectors = set(REGISTRY._collector_to_names)
     cached = [REGISTRY in cache for cache in per_registry_caches]
     exec_providers = dict(_exec._providers)
     yield
     with workqueue_metrics._global_lock:
         workqueue_metrics._global_provider = provider
+    with informer_metrics._global_lock:
+        informer_metrics._global_provider = informer_provider
     for collector in set(REGISTRY._collector_to_names) - collectors:
         REGISTRY.unregister(collector)
     for cache, was_cached in zip(per_registry_caches, cached, strict=True):

@@ -11,6 +11,7 @@ telling its series apart by label::
 
 from __future__ import annotations
 
+import bisect
 import threading
 import weakref
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from typing import Generic, TypeVar
 
 from prometheus_client import CollectorRegistry
 
-__all__ = ["PerRegistry"]
+__all__ = ["BucketHistogram", "PerRegistry"]
 
 T = TypeVar("T")
 
@@ -39,3 +40,34 @@ class PerRegistry(Generic[T]):
             if built is None:
                 built = self._built[registry] = self._build(registry)
             return built
+
+
+class BucketHistogram:
+    """One histogram series as plain numbers: cheaper per ``observe`` than
+    ``prometheus_client.Histogram``, turned into a family's samples by a
+    collector at scrape time (see ``snapshot``)."""
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self._bounds = bounds
+        # prometheus_client's formatting of the bounds (repr, as Go would print them).
+        self._labels = (*(repr(b) for b in bounds), "+Inf")
+        # Guards counts and total, so a scrape sees them consistent.
+        self._lock = threading.Lock()
+        self.counts = [0] * (len(bounds) + 1)  # per bucket, not cumulative; last is +Inf
+        self.total = 0.0
+
+    def observe(self, amount: float) -> None:
+        i = bisect.bisect_left(self._bounds, amount)  # a bucket's bound is inclusive ("le")
+        with self._lock:
+            self.counts[i] += 1
+            self.total += amount
+
+    def snapshot(self) -> tuple[list[tuple[str, float]], float]:
+        """Cumulative ``(le, count)`` buckets and the sum, as HistogramMetricFamily takes them."""
+        with self._lock:
+            counts, total = list(self.counts), self.total
+        cumulative, buckets = 0, []
+        for label, count in zip(self._labels, counts, strict=True):
+            cumulative += count
+            buckets.append((label, float(cumulative)))
+        return buckets, total

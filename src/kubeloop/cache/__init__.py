@@ -52,6 +52,13 @@ from kubeloop.cache.index import (
     meta_namespace_index_func,
 )
 from kubeloop.cache.indexer import Indexer
+from kubeloop.cache.informer_metrics import (
+    InformerMetricsProvider,
+    InformerNameAndResource,
+    NoopInformerMetricsProvider,
+    get_informer_metrics_provider,
+    set_informer_metrics_provider,
+)
 from kubeloop.cache.keys import (
     DeletedFinalStateUnknown,
     KeyFunc,
@@ -63,6 +70,7 @@ from kubeloop.cache.keys import (
 from kubeloop.cache.labels import Selector, SelectorParseError, parse_selector
 from kubeloop.cache.lister import Lister, NamespaceLister
 from kubeloop.cache.listwatch import ListerWatcher, ListWatch, TweakListOptionsFunc
+from kubeloop.cache.prometheus_informer_metrics import PrometheusInformerMetricsProvider
 from kubeloop.cache.reflector import (
     Reflector,
     ReflectorOptions,
@@ -93,6 +101,8 @@ __all__ = [
     "IndexNotFoundError",
     "Indexer",
     "Indexers",
+    "InformerMetricsProvider",
+    "InformerNameAndResource",
     "InformerStateError",
     "KeyFunc",
     "KeyFuncError",
@@ -102,7 +112,9 @@ __all__ = [
     "ListerWatcher",
     "MissingMetadataError",
     "NamespaceLister",
+    "NoopInformerMetricsProvider",
     "PopProcessFunc",
+    "PrometheusInformerMetricsProvider",
     "Reflector",
     "ReflectorOptions",
     "ResourceEventHandler",
@@ -122,6 +134,7 @@ __all__ = [
     "deletion_handling_meta_namespace_key_func",
     "get_annotations",
     "get_deletion_timestamp",
+    "get_informer_metrics_provider",
     "get_labels",
     "get_name",
     "get_namespace",
@@ -132,6 +145,7 @@ __all__ = [
     "on_stop",
     "parse_selector",
     "process_deltas",
+    "set_informer_metrics_provider",
     "split_meta_namespace_key",
     "strip_managed_fields",
     "wait_for_cache_sync",

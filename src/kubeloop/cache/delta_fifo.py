@@ -33,8 +33,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from kubeloop.cache.informer_metrics import NO_FIFO_METRICS, FIFOMetrics
 from kubeloop.cache.keys import DeletedFinalStateUnknown, KeyFunc, meta_namespace_key_func
 from kubeloop.cache.store import KeyListerGetter
+from kubeloop.clock import REAL_CLOCK, Clock
 from kubeloop.errors import KubeloopError
 
 __all__ = [
@@ -104,6 +106,8 @@ class DeltaFIFO:
     Sync deltas (they carry objects from the cache, transformed already).
     ``emit_delta_type_replaced`` makes ``replace`` queue Replaced rather than
     Sync deltas; informers always want that, so it defaults to True.
+    ``metrics`` reports the number of queued keys and how long each pop's
+    ``process`` took, timed on ``clock`` (see :mod:`kubeloop.cache.informer_metrics`).
     """
 
     def __init__(
@@ -113,11 +117,16 @@ class DeltaFIFO:
         transformer: TransformFunc | None = None,
         *,
         emit_delta_type_replaced: bool = True,
+        metrics: FIFOMetrics = NO_FIFO_METRICS,
+        clock: Clock = REAL_CLOCK,
     ) -> None:
         self._key_func = key_func
         self._known_objects = known_objects
         self._transformer = transformer
         self._emit_delta_type_replaced = emit_delta_type_replaced
+        self._queued_items = metrics.queued_items
+        self._processing_latency = metrics.processing_latency
+        self._now = clock.now
         # Guards everything below; pop() waits on it for work, and runs the
         # process function while holding it.
         self._cond = threading.Condition(threading.Lock())
@@ -235,7 +244,12 @@ class DeltaFIFO:
             if self._initial_population_count > 0:
                 self._initial_population_count -= 1
             deltas = self._items.pop(key)
-            process(deltas, is_in_initial_list)
+            self._queued_items.set(len(self._items))
+            start = self._now()
+            try:
+                process(deltas, is_in_initial_list)
+            finally:
+                self._processing_latency.observe(self._now() - start)
             return deltas
 
     # -- inspection ---------------------------------------------------------
@@ -303,6 +317,8 @@ class DeltaFIFO:
         if deltas is None:
             self._items[key] = [delta]
             self._queue.append(key)
+            # The only place the number of queued keys grows.
+            self._queued_items.set(len(self._items))
             self._cond.notify()
             return key
         # Re-listing and watching can report one deletion twice; only the

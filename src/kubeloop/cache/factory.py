@@ -36,6 +36,7 @@ import threading
 from typing import Any, Protocol, TypeVar, overload
 
 from kubeloop.cache.index import NAMESPACE_INDEX, meta_namespace_index_func
+from kubeloop.cache.informer_metrics import InformerNameAndResource
 from kubeloop.cache.lister import Lister
 from kubeloop.cache.listwatch import ListWatch, ResourceClientLike, TweakListOptionsFunc
 from kubeloop.cache.reflector import ReflectorOptions
@@ -65,7 +66,11 @@ class ClientLike(Protocol):
 
 
 class SharedInformerFactory:
-    """Creates, starts and waits for shared informers (client-go's factory)."""
+    """Creates, starts and waits for shared informers (client-go's factory).
+
+    ``informer_name`` names every informer it makes for metrics (client-go's
+    ``WithInformerName``); unnamed, they report none.
+    """
 
     def __init__(
         self,
@@ -76,8 +81,10 @@ class SharedInformerFactory:
         *,
         strip_managed_fields: bool = True,
         reflector_options: ReflectorOptions | None = None,
+        informer_name: str = "",
     ) -> None:
         self._client = client
+        self._informer_name = informer_name
         self._default_resync = default_resync
         self._namespace = namespace
         self._tweak_list_options = tweak_list_options
@@ -128,6 +135,9 @@ class SharedInformerFactory:
                 self._default_resync if resync_period is None else resync_period,
                 {NAMESPACE_INDEX: meta_namespace_index_func},
                 reflector_options=options,
+                identifier=InformerNameAndResource.from_api_version(
+                    self._informer_name, key[0], key[1]
+                ),
             )
             if self._strip_managed_fields:
                 informer.set_transform(_strip_managed_fields)

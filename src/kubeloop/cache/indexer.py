@@ -19,13 +19,19 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
+from kubeloop.cache.accessor import get_resource_version
 from kubeloop.cache.index import (
     IndexConflictError,
     Indexers,
     IndexFunc,
     IndexNotFoundError,
 )
-from kubeloop.cache.keys import KeyFunc, deletion_handling_meta_namespace_key_func
+from kubeloop.cache.informer_metrics import GaugeMetric, parse_rv_for_metrics
+from kubeloop.cache.keys import (
+    DeletedFinalStateUnknown,
+    KeyFunc,
+    deletion_handling_meta_namespace_key_func,
+)
 
 __all__ = ["Indexer"]
 
@@ -39,14 +45,20 @@ class Indexer:
 
     ``indexers`` maps an index name to a function returning the values an
     object is filed under. With no indexers it is a plain ``Store``.
+    ``resource_version_metric``, if given, is set to the resourceVersion of
+    what was written last: the object added, updated or deleted, or the
+    list passed to ``replace`` (client-go's ``informer_store_resource_version``).
     """
 
     def __init__(
         self,
         key_func: KeyFunc = deletion_handling_meta_namespace_key_func,
         indexers: Indexers | None = None,
+        *,
+        resource_version_metric: GaugeMetric | None = None,
     ) -> None:
         self._key_func = key_func
+        self._rv_metric = resource_version_metric
         # Guards _items, _indexers and _indices: they change together, so that
         # a reader never sees an object that its indices do not list yet.
         self._lock = threading.Lock()
@@ -75,11 +87,15 @@ class Indexer:
             changes = self._index_changes(old if existed else None, obj)
             self._items[key] = obj
             self._apply_index_changes(key, changes)
+            if self._rv_metric is not None:
+                self._record_rv_locked(obj)
         return old, existed
 
     def delete(self, obj: Any) -> None:
         key = self._key_func(obj)
         with self._lock:
+            if self._rv_metric is not None:
+                self._record_rv_locked(obj)
             if key not in self._items:
                 return
             old = self._items[key]
@@ -116,6 +132,24 @@ class Indexer:
                         index.setdefault(value, set()).add(key)
             self._items = items
             self._indices = indices
+            if self._rv_metric is not None:
+                self._record_rv_locked_str(resource_version)
+
+    def _record_rv_locked(self, obj: Any) -> None:
+        # A tombstone, or an object without metadata, has no resourceVersion:
+        # the gauge keeps its value, as client-go's does.
+        if type(obj) is DeletedFinalStateUnknown:
+            return
+        try:
+            rv = get_resource_version(obj)
+        except Exception:
+            return
+        self._record_rv_locked_str(rv)
+
+    def _record_rv_locked_str(self, rv: str) -> None:
+        value = parse_rv_for_metrics(rv)
+        if value is not None and self._rv_metric is not None:
+            self._rv_metric.set(value)
 
     def resync(self) -> None:
         """Nothing to do for a store: only queues act on resync."""

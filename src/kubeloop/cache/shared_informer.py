@@ -37,6 +37,12 @@ from kubeloop.cache.delta_fifo import DeltaFIFO, Deltas, TransformFunc
 from kubeloop.cache.handlers import ResourceEventHandler, ResourceEventHandlerRegistration
 from kubeloop.cache.index import Indexers
 from kubeloop.cache.indexer import Indexer
+from kubeloop.cache.informer_metrics import (
+    InformerMetricsProvider,
+    InformerNameAndResource,
+    new_fifo_metrics,
+    new_store_resource_version_metric,
+)
 from kubeloop.cache.keys import deletion_handling_meta_namespace_key_func
 from kubeloop.cache.listwatch import ListerWatcher
 from kubeloop.cache.reflector import ReflectorOptions, WatchErrorHandler
@@ -73,9 +79,17 @@ class SharedIndexInformer:
         *,
         reflector_options: ReflectorOptions | None = None,
         clock: Clock = REAL_CLOCK,
+        identifier: InformerNameAndResource | None = None,
+        metrics_provider: InformerMetricsProvider | None = None,
     ) -> None:
         self._list_watch = list_watch
-        self._indexer = Indexer(deletion_handling_meta_namespace_key_func, indexers)
+        self._indexer = Indexer(
+            deletion_handling_meta_namespace_key_func,
+            indexers,
+            resource_version_metric=new_store_resource_version_metric(identifier, metrics_provider),
+        )
+        # Bound once here; the FIFO built at run() reports through them.
+        self._fifo_metrics = new_fifo_metrics(identifier, metrics_provider)
         self._processor = SharedProcessor(clock)
         self._clock = clock
         self._reflector_options = reflector_options or ReflectorOptions()
@@ -189,7 +203,9 @@ class SharedIndexInformer:
             # The reflector, not the queue, applies the transform: as each
             # object arrives, so that what it drops never piles up over a
             # whole initial list (see kubeloop.cache.reflector).
-            fifo = DeltaFIFO(known_objects=self._indexer)
+            fifo = DeltaFIFO(
+                known_objects=self._indexer, metrics=self._fifo_metrics, clock=self._clock
+            )
             self._controller = Controller(
                 Config(
                     queue=fifo,

@@ -21,7 +21,7 @@ from __future__ import annotations
 import builtins
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import msgspec
@@ -30,7 +30,7 @@ from kubeloop.cache.keys import KeyFunc, meta_namespace_key_func
 from kubeloop.client.types import EventType, ListOptions, ListPage, WatchEvent
 from kubeloop.errors import ApiError, Gone, Invalid
 
-__all__ = ["FakeControllerSource", "FakeWatchStream"]
+__all__ = ["FakeControllerSource", "FakeWatchStream", "RecordingInformerMetricsProvider"]
 
 _INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 
@@ -259,3 +259,59 @@ class FakeControllerSource:
             self._watchers = [w for w in self._watchers if not w.stopped]
             self._watchers.append(stream)
             return stream
+
+
+class RecordingInformerMetricsProvider:
+    """An informer metrics provider that remembers every value it was given and
+    lets a test wait for one, optionally passing each on to ``inner`` (e.g. a
+    Prometheus provider whose registry the test then scrapes)::
+
+        metrics = RecordingInformerMetricsProvider()
+        informer = SharedIndexInformer(source, 0, identifier=ident, metrics_provider=metrics)
+        metrics.wait_for(lambda m: len(m.latencies) == 3)
+
+    The FIFO observes its latency after the handlers were notified, so
+    waiting on a handler's event is not enough to see it: wait here.
+    """
+
+    def __init__(self, inner: Any = None) -> None:
+        self._inner = inner
+        # Guards queued_items, latencies and resource_versions; notified on each change.
+        self._cond = threading.Condition()
+        self.queued_items: builtins.list[float] = []
+        self.latencies: builtins.list[float] = []
+        self.resource_versions: builtins.list[float] = []
+        self.identities: builtins.list[Any] = []
+
+    def _record(self, into: builtins.list[float], inner: Any, value: float) -> None:
+        if inner is not None:
+            inner(value)
+        with self._cond:
+            into.append(value)
+            self._cond.notify_all()
+
+    def wait_for(
+        self, predicate: Callable[[RecordingInformerMetricsProvider], bool], timeout: float = 10.0
+    ) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: predicate(self), timeout)
+
+    def new_queued_item_metric(self, id: Any) -> _RecordingMetric:
+        self.identities.append(id)
+        inner = self._inner.new_queued_item_metric(id).set if self._inner else None
+        return _RecordingMetric(lambda v: self._record(self.queued_items, inner, v))
+
+    def new_processing_latency_metric(self, id: Any) -> _RecordingMetric:
+        inner = self._inner.new_processing_latency_metric(id).observe if self._inner else None
+        return _RecordingMetric(lambda v: self._record(self.latencies, inner, v))
+
+    def new_store_resource_version_metric(self, id: Any) -> _RecordingMetric:
+        inner = self._inner.new_store_resource_version_metric(id).set if self._inner else None
+        return _RecordingMetric(lambda v: self._record(self.resource_versions, inner, v))
+
+
+class _RecordingMetric:
+    """A gauge and a histogram at once: both hand their value to ``record``."""
+
+    def __init__(self, record: Callable[[float], None]) -> None:
+        self.set = self.observe = record

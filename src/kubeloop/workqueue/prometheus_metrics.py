@@ -18,7 +18,6 @@ child in client-go.
 
 from __future__ import annotations
 
-import bisect
 import threading
 import weakref
 from collections.abc import Callable, Iterable
@@ -32,12 +31,12 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.registry import Collector
 
+from kubeloop._prometheus import BucketHistogram
+
 __all__ = ["PrometheusMetricsProvider"]
 
 # client-go's ExponentialBuckets(10e-9, 10, 10): 10 ns up to 10 s.
 _BOUNDS = (1e-08, 1e-07, 1e-06, 1e-05, 0.0001, 0.001, 0.01, 0.1, 1.0, 10.0)
-# prometheus_client's formatting of these bounds (repr, as Go would print them).
-_BUCKET_LABELS = (*(repr(b) for b in _BOUNDS), "+Inf")
 
 
 class _Counter:
@@ -75,29 +74,11 @@ class _FunctionGauge:
         return self._f()
 
 
-class _Histogram:
+class _Histogram(BucketHistogram):
     """A histogram series over client-go's duration buckets."""
 
     def __init__(self) -> None:
-        # Guards counts and total, so a scrape sees them consistent.
-        self._lock = threading.Lock()
-        self.counts = [0] * (len(_BOUNDS) + 1)  # per bucket, not cumulative; last is +Inf
-        self.total = 0.0
-
-    def observe(self, amount: float) -> None:
-        i = bisect.bisect_left(_BOUNDS, amount)  # a bucket's bound is inclusive ("le")
-        with self._lock:
-            self.counts[i] += 1
-            self.total += amount
-
-    def snapshot(self) -> tuple[list[tuple[str, float]], float]:
-        with self._lock:
-            counts, total = list(self.counts), self.total
-        cumulative, buckets = 0, []
-        for label, count in zip(_BUCKET_LABELS, counts, strict=True):
-            cumulative += count
-            buckets.append((label, float(cumulative)))
-        return buckets, total
+        super().__init__(_BOUNDS)
 
 
 class _Series:
