@@ -22,8 +22,8 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator, MutableMapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -117,23 +117,22 @@ def restore_global_state() -> Iterator[None]:
       equal configurations; a credential cached by one test must not
       authenticate the next.
     """
-    from kubeloop.cache import informer_metrics, prometheus_informer_metrics
+    # Imported first so that every per-registry cache exists before the
+    # snapshot: one first made during a test would outlive its collector.
+    import kubeloop.cache.prometheus_informer_metrics
+    import kubeloop.leaderelection.metrics
+    import kubeloop.runtime.metrics
+    import kubeloop.workqueue.prometheus_metrics  # noqa: F401
+    from kubeloop._prometheus import PerRegistry
+    from kubeloop.cache import informer_metrics
     from kubeloop.client import _exec
-    from kubeloop.leaderelection import metrics as leader_metrics
-    from kubeloop.runtime import metrics as runtime_metrics
     from kubeloop.workqueue import metrics as workqueue_metrics
-    from kubeloop.workqueue import prometheus_metrics
 
-    per_registry_caches: list[MutableMapping[Any, Any]] = [
-        leader_metrics._families_for._built,
-        runtime_metrics._families_for._built,
-        prometheus_metrics._collectors,
-        prometheus_informer_metrics._collector_for._built,
-    ]
+    per_registry_caches = PerRegistry.all()
     provider = workqueue_metrics._global_provider
     informer_provider = informer_metrics._global_provider
     collectors = set(REGISTRY._collector_to_names)
-    cached = [REGISTRY in cache for cache in per_registry_caches]
+    cached = [cache.holds(REGISTRY) for cache in per_registry_caches]
     exec_providers = dict(_exec._providers)
     yield
     with workqueue_metrics._global_lock:
@@ -144,7 +143,7 @@ def restore_global_state() -> Iterator[None]:
         REGISTRY.unregister(collector)
     for cache, was_cached in zip(per_registry_caches, cached, strict=True):
         if not was_cached:
-            cache.pop(REGISTRY, None)
+            cache.forget(REGISTRY)
     with _exec._providers_lock:
         _exec._providers.clear()
         _exec._providers.update(exec_providers)

@@ -15,7 +15,7 @@ import bisect
 import threading
 import weakref
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from prometheus_client import CollectorRegistry
 
@@ -26,13 +26,35 @@ T = TypeVar("T")
 
 class PerRegistry(Generic[T]):
     """``build(registry)`` called at most once per registry; the result is kept
-    as long as the registry lives."""
+    as long as the registry lives.
+
+    Every instance is listed in :meth:`all`, so that code which resets a
+    registry (a test fixture unregistering what a test added to the default
+    one) can make each cache forget it without knowing the modules."""
+
+    _instances: weakref.WeakSet[PerRegistry[Any]] = weakref.WeakSet()
 
     def __init__(self, build: Callable[[CollectorRegistry], T]) -> None:
         self._build = build
         # Guards _built.
         self._lock = threading.Lock()
         self._built: weakref.WeakKeyDictionary[CollectorRegistry, T] = weakref.WeakKeyDictionary()
+        PerRegistry._instances.add(self)
+
+    @classmethod
+    def all(cls) -> list[PerRegistry[Any]]:
+        """Every per-registry cache in the process."""
+        return list(cls._instances)
+
+    def holds(self, registry: CollectorRegistry) -> bool:
+        with self._lock:
+            return registry in self._built
+
+    def forget(self, registry: CollectorRegistry) -> None:
+        """Drop what was built for ``registry`` (after its collectors were
+        unregistered), so the next call builds and registers anew."""
+        with self._lock:
+            self._built.pop(registry, None)
 
     def __call__(self, registry: CollectorRegistry) -> T:
         with self._lock:

@@ -19,7 +19,6 @@ child in client-go.
 from __future__ import annotations
 
 import threading
-import weakref
 from collections.abc import Callable, Iterable
 
 from prometheus_client import REGISTRY, CollectorRegistry
@@ -31,7 +30,7 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.registry import Collector
 
-from kubeloop._prometheus import BucketHistogram
+from kubeloop._prometheus import BucketHistogram, PerRegistry
 
 __all__ = ["PrometheusMetricsProvider"]
 
@@ -176,21 +175,15 @@ class _Families:
         ]
 
 
-# Guards _collectors. A registry refuses the same family twice, so every
-# provider for one registry shares one collector.
-_collectors_lock = threading.Lock()
-_collectors: weakref.WeakKeyDictionary[CollectorRegistry, _WorkqueueCollector] = (
-    weakref.WeakKeyDictionary()
-)
+def _register(registry: CollectorRegistry) -> _WorkqueueCollector:
+    collector = _WorkqueueCollector()
+    registry.register(collector)
+    return collector
 
 
-def _collector_for(registry: CollectorRegistry) -> _WorkqueueCollector:
-    with _collectors_lock:
-        collector = _collectors.get(registry)
-        if collector is None:
-            collector = _collectors[registry] = _WorkqueueCollector()
-            registry.register(collector)
-        return collector
+# A registry refuses the same family twice, so every provider for one
+# registry shares one collector.
+_collector_for = PerRegistry(_register)
 
 
 class PrometheusMetricsProvider:
