@@ -125,16 +125,30 @@ class Client:
 
     # -- raw requests --------------------------------------------------------
     def open_watch(
-        self, path: str, params: dict[str, str], model: type[Any] | None = None
+        self,
+        path: str,
+        params: dict[str, str],
+        model: type[Any] | None = None,
+        *,
+        accept: str | None = None,
     ) -> Watch:
         """Open a watch on ``path`` (``params`` must hold ``watch=true``) over
         the watch connection; events decode to ``model`` when given, else to
-        dicts. Resource clients call this; most code wants
+        dicts. ``accept`` replaces the ``Accept`` header (e.g. to ask for
+        ``PartialObjectMetadata``). Resource clients call this; most code wants
         ``client.resource(...).watch()``."""
         with self._closing_lock:
             if self._closed[0]:
                 raise TransportError(f"{self.config.host}: the client is closed")
-        return Watch(self._loop, self._watch_rest, path, params, self.config.timeout, model=model)
+        return Watch(
+            self._loop,
+            self._watch_rest,
+            path,
+            params,
+            self.config.timeout,
+            model=model,
+            headers={"Accept": accept} if accept else None,
+        )
 
     def request_bytes(
         self,
@@ -145,8 +159,10 @@ class Client:
         body: Any = None,
         content_type: str = "application/json",
         timeout: float | None = None,
+        accept: str | None = None,
     ) -> bytes:
-        """Send one request; return the body of a 2xx response or raise."""
+        """Send one request; return the body of a 2xx response or raise.
+        ``accept`` replaces the ``Accept`` header (default JSON)."""
         content = None
         if body is not None:
             content = body if isinstance(body, bytes) else encode_json(body)
@@ -159,6 +175,7 @@ class Client:
                 content=content,
                 content_type=content_type if content is not None else None,
                 timeout=t,
+                headers={"Accept": accept} if accept else None,
             )
         )
         return response.content

@@ -49,10 +49,16 @@ class Requester(Protocol):
         body: Any = None,
         content_type: str = "application/json",
         timeout: float | None = None,
+        accept: str | None = None,
     ) -> bytes: ...
 
     def open_watch(
-        self, path: str, params: dict[str, str], model: type[Any] | None = None
+        self,
+        path: str,
+        params: dict[str, str],
+        model: type[Any] | None = None,
+        *,
+        accept: str | None = None,
     ) -> Watch: ...
 
 

@@ -95,6 +95,7 @@ class Watch:
         timeout: float,
         *,
         model: type[Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         self._loop = loop
         self._path = path
@@ -104,7 +105,9 @@ class Watch:
         self._lines: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._stopped = threading.Event()
         started: concurrent.futures.Future[None] = concurrent.futures.Future()
-        self._task_future = loop.submit(self._pump(rest, path, params, timeout, started))
+        self._task_future = loop.submit(
+            self._pump(rest, path, params, timeout, started, headers or {})
+        )
         try:
             started.result()
         except BaseException:
@@ -118,6 +121,7 @@ class Watch:
         params: dict[str, Any],
         timeout: float,
         started: concurrent.futures.Future[None],
+        headers: dict[str, str],
     ) -> None:
         put = self._lines.put
         try:
@@ -132,7 +136,7 @@ class Watch:
                 # A gzip-compressed watch is held in the server's compressor:
                 # events after the initial ones arrived only when the stream
                 # ended (seen with kube-apiserver 1.37). Watch uncompressed.
-                headers={"Accept-Encoding": "identity"},
+                headers={"Accept-Encoding": "identity", **headers},
             )
         except BaseException as err:
             if not started.done():
