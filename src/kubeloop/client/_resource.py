@@ -20,15 +20,19 @@ Example::
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 from collections.abc import Callable, Iterator
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 from urllib.parse import quote
 
 from kubeloop.client._codec import decode_json, decode_list, encode_json
 from kubeloop.client._config import Config
 from kubeloop.client._watch import Watch
 from kubeloop.client.types import DEFAULT_PAGE_SIZE, ListOptions, ListPage
+
+if TYPE_CHECKING:
+    from kubeloop.client._typed import MetadataClient
 
 
 class Requester(Protocol):
@@ -121,12 +125,51 @@ def list_pages(
         )
 
 
+M = TypeVar("M")
+
+
+class Pages(Generic[M]):
+    """``list`` and ``list_items`` over a client's ``list_page``
+    (one LIST request whose items are ``M``), for every resource client."""
+
+    def list_page(self, options: ListOptions | None = None, **kw: Any) -> ListPage:
+        raise NotImplementedError
+
+    def list(
+        self,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        limit: int | None = DEFAULT_PAGE_SIZE,
+        resource_version: str | None = None,
+        resource_version_match: str | None = None,
+    ) -> Iterator[ListPage]:
+        """Iterate over the pages of a LIST (see :func:`list_pages`)."""
+        return list_pages(
+            self.list_page,
+            ListOptions(
+                label_selector=label_selector,
+                field_selector=field_selector,
+                limit=limit,
+                resource_version=resource_version,
+                resource_version_match=resource_version_match,
+            ),
+        )
+
+    def list_items(self, **kw: Any) -> builtins.list[M]:
+        """Every object over all pages (keyword arguments as :meth:`list`)."""
+        items: builtins.list[M] = []
+        for page in self.list(**kw):
+            items.extend(page.items)
+        return items
+
+
 def _meta(obj: dict[str, Any]) -> dict[str, Any]:
     meta = obj.get("metadata")
     return meta if isinstance(meta, dict) else {}
 
 
-class ResourceClient:
+class ResourceClient(Pages[Any]):
     """Operations on one resource, optionally bound to one namespace."""
 
     def __init__(
@@ -201,31 +244,11 @@ class ResourceClient:
         items, rv, cont, remaining = decode_list(data, what)
         return ListPage(items, rv, cont, remaining)
 
-    def _list_bytes(self, options: ListOptions) -> tuple[bytes, str]:
+    def _list_bytes(self, options: ListOptions, accept: str | None = None) -> tuple[bytes, str]:
         """The body of one LIST request, and what to call it in errors."""
         path = self.collection_path(self.namespace if self.namespaced is not False else None)
-        return self.client.request_bytes("GET", path, params=list_params(options)), f"LIST {path}"
-
-    def list(
-        self,
-        *,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-        limit: int | None = DEFAULT_PAGE_SIZE,
-        resource_version: str | None = None,
-        resource_version_match: str | None = None,
-    ) -> Iterator[ListPage]:
-        """Iterate over the pages of a LIST (see :func:`list_pages`)."""
-        return list_pages(
-            self.list_page,
-            ListOptions(
-                label_selector=label_selector,
-                field_selector=field_selector,
-                limit=limit,
-                resource_version=resource_version,
-                resource_version_match=resource_version_match,
-            ),
-        )
+        data = self.client.request_bytes("GET", path, params=list_params(options), accept=accept)
+        return data, f"LIST {path}"
 
     def list_all(self, **kw: Any) -> ListPage:
         """Every item over all pages, with the first page's resourceVersion."""
@@ -243,11 +266,24 @@ class ResourceClient:
         """
         return self._open_watch(options or ListOptions(**kw))
 
-    def _open_watch(self, options: ListOptions, model: type[Any] | None = None) -> Watch:
+    def _open_watch(
+        self, options: ListOptions, model: type[Any] | None = None, accept: str | None = None
+    ) -> Watch:
         params = list_params(options)
         params["watch"] = "true"
         path = self.collection_path(self.namespace if self.namespaced is not False else None)
-        return self.client.open_watch(path, params, model)
+        return self.client.open_watch(path, params, model, accept=accept)
+
+    def metadata(self, kind: str = "") -> MetadataClient:
+        """The same resource read for its metadata only (client-go's
+        ``metadata.Interface``): objects are
+        :class:`~kubeloop.typed.PartialObjectMetadata`. ``kind`` (e.g.
+        ``"Deployment"``) is then set on each object with this client's
+        apiVersion, so it says what it is; without one the objects say
+        ``meta.k8s.io/v1, PartialObjectMetadata``."""
+        from kubeloop.client._typed import MetadataClient  # it builds on this module
+
+        return MetadataClient(self, kind)
 
     # -- writes --------------------------------------------------------------
     @staticmethod

@@ -22,8 +22,16 @@ from kubeloop.typed._meta import (
     ObjectMeta,
     OwnerReference,
 )
-from kubeloop.typed._resource import (
+from kubeloop.typed._metadata import (
+    PARTIAL_KIND,
     PartialObjectMetadata,
+    PartialObjectMetadataList,
+    check_partial,
+    decode_partial,
+    decode_partial_list,
+    is_likely_object_metadata,
+)
+from kubeloop.typed._resource import (
     Resource,
     ResourceT,
     decode,
@@ -36,6 +44,7 @@ from kubeloop.typed._resource import (
 IntOrString = int | str
 
 __all__ = [
+    "PARTIAL_KIND",
     "Condition",
     "IntOrString",
     "ListMeta",
@@ -44,10 +53,15 @@ __all__ = [
     "ObjectMeta",
     "OwnerReference",
     "PartialObjectMetadata",
+    "PartialObjectMetadataList",
     "Resource",
     "ResourceT",
+    "check_partial",
     "decode",
+    "decode_partial",
+    "decode_partial_list",
     "decoder_for",
     "encode",
+    "is_likely_object_metadata",
     "write_view",
 ]

@@ -28,7 +28,6 @@ import msgspec
 from kubeloop.typed._meta import Model, ObjectMeta
 
 __all__ = [
-    "PartialObjectMetadata",
     "Resource",
     "ResourceT",
     "decode",
@@ -57,15 +56,6 @@ class Resource(Model, kw_only=True):
             self.api_version = self.API_VERSION
         if not self.kind or self.kind == self.KIND:
             self.kind = self.KIND
-
-
-class PartialObjectMetadata(Model, kw_only=True):
-    """Any object read for its metadata only (e.g. a watch BOOKMARK, which
-    carries nothing but ``metadata.resourceVersion`` and annotations)."""
-
-    api_version: str = ""
-    kind: str = ""
-    metadata: ObjectMeta = msgspec.field(default_factory=ObjectMeta)
 
 
 ResourceT = TypeVar("ResourceT", bound=Resource)
