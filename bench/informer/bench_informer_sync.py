@@ -55,7 +55,7 @@ def seed(kubeconfig: str, total: int) -> None:
     kubeloop's shared HTTP/2 connection on this kind of machine, and seeding
     is not what is measured)."""
     from kubeloop.client import Client, load_config
-    from kubeloop.client._transport import build_ssl_context
+    from kubeloop.client._tls import build_ssl_context
     from kubeloop.errors import AlreadyExists
 
     config = load_config(kubeconfig=kubeconfig)

@@ -1,9 +1,11 @@
-"""httpx authentication built from a :class:`Config` (client-go's auth round trippers).
+"""The ``Authorization`` a request carries, built from a :class:`Config`
+(client-go's auth round trippers), independent of the HTTP library.
 
 ::
 
     auth = build_auth(config)   # None when the config carries no credentials
-    client = httpx.AsyncClient(auth=auth, ...)
+    headers["Authorization"] = auth.authorization()
+    ...                         # on 401: auth.refresh(refused) -> a new value or None
 
 Which credential, as in client-go's ``HTTPWrappersForConfig``: a bearer token
 (re-read from ``bearer_token_file`` at most every minute, because bound
@@ -18,15 +20,13 @@ token; a second 401 is returned to the caller.
 
 from __future__ import annotations
 
+import base64
 import logging
 import threading
 import time
-from collections.abc import AsyncGenerator, Callable, Generator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
-
-import anyio.to_thread
-import httpx
 
 from kubeloop.client._config import Config
 from kubeloop.client._exec import provider_for
@@ -105,75 +105,69 @@ class FileTokenSource:
                 self._read_at = None
 
 
-class BearerTokenAuth(httpx.Auth):
+class Authenticator(Protocol):
+    """What the request layer asks of a credential."""
+
+    def authorization(self) -> str | None:
+        """The ``Authorization`` header value for the next request (may read
+        a token file or run an exec plugin; cached inside)."""
+        ...
+
+    def refresh(self, refused: str | None) -> str | None:
+        """After a 401 for ``refused``: drop that credential and return a
+        different header value worth one more try, or None."""
+        ...
+
+
+class StaticAuth:
+    """A fixed header value: a bearer token, or basic auth."""
+
+    def __init__(self, header: str) -> None:
+        self._header = header
+
+    def authorization(self) -> str | None:
+        return self._header
+
+    def refresh(self, refused: str | None) -> str | None:
+        return None  # the same value would be refused again
+
+
+class BearerTokenAuth(StaticAuth):
     """A fixed bearer token."""
 
     def __init__(self, token: str) -> None:
-        self._header = f"Bearer {token}"
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers.setdefault("Authorization", self._header)
-        yield request
+        super().__init__(f"Bearer {token}")
 
 
-class TokenSourceAuth(httpx.Auth):
-    """A bearer token from a :class:`RefreshableTokenSource`, refreshed and
-    retried once on 401. The async flow runs blocking refreshes (an exec
-    plugin, a file read) in a worker thread so the event loop keeps going."""
+class BasicAuth(StaticAuth):
+    """HTTP basic auth (kubeconfig username/password)."""
 
-    # Read the body up front so that a refused request can be sent again.
-    requires_request_body = True
+    def __init__(self, username: str, password: str) -> None:
+        userpass = base64.b64encode(f"{username}:{password}".encode()).decode()
+        super().__init__(f"Basic {userpass}")
+
+
+class TokenSourceAuth:
+    """A bearer token from a :class:`RefreshableTokenSource` (a token file, an
+    exec plugin), fetched again once after a 401."""
 
     def __init__(self, source: RefreshableTokenSource) -> None:
         self.source = source
 
-    def sync_auth_flow(
-        self, request: httpx.Request
-    ) -> Generator[httpx.Request, httpx.Response, None]:
-        if "Authorization" in request.headers:
-            yield request
-            return
-        request.read()
+    def authorization(self) -> str | None:
         token = self.source.token()
-        response = yield _authorized(request, token)
-        if response.status_code == 401:
-            fresh = self._refresh(token)
-            if fresh is not None:
-                yield _authorized(request, fresh)
+        return f"Bearer {token}" if token else None
 
-    async def async_auth_flow(
-        self, request: httpx.Request
-    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        if "Authorization" in request.headers:
-            yield request
-            return
-        await request.aread()
-        if self.source.needs_refresh():
-            token = await anyio.to_thread.run_sync(self.source.token)
-        else:
-            token = self.source.token()
-        response = yield _authorized(request, token)
-        if response.status_code == 401:
-            fresh = await anyio.to_thread.run_sync(self._refresh, token)
-            if fresh is not None:
-                yield _authorized(request, fresh)
-
-    def _refresh(self, refused: str | None) -> str | None:
-        """Drop the refused token; return a new one worth a retry, if any."""
-        self.source.invalidate(refused)
+    def refresh(self, refused: str | None) -> str | None:
+        token = refused.removeprefix("Bearer ") if refused else None
+        self.source.invalidate(token)
         fresh = self.source.token()
-        return fresh if fresh and fresh != refused else None
+        return f"Bearer {fresh}" if fresh and fresh != token else None
 
 
-def _authorized(request: httpx.Request, token: str | None) -> httpx.Request:
-    if token:
-        request.headers["Authorization"] = f"Bearer {token}"
-    return request
-
-
-def build_auth(config: Config) -> httpx.Auth | None:
-    """The httpx auth for ``config``'s credentials, or None for none (client
-    certificates are TLS, not httpx auth)."""
+def build_auth(config: Config) -> Authenticator | None:
+    """The credential for ``config``, or None for none (client certificates
+    are TLS, not a header)."""
     has_token = bool(config.bearer_token or config.bearer_token_file)
     has_basic = bool(config.username or config.password)
     if has_token and has_basic:
@@ -188,7 +182,7 @@ def build_auth(config: Config) -> httpx.Auth | None:
     if config.bearer_token:
         return BearerTokenAuth(config.bearer_token)
     if has_basic:
-        return httpx.BasicAuth(config.username or "", config.password or "")
+        return BasicAuth(config.username or "", config.password or "")
     provider = provider_for(config)
     return TokenSourceAuth(provider) if provider is not None else None
 

@@ -11,28 +11,25 @@ Example::
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import threading
-from collections.abc import Coroutine
+import weakref
 from dataclasses import dataclass
-from typing import Any, TypeVar, overload
+from typing import Any, overload
 
-import httpx
-
+from kubeloop.client._auth import build_auth
 from kubeloop.client._codec import decode_json, encode_json
 from kubeloop.client._config import Config
-from kubeloop.client._loop import LoopThread
-from kubeloop.client._ratelimit import PerGroupTokenBuckets
+from kubeloop.client._ratelimit import PerGroupTokenBuckets, TokenBucket
 from kubeloop.client._resource import ResourceClient, group_version_path
-from kubeloop.client._rest import AsyncRest
-from kubeloop.client._transport import build_async_client, build_ssl_context
+from kubeloop.client._rest import Rest
+from kubeloop.client._tls import build_ssl_context
+from kubeloop.client._transport import Transport
 from kubeloop.client._typed import TypedResourceClient
+from kubeloop.client._urllib3 import Urllib3Transport
 from kubeloop.client._watch import Watch
 from kubeloop.errors import NotFound, TransportError
 from kubeloop.typed import Resource, ResourceT
-
-_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +46,9 @@ class APIResource:
 class Client:
     """A client for one API server; thread-safe; close it (or use ``with``).
 
-    Requests share one HTTP/2 connection and each watch has its own
-    HTTP/1.1 connection (see :mod:`kubeloop.client._transport` for why), all
-    driven by a private event loop thread.
+    Requests and watches go over a pool of keep-alive HTTP/1.1 connections
+    (see :mod:`kubeloop.client._transport` for why), each driven by the
+    calling thread.
 
     ``rate_limit_per_group``: one ``qps``/``burst`` budget per API group
     instead of one for the client, as client-go's typed clients have.
@@ -64,64 +61,50 @@ class Client:
 
             config = load_config()
         self.config = config
-        self._loop = LoopThread()
-        try:
-            ctx = build_ssl_context(config)
-            http = build_async_client(config, ssl_context=ctx)
-            watch_http = build_async_client(config, watch=True, ssl_context=ctx)
-        except BaseException:
-            self._loop.close()
-            raise
-        self._rest = AsyncRest(config, http)
-        if rate_limit_per_group:
-            self._rest.limiter = PerGroupTokenBuckets(config.qps, config.burst)
-        # Watches share the throttle of ordinary requests but not their pool.
-        self._watch_rest = AsyncRest(config, watch_http)
-        self._watch_rest.limiter = self._rest.limiter
+        ctx = build_ssl_context(config) if config.host.startswith("https") else None
+        self._transport: Transport = Urllib3Transport(config, ctx)
+        # Set by close(): every later call, retry wait and throttle wait ends.
+        self._closed = threading.Event()
+        limiter: TokenBucket | PerGroupTokenBuckets = (
+            PerGroupTokenBuckets(config.qps, config.burst)
+            if rate_limit_per_group
+            else TokenBucket(config.qps, config.burst)
+        )
+        self._rest = Rest(
+            config, self._transport, auth=build_auth(config), limiter=limiter, stop=self._closed
+        )
+        # Open watches, stopped by close(); guarded by _watches_lock.
+        self._watches_lock = threading.Lock()
+        self._watches: weakref.WeakSet[Watch] = weakref.WeakSet()
         # Guards _discovery: group-version -> resources served there.
         self._discovery_lock = threading.Lock()
         self._discovery: dict[str, list[APIResource]] = {}
-        # Guards _closed, so no call is handed to the loop once close() began
-        # (a coroutine submitted to a stopping loop would never finish).
-        self._closing_lock = threading.Lock()
-        self._closed = [False]  # shared with the views of with_rate_limiter()
         self._owner = True
 
     def with_rate_limiter(self, qps: float, burst: int) -> Client:
-        """A client on this one's connection, event loop and discovery cache,
-        with a rate limiter of its own: its requests never use this client's
+        """A client on this one's connections and discovery cache, with a
+        rate limiter of its own: its requests never use this client's
         budget, nor this client's its. An event recorder writes through one,
         so Events never delay a reconcile's writes. Closing this client
         closes it; closing it does nothing.
         """
         view = object.__new__(Client)
         view.config = dataclasses.replace(self.config, qps=qps, burst=burst)
-        view._loop = self._loop
-        view._rest = AsyncRest(view.config, self._rest.http)
-        view._watch_rest = AsyncRest(view.config, self._watch_rest.http)
-        view._watch_rest.limiter = view._rest.limiter
+        view._transport = self._transport
+        view._closed = self._closed
+        view._rest = Rest(
+            view.config,
+            self._transport,
+            auth=self._rest.auth,
+            limiter=TokenBucket(qps, burst),
+            stop=self._closed,
+        )
+        view._watches_lock = self._watches_lock
+        view._watches = self._watches
         view._discovery_lock = self._discovery_lock
         view._discovery = self._discovery
-        view._closing_lock = self._closing_lock
-        view._closed = self._closed
         view._owner = False
         return view
-
-    def _run(self, coro: Coroutine[Any, Any, _T]) -> _T:
-        """Run ``coro`` on the loop; a closed client raises TransportError."""
-        if threading.current_thread() is self._loop._thread:
-            coro.close()
-            raise RuntimeError("blocking client call made from the client's own event loop")
-        with self._closing_lock:
-            if self._closed[0]:
-                coro.close()
-                raise TransportError(f"{self.config.host}: the client is closed")
-            future = self._loop.submit(coro)
-        try:
-            return future.result()
-        except concurrent.futures.CancelledError as err:
-            # close() cancelled it mid-flight.
-            raise TransportError(f"{self.config.host}: the client was closed") from err
 
     # -- raw requests --------------------------------------------------------
     def open_watch(
@@ -137,18 +120,26 @@ class Client:
         dicts. ``accept`` replaces the ``Accept`` header (e.g. to ask for
         ``PartialObjectMetadata``). Resource clients call this; most code wants
         ``client.resource(...).watch()``."""
-        with self._closing_lock:
-            if self._closed[0]:
-                raise TransportError(f"{self.config.host}: the client is closed")
-        return Watch(
-            self._loop,
-            self._watch_rest,
+        if self._closed.is_set():
+            raise TransportError(f"{self.config.host}: the client is closed")
+        watch = Watch(
+            self._rest,
             path,
             params,
-            self.config.timeout,
+            idle_timeout=self.config.watch_idle_timeout,
             model=model,
             headers={"Accept": accept} if accept else None,
+            on_stop=self._forget_watch,
         )
+        with self._watches_lock:
+            self._watches.add(watch)
+        if self._closed.is_set():  # close() ran while it opened
+            watch.stop()
+        return watch
+
+    def _forget_watch(self, watch: Watch) -> None:
+        with self._watches_lock:
+            self._watches.discard(watch)
 
     def request_bytes(
         self,
@@ -166,19 +157,16 @@ class Client:
         content = None
         if body is not None:
             content = body if isinstance(body, bytes) else encode_json(body)
-        t = httpx.Timeout(timeout) if timeout is not None else None
-        response = self._run(
-            self._rest.send(
-                method,
-                path,
-                params=params,
-                content=content,
-                content_type=content_type if content is not None else None,
-                timeout=t,
-                headers={"Accept": accept} if accept else None,
-            )
+        response = self._rest.send(
+            method,
+            path,
+            params=params,
+            content=content,
+            content_type=content_type if content is not None else None,
+            timeout=timeout,
+            headers={"Accept": accept} if accept else None,
         )
-        return response.content
+        return response.read()
 
     def request(
         self,
@@ -281,17 +269,16 @@ class Client:
 
     # -- lifecycle -----------------------------------------------------------
     def close(self) -> None:
-        if not self._owner:
+        """Stop every open watch, end retry and throttle waits, close the
+        idle connections. Calls after it raise TransportError."""
+        if not self._owner or self._closed.is_set():
             return
-        with self._closing_lock:
-            if self._closed[0]:
-                return
-            self._closed[0] = True
-        try:
-            self._loop.run(self._rest.http.aclose())
-            self._loop.run(self._watch_rest.http.aclose())
-        finally:
-            self._loop.close()
+        self._closed.set()
+        with self._watches_lock:
+            watches = list(self._watches)
+        for watch in watches:
+            watch.stop()
+        self._transport.close()
 
     def __enter__(self) -> Client:
         return self

@@ -67,8 +67,12 @@ class Config:
     #: Client-side rate limit (client-go defaults: 5 QPS, burst 10).
     qps: float = 5.0
     burst: int = 10
-    #: Seconds for connect/read of ordinary requests (watches read forever).
+    #: Seconds for connect/read of ordinary requests.
     timeout: float = 30.0
+    #: Seconds a watch may receive nothing before it is ended and resumed
+    #: from its last resourceVersion on a new connection (the server sends a
+    #: bookmark about every minute, so only a dead connection is that quiet).
+    watch_idle_timeout: float = 75.0
     user_agent: str | None = None
     #: Where the configuration came from, for messages ("kubeconfig
     #: /home/u/.kube/config context prod", "in-cluster").

@@ -12,37 +12,36 @@ one kubeloop client, keyed by the group in the request path.
 
 from __future__ import annotations
 
-import asyncio
-import time
+import threading
+
+from kubeloop.clock import REAL_CLOCK, Clock
+from kubeloop.errors import TransportError
+from kubeloop.workqueue.default_rate_limiters import BucketRateLimiter
 
 
 class TokenBucket:
-    """An asyncio token bucket: ``await acquire()`` waits for one token."""
+    """A thread-safe token bucket: :meth:`acquire` waits for one token.
 
-    def __init__(self, qps: float, burst: int) -> None:
+    Tokens are reserved in arrival order (golang.org/x/time/rate, as
+    client-go's ``tokenBucketRateLimiter``): each caller takes the next
+    token, going into debt if need be, and sleeps until it exists.
+    """
+
+    def __init__(self, qps: float, burst: int, *, clock: Clock = REAL_CLOCK) -> None:
         self.qps = qps
         self.burst = max(1, burst)
-        self._tokens = float(self.burst)
-        self._last = time.monotonic()
-        # Guards nothing across threads (one event loop owns the bucket); it
-        # serialises waiters so tokens go out in arrival order.
-        self._lock = asyncio.Lock()
+        self._clock = clock
+        self._bucket: BucketRateLimiter[None] = BucketRateLimiter(qps, self.burst, clock=clock)
 
-    async def acquire(self, path: str = "") -> None:
-        """Wait for one token (``path`` is for per-group limiters; unused)."""
+    def acquire(self, path: str = "", stop: threading.Event | None = None) -> None:
+        """Wait for one token (``path`` is for per-group limiters; unused).
+        ``stop`` set while waiting (the client closed) raises
+        :class:`TransportError`."""
         if self.qps <= 0:
             return
-        async with self._lock:
-            now = time.monotonic()
-            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.qps)
-            self._last = now
-            if self._tokens < 1:
-                wait = (1 - self._tokens) / self.qps
-                await asyncio.sleep(wait)
-                self._last = time.monotonic()
-                self._tokens = 0.0
-            else:
-                self._tokens -= 1
+        delay = self._bucket.when(None)
+        if delay > 0 and self._clock.sleep(delay, stop or threading.Event()):
+            raise TransportError("the client was closed while waiting for the rate limiter")
 
 
 def api_group_of_path(path: str) -> str:
@@ -55,18 +54,23 @@ def api_group_of_path(path: str) -> str:
 class PerGroupTokenBuckets:
     """One :class:`TokenBucket` of ``qps``/``burst`` per API group."""
 
-    def __init__(self, qps: float, burst: int) -> None:
+    def __init__(self, qps: float, burst: int, *, clock: Clock = REAL_CLOCK) -> None:
         self.qps = qps
         self.burst = burst
-        # Only the event loop thread touches it (see TokenBucket).
+        self._clock = clock
+        self._lock = threading.Lock()  # guards _buckets
         self._buckets: dict[str, TokenBucket] = {}
 
     def bucket_for(self, path: str) -> TokenBucket:
         group = api_group_of_path(path)
         bucket = self._buckets.get(group)
         if bucket is None:
-            bucket = self._buckets[group] = TokenBucket(self.qps, self.burst)
+            with self._lock:
+                bucket = self._buckets.get(group)
+                if bucket is None:
+                    bucket = TokenBucket(self.qps, self.burst, clock=self._clock)
+                    self._buckets[group] = bucket
         return bucket
 
-    async def acquire(self, path: str = "") -> None:
-        await self.bucket_for(path).acquire()
+    def acquire(self, path: str = "", stop: threading.Event | None = None) -> None:
+        self.bucket_for(path).acquire(stop=stop)

@@ -9,25 +9,40 @@ Retry rules (client-go rest.Request):
 - any other transport failure is retried only for GET (others may have been
   applied); after the budget a :class:`TransportError` says what failed;
 - an attempt that gets no complete answer within :func:`attempt_deadline`
-  (several times the per-read timeout) counts as such a failure. httpx's
-  timeouts bound each connect, read and write, not waits inside the HTTP/2
-  connection (a stream slot, the connection's locks), and one chaos run saw
-  a create wait there for minutes; the deadline turns that into an error.
+  (several times the per-read timeout) counts as such a failure, so no
+  request can hang on a connection that went silent;
+- a 401 is sent once more with a refreshed credential (a re-read token file,
+  a re-run exec plugin) if that gives a different one.
 Every other non-2xx becomes the typed :class:`ApiError` for its ``Status``.
+
+::
+
+    rest = Rest(config, Urllib3Transport(config, ctx), auth=build_auth(config))
+    body = rest.send("GET", "/api/v1/namespaces", params={"limit": 500}).read()
 """
 
 from __future__ import annotations
 
-import asyncio
+import http
 import logging
 import random
+import threading
 from typing import Any
+from urllib.parse import quote, urlencode
 
-import httpx
 import msgspec
 
+from kubeloop.client._auth import Authenticator
 from kubeloop.client._config import Config
 from kubeloop.client._ratelimit import PerGroupTokenBuckets, TokenBucket
+from kubeloop.client._transport import (
+    USER_AGENT,
+    ConnectFailure,
+    ExchangeFailure,
+    Response,
+    Transport,
+)
+from kubeloop.clock import REAL_CLOCK, Clock
 from kubeloop.errors import ApiError, TransportError, api_error_from_status
 
 log = logging.getLogger("kubeloop.client")
@@ -43,6 +58,13 @@ def parse_retry_after(value: str | None) -> float | None:
     except ValueError:
         return None  # HTTP-date form: the API server never sends it
     return max(0.0, seconds)
+
+
+def _reason_phrase(code: int) -> str:
+    try:
+        return http.HTTPStatus(code).phrase
+    except ValueError:
+        return f"HTTP {code}"
 
 
 def error_from_response(
@@ -61,7 +83,7 @@ def error_from_response(
         if isinstance(decoded, dict) and decoded.get("kind") == "Status":
             status = decoded
     if status is None:
-        text = body.decode(errors="replace").strip()[:500] or httpx.codes.get_reason_phrase(code)
+        text = body.decode(errors="replace").strip()[:500] or _reason_phrase(code)
         status = {"code": code, "message": f"{text} ({request})" if request else text}
     return api_error_from_status(status, code, retry_after)
 
@@ -75,29 +97,61 @@ def attempt_deadline(timeout: float | None) -> float | None:
     return max(10.0, 4 * timeout)
 
 
-class AsyncRest:
-    """The async core shared by the sync :class:`Client` facade."""
+def encode_query(params: dict[str, Any] | None) -> str:
+    """``?k=v&...`` for a request path (booleans as ``true``/``false``, as the
+    API server parses them), or ``""``."""
+    if not params:
+        return ""
+    pairs = [
+        (k, ("true" if v else "false") if isinstance(v, bool) else str(v))
+        for k, v in params.items()
+        if v is not None
+    ]
+    return "?" + urlencode(pairs, quote_via=quote) if pairs else ""
+
+
+class Rest:
+    """Requests over one :class:`Transport` with client-go's rules (see the
+    module docstring); safe to use from many threads at once.
+
+    ``stop`` is the owning client's closed flag: a retry or throttle wait
+    ends as soon as it is set.
+    """
 
     def __init__(
         self,
         config: Config,
-        http: httpx.AsyncClient,
+        transport: Transport,
         *,
+        auth: Authenticator | None = None,
+        limiter: TokenBucket | PerGroupTokenBuckets | None = None,
+        stop: threading.Event | None = None,
+        clock: Clock = REAL_CLOCK,
         max_retries: int = 10,
         max_connect_retries: int = 4,
         max_retry_after: float = 60.0,
     ) -> None:
         self.config = config
-        self.http = http
+        self.transport = transport
+        self.auth = auth
+        self.limiter = limiter if limiter is not None else TokenBucket(config.qps, config.burst)
+        self.stop = stop if stop is not None else threading.Event()
+        self._clock = clock
         self.max_retries = max_retries
         self.max_connect_retries = max_connect_retries
         self.max_retry_after = max_retry_after
-        self.limiter: TokenBucket | PerGroupTokenBuckets = TokenBucket(config.qps, config.burst)
-        self._extensions: dict[str, Any] = {}
-        if config.tls_server_name:
-            self._extensions["sni_hostname"] = config.tls_server_name
+        agent = config.user_agent or USER_AGENT
+        self._base_headers = {
+            "User-Agent": agent,
+            "Accept": "application/json",
+            "Accept-Encoding": "gzip",
+        }
 
-    async def send(
+    def _sleep(self, seconds: float, what: str) -> None:
+        if self._clock.sleep(seconds, self.stop):
+            raise TransportError(f"{what}: the client was closed")
+
+    def send(
         self,
         method: str,
         path: str,
@@ -106,49 +160,55 @@ class AsyncRest:
         content: bytes | None = None,
         content_type: str | None = None,
         stream: bool = False,
-        timeout: httpx.Timeout | None = None,
+        timeout: float | None = None,
+        read_timeout: float | None = None,
         headers: dict[str, str] | None = None,
-    ) -> httpx.Response:
-        """Send with retries; return a successful response (streaming if
-        asked, else fully read) or raise."""
-        headers = dict(headers or {})
+    ) -> Response:
+        """Send with retries; return a successful response (its body unread)
+        or raise :class:`ApiError` / :class:`TransportError`.
+
+        ``timeout`` bounds connecting and each read (default
+        ``config.timeout``); ``read_timeout`` overrides the per-read bound
+        (a watch's idle timeout). A non-streaming attempt also has a
+        deadline (:func:`attempt_deadline`)."""
+        all_headers = dict(self._base_headers)
+        if headers:
+            all_headers.update(headers)
         if content_type:
-            headers["Content-Type"] = content_type
+            all_headers["Content-Type"] = content_type
+        auth = self.auth if "Authorization" not in all_headers else None
+        target = path + encode_query(params)
+        what = f"{method} {self.config.host}{path}"
+        connect_timeout = timeout if timeout is not None else self.config.timeout
+        read = read_timeout if read_timeout is not None else connect_timeout
+        deadline = None if stream else attempt_deadline(read)
         retries = 0
         connect_failures = 0
+        refreshed = False
+        credential = auth.authorization() if auth is not None else None
         while True:
-            await self.limiter.acquire(path)
-            request = self.http.build_request(
-                method,
-                path,
-                params=params,
-                content=content,
-                headers=headers,
-                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
-                extensions=self._extensions or None,
-            )
-            deadline = attempt_deadline(
-                timeout.read if timeout is not None else self.config.timeout
-            )
-            sent: httpx.Response | None = None
+            if self.stop.is_set():
+                raise TransportError(f"{what}: the client is closed")
+            self.limiter.acquire(path, self.stop)
+            if credential:
+                all_headers["Authorization"] = credential
             try:
-                async with asyncio.timeout(deadline):
-                    response = sent = await self.http.send(request, stream=True)
-                    if not stream and response.status_code < 400:
-                        await response.aread()
-            except TimeoutError as err:
-                if sent is not None:
-                    await sent.aclose()
-                silent = httpx.ReadTimeout(
-                    f"no complete response within {deadline:g}s", request=request
+                response = self.transport.send(
+                    method,
+                    target,
+                    all_headers,
+                    content,
+                    connect_timeout=connect_timeout,
+                    read_timeout=read,
+                    deadline=deadline,
+                    stream=stream,
                 )
-                if method == "GET" and connect_failures < self.max_connect_retries:
-                    connect_failures += 1
-                    await asyncio.sleep(0.2 * 2**connect_failures)
-                    continue
-                raise TransportError(f"{method} {self.config.host}{path}: {silent!r}") from err
-            except (httpx.ConnectError, httpx.ConnectTimeout) as err:
-                if "CERTIFICATE_VERIFY_FAILED" in str(err):
+                code = response.status
+                if code < 400:
+                    return response
+                body = response.read()
+            except ConnectFailure as err:
+                if err.certificate:
                     # Retrying cannot help: the CA is wrong for this server.
                     raise TransportError(
                         f"{self.config.host}: the server certificate does not verify against "
@@ -158,27 +218,26 @@ class AsyncRest:
                 connect_failures += 1
                 if connect_failures > self.max_connect_retries:
                     raise TransportError(
-                        f"{method} {self.config.host}{path}: cannot reach the API server "
-                        f"after {connect_failures} attempts: {err!r}"
+                        f"{what}: cannot reach the API server after {connect_failures} "
+                        f"attempts: {err}"
                     ) from err
-                await asyncio.sleep(min(5.0, 0.2 * 2**connect_failures) * random.uniform(1, 1.5))
+                self._sleep(min(5.0, 0.2 * 2**connect_failures) * random.uniform(1, 1.5), what)
                 continue
-            except httpx.HTTPError as err:
+            except ExchangeFailure as err:
+                # Only a GET is safe to send again: anything else may have
+                # been applied.
                 if method == "GET" and connect_failures < self.max_connect_retries:
                     connect_failures += 1
-                    await asyncio.sleep(0.2 * 2**connect_failures)
+                    self._sleep(0.2 * 2**connect_failures, what)
                     continue
-                raise TransportError(f"{method} {self.config.host}{path}: {err!r}") from err
-            if response.status_code < 400:
-                return response
-            try:
-                body = await response.aread()
-            except httpx.HTTPError:
-                body = b""
-            finally:
-                await response.aclose()
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            code = response.status_code
+                raise TransportError(f"{what}: {err}") from err
+            if code == 401 and auth is not None and not refreshed:
+                refreshed = True
+                fresh = auth.refresh(credential)
+                if fresh is not None:
+                    credential = fresh
+                    continue
+            retry_after = parse_retry_after(response.header("Retry-After"))
             if (
                 retry_after is not None
                 and (code == 429 or code >= 500)
@@ -187,6 +246,6 @@ class AsyncRest:
                 retries += 1
                 wait = min(retry_after, self.max_retry_after)
                 log.debug("%s %s: %d, retrying after %.1fs (%d)", method, path, code, wait, retries)
-                await asyncio.sleep(wait)
+                self._sleep(wait, what)
                 continue
             raise error_from_response(code, body, retry_after, f"{method} {path}")

@@ -1,107 +1,126 @@
-"""Build the HTTP transport for a :class:`Config`: TLS, HTTP/2, keepalive,
-proxy and authentication.
+"""The transport seam: the one interface the client uses to exchange HTTP
+messages, and how it is built for a :class:`Config` (TLS, keepalive, proxy).
 
-Ordinary requests share one HTTP/2 connection, as in client-go. Watches do
-not: with httpcore (1.0.x), while several HTTP/2 streams are being read and
-are idle, the response headers of a new stream can wait until one of them
-receives data (reproduced here: a fourth watch stalled 5-60 s). So each watch
-gets its own HTTP/1.1 connection from a second pool (``watch=True``), which
-costs one TCP connection per informer and never stalls a watch or a request.
-TCP keepalive is on so a dead peer (a silently dropped NAT entry, a crashed
-node) breaks a long watch within about a minute instead of hanging it.
+Everything above this module (retries, throttling, auth, error mapping,
+watches) speaks :class:`Transport` and :class:`Response` only, so the HTTP
+library under it can be measured and replaced without touching them. The
+library chosen, by the measurements in docs/benchmarks.md ("HTTP transport"),
+is urllib3 2.x (:mod:`kubeloop.client._urllib3`): HTTP/1.1 over pooled
+keep-alive connections, driven from the calling thread. Against httpx (the
+previous transport: an asyncio loop thread, HTTP/2) it costs a fraction of
+the CPU per request, and a blocked read can be ended from another thread
+(:meth:`Response.abort`), which is all a watch needs to be stoppable.
+
+There is no HTTP/2 left, so there are no pings to send: a connection that
+goes silent is found by read timeouts instead. Every read of an ordinary
+request waits at most ``Config.timeout`` and the whole exchange at most
+:func:`~kubeloop.client._rest.attempt_deadline`; a watch's reads wait at
+most ``Config.watch_idle_timeout`` (75 s; the server sends a bookmark about
+every minute), after which the watch ends with an error and is resumed from
+its last resourceVersion by the reflector.
+
+::
+
+    transport = Urllib3Transport(config, build_ssl_context(config))
+    response = transport.send("GET", "/version", {"Accept": "application/json"}, None,
+                              connect_timeout=5, read_timeout=30, deadline=60)
+    print(response.status, response.read())
 """
 
 from __future__ import annotations
 
-import os
 import socket
-import ssl
-import tempfile
-from typing import Any
-
-import httpx
+from collections.abc import Iterator, Mapping
+from typing import Protocol
 
 from kubeloop import __version__
-from kubeloop.client._auth import build_auth, exec_client_certificate
-from kubeloop.client._config import Config
-from kubeloop.errors import ConfigError
 
 USER_AGENT = f"kubeloop/{__version__}"
 
-_KEEPALIVE: list[tuple[int, int, int]] = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)]
+#: TCP keepalive: a peer that is gone (a crashed node) breaks an idle
+#: connection within about a minute instead of leaving it open for hours.
+KEEPALIVE: list[tuple[int, int, int]] = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)]
 for _name, _value in (("TCP_KEEPIDLE", 30), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 3)):
     if hasattr(socket, _name):
-        _KEEPALIVE.append((socket.IPPROTO_TCP, getattr(socket, _name), _value))
+        KEEPALIVE.append((socket.IPPROTO_TCP, getattr(socket, _name), _value))
 
 
-def build_ssl_context(config: Config) -> ssl.SSLContext:
-    """The TLS context: the configured CA (else the system store), the
-    client certificate from the config or an exec plugin, or no verification
-    when insecure-skip-tls-verify is set."""
-    try:
-        if config.ca_data:
-            ctx = ssl.create_default_context(cadata=config.ca_data.decode())
-        else:
-            ctx = ssl.create_default_context()
-    except (ssl.SSLError, ValueError) as err:
-        raise ConfigError(
-            f"{config.source or 'config'}: invalid certificate authority: {err}"
-        ) from err
-    if config.insecure_skip_tls_verify:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    cert_key = (
-        (config.cert_data, config.key_data)
-        if config.cert_data and config.key_data
-        else exec_client_certificate(config)
-    )
-    if cert_key is not None:
-        _load_cert_chain(ctx, *cert_key, source=config.source)
-    return ctx
+class ConnectFailure(Exception):
+    """No connection could be opened (refused, unreachable, TLS handshake
+    failed): the request was not sent, so any verb may be retried.
+    ``certificate`` is True when the server's certificate did not verify,
+    which no retry can fix."""
+
+    def __init__(self, message: str, *, certificate: bool = False) -> None:
+        super().__init__(message)
+        self.certificate = certificate
 
 
-def _load_cert_chain(ctx: ssl.SSLContext, cert: bytes, key: bytes, source: str) -> None:
-    # The ssl module loads certificates only from files: write them to a
-    # private directory and remove it at once.
-    with tempfile.TemporaryDirectory(prefix="kubeloop-tls-") as tmp:
-        cert_path = os.path.join(tmp, "tls.crt")
-        key_path = os.path.join(tmp, "tls.key")
-        for path, data in ((cert_path, cert), (key_path, key)):
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-        try:
-            ctx.load_cert_chain(cert_path, key_path)
-        except ssl.SSLError as err:
-            raise ConfigError(
-                f"{source or 'config'}: client certificate and key do not load: {err}"
-            ) from err
+class ExchangeFailure(Exception):
+    """The exchange failed after the request may have been sent: the
+    connection broke, or no byte arrived within the read timeout
+    (``timed_out``), or the whole exchange outlived its deadline."""
+
+    def __init__(self, message: str, *, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
 
 
-def build_async_client(
-    config: Config, *, watch: bool = False, ssl_context: ssl.SSLContext | None = None
-) -> httpx.AsyncClient:
-    """The HTTP/2 client for requests, or (``watch=True``) the HTTP/1.1
-    client whose connections each carry one watch."""
-    ctx = ssl_context or build_ssl_context(config)
-    transport = httpx.AsyncHTTPTransport(
-        verify=ctx,
-        http2=config.host.startswith("https://") and not watch,
-        socket_options=_KEEPALIVE,
-        proxy=config.proxy_url,
-        retries=0,
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-    )
-    headers = {"User-Agent": config.user_agent or USER_AGENT, "Accept": "application/json"}
-    kwargs: dict[str, Any] = {}
-    auth = build_auth(config)
-    if auth is not None:
-        kwargs["auth"] = auth
-    return httpx.AsyncClient(
-        base_url=config.host.rstrip("/"),
-        transport=transport,
-        headers=headers,
-        timeout=httpx.Timeout(config.timeout),
-        trust_env=False,
-        **kwargs,
-    )
+class Response(Protocol):
+    """One HTTP response whose body has not been read yet."""
+
+    @property
+    def status(self) -> int: ...
+
+    def header(self, name: str) -> str | None:
+        """A response header by case-insensitive name, or None."""
+        ...
+
+    def read(self) -> bytes:
+        """The whole body (decompressed); raises :class:`ExchangeFailure`.
+        The connection goes back to the pool."""
+        ...
+
+    def chunks(self) -> Iterator[bytes]:
+        """The body as it arrives, one chunk per read; raises
+        :class:`ExchangeFailure` (``timed_out`` when no byte arrived within
+        the read timeout)."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection: back to the pool if the body was read to
+        its end, else closed."""
+        ...
+
+    def abort(self) -> None:
+        """From any thread: end a read blocked in :meth:`chunks` at once and
+        close the connection."""
+        ...
+
+
+class Transport(Protocol):
+    """Sends requests to one API server over pooled connections; safe to use
+    from many threads at once."""
+
+    def send(
+        self,
+        method: str,
+        target: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        *,
+        connect_timeout: float | None,
+        read_timeout: float | None,
+        deadline: float | None,
+        stream: bool = False,
+    ) -> Response:
+        """Send ``method target`` (a path with its query string) and return
+        once the response headers are in. ``deadline`` (seconds) bounds the
+        whole exchange of a non-streaming request, including reading its
+        body with :meth:`Response.read`. Raises :class:`ConnectFailure` or
+        :class:`ExchangeFailure`."""
+        ...
+
+    def close(self) -> None:
+        """Close the idle connections; later sends fail."""
+        ...

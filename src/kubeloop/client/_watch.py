@@ -1,25 +1,29 @@
 """A watch stream: events decoded line by line as they arrive.
 
-The event loop task only reads bytes and splits lines; the consuming thread
-decodes each line once, straight from bytes (msgspec), so the loop stays free
-for the other requests sharing the connection and nothing is buffered beyond
-lines not yet consumed.
+The consuming thread reads the connection itself, splits lines and decodes
+each once, straight from bytes (msgspec): no thread hands bytes to another,
+and nothing is buffered beyond the lines of the last read. :meth:`Watch.stop`
+from another thread shuts the connection down, which ends a blocked read.
+
+A watch that receives no byte for ``Config.watch_idle_timeout`` (75 s) ends
+with a :class:`TransportError`: the API server sends a bookmark to a watch
+that asked for them (``allowWatchBookmarks``) about every minute, so a
+healthy watch always hears from it, and a silent one sits on a connection
+that went dead without closing (a NAT or load balancer that dropped the
+flow). The reflector then resumes from its last resourceVersion on a new
+connection.
 """
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
-import httpx
 import msgspec
 
-from kubeloop.client._loop import LoopThread
-from kubeloop.client._rest import AsyncRest
+from kubeloop.client._rest import Rest
+from kubeloop.client._transport import ExchangeFailure
 from kubeloop.client.types import EventType, WatchEvent
 from kubeloop.errors import DecodeError, TransportError, api_error_from_status
 from kubeloop.typed import PartialObjectMetadata
@@ -50,8 +54,6 @@ def _model_event_decoder(model: type[Any]) -> msgspec.json.Decoder[Any]:
     return dec
 
 
-_END = object()
-
 
 def decode_model_event(line: bytes, model: type[Any]) -> Any:
     """A watch line as an event whose object is a ``model``.
@@ -77,127 +79,127 @@ class Watch:
 
     Iterate for :class:`WatchEvent`; iteration ends when the server closes
     the stream (timeoutSeconds reached) or :meth:`stop` is called from any
-    thread. An EventType.ERROR event raises its :class:`ApiError` (e.g. ``Gone``); a
-    broken connection raises :class:`TransportError`.
+    thread. An EventType.ERROR event raises its :class:`ApiError` (e.g.
+    ``Gone``); a broken or silent connection raises :class:`TransportError`.
 
     Objects are plain dicts, or instances of ``model`` when one is given
-    (decoded straight from the line). A typed watch decodes EventType.BOOKMARK objects,
-    which carry only metadata, as :class:`PartialObjectMetadata`, and an
-    EventType.ERROR event's Status as a dict, so it still raises the typed ApiError.
+    (decoded straight from the line). A typed watch decodes
+    EventType.BOOKMARK objects, which carry only metadata, as
+    :class:`PartialObjectMetadata`, and an EventType.ERROR event's Status as
+    a dict, so it still raises the typed ApiError.
     """
 
     def __init__(
         self,
-        loop: LoopThread,
-        rest: AsyncRest,
+        rest: Rest,
         path: str,
         params: dict[str, Any],
-        timeout: float,
         *,
+        idle_timeout: float,
         model: type[Any] | None = None,
         headers: dict[str, str] | None = None,
+        on_stop: Callable[[Watch], None] | None = None,
     ) -> None:
-        self._loop = loop
         self._path = path
         self._model = model
-        # Lines (bytes), an exception, or _END. Unbounded: the consumer is
-        # an informer that drains it continuously.
-        self._lines: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._idle_timeout = idle_timeout
         self._stopped = threading.Event()
-        started: concurrent.futures.Future[None] = concurrent.futures.Future()
-        self._task_future = loop.submit(
-            self._pump(rest, path, params, timeout, started, headers or {})
+        # Guards _reading: while a thread is inside a read, only it may close
+        # the response (stop() from elsewhere shuts the socket down instead).
+        self._lock = threading.Lock()
+        self._reading = False
+        self._on_stop = on_stop
+        self._response = rest.send(
+            "GET",
+            path,
+            params=params,
+            stream=True,
+            read_timeout=idle_timeout,
+            # A gzip-compressed watch is held in the server's compressor:
+            # events after the initial ones arrived only when the stream
+            # ended (seen with kube-apiserver 1.37). Watch uncompressed.
+            headers={"Accept-Encoding": "identity", **(headers or {})},
         )
-        try:
-            started.result()
-        except BaseException:
-            self.stop()
-            raise
 
-    async def _pump(
-        self,
-        rest: AsyncRest,
-        path: str,
-        params: dict[str, Any],
-        timeout: float,
-        started: concurrent.futures.Future[None],
-        headers: dict[str, str],
-    ) -> None:
-        put = self._lines.put
+    def _read(self, chunks: Iterator[bytes]) -> bytes | None:
+        """The next chunk, or None at the end or once stopped. While this
+        thread is inside the read, stop() shuts the socket down instead of
+        closing it under the read."""
+        with self._lock:
+            if self._stopped.is_set():
+                return None
+            self._reading = True
         try:
-            response = await rest.send(
-                "GET",
-                path,
-                params=params,
-                stream=True,
-                # No read timeout: a watch is quiet for minutes at a time;
-                # timeoutSeconds and TCP keepalive bound it instead.
-                timeout=httpx.Timeout(timeout, read=None),
-                # A gzip-compressed watch is held in the server's compressor:
-                # events after the initial ones arrived only when the stream
-                # ended (seen with kube-apiserver 1.37). Watch uncompressed.
-                headers={"Accept-Encoding": "identity", **headers},
-            )
-        except BaseException as err:
-            if not started.done():
-                started.set_exception(err)
-            return
-        started.set_result(None)
+            return next(chunks, None)
+        finally:
+            with self._lock:
+                self._reading = False
+
+    def _lines(self) -> Iterator[bytes]:
         buffer = b""
+        chunks = self._response.chunks()
         try:
-            async for chunk in response.aiter_bytes():
-                buffer += chunk
+            while (chunk := self._read(chunks)) is not None:
+                if self._stopped.is_set():
+                    return
                 if b"\n" not in chunk:
+                    buffer += chunk
                     continue
-                *lines, buffer = buffer.split(b"\n")
+                *lines, rest = (buffer + chunk).split(b"\n")
+                buffer = rest
                 for line in lines:
                     if line:
-                        put(line)
-            if buffer.strip():
-                put(buffer)
-            put(_END)
-        except asyncio.CancelledError:
-            put(_END)
-            raise
-        except httpx.HTTPError as err:
-            put(TransportError(f"watch {path}: connection broke: {err!r}"))
-        except BaseException as err:
-            put(err)
-            raise
-        finally:
-            await response.aclose()
+                        yield line
+        except ExchangeFailure as err:
+            if self._stopped.is_set():
+                return
+            if err.timed_out:
+                raise TransportError(
+                    f"watch {self._path}: no bytes for {self._idle_timeout:g}s; "
+                    "the connection went silent"
+                ) from err
+            raise TransportError(f"watch {self._path}: connection broke: {err}") from err
+        if buffer.strip() and not self._stopped.is_set():
+            yield buffer
 
     def __iter__(self) -> Iterator[WatchEvent]:
-        get = self._lines.get
         model = self._model
         decode = _event_decoder.decode if model is None else lambda b: decode_model_event(b, model)
-        while True:
-            item = get()
-            if item is _END or self._stopped.is_set():
-                return
-            if isinstance(item, BaseException):
-                raise item
-            assert isinstance(item, bytes)
-            try:
-                event = decode(item)
-            except msgspec.DecodeError as err:
-                self.stop()
-                raise DecodeError(f"watch {self._path}: undecodable event: {err}") from err
-            if event.type == EventType.ERROR:
-                self.stop()
-                if model is not None:  # a lax model may have swallowed the Status
-                    event = _event_decoder.decode(item)
-                obj = event.object if isinstance(event.object, dict) else {}
-                raise api_error_from_status(obj)
-            yield WatchEvent(event.type, event.object)
+        try:
+            for line in self._lines():
+                try:
+                    event = decode(line)
+                except msgspec.DecodeError as err:
+                    raise DecodeError(f"watch {self._path}: undecodable event: {err}") from err
+                if event.type == EventType.ERROR:
+                    if model is not None:  # a lax model may have swallowed the Status
+                        event = _event_decoder.decode(line)
+                    obj = event.object if isinstance(event.object, dict) else {}
+                    raise api_error_from_status(obj)
+                yield WatchEvent(event.type, event.object)
+                if self._stopped.is_set():
+                    return
+        finally:
+            with self._lock:
+                self._stopped.set()
+            self._release()
+
+    def _release(self) -> None:
+        self._response.close()
+        if self._on_stop is not None:
+            self._on_stop(self)
 
     def stop(self) -> None:
         """End the watch from any thread; iteration returns promptly."""
-        if self._stopped.is_set():
-            return
-        self._stopped.set()
-        self._lines.put(_END)
-        self._task_future.cancel()
+        with self._lock:
+            if self._stopped.is_set():
+                return
+            self._stopped.set()
+            reading = self._reading
+        if reading:
+            self._response.abort()  # the reading thread then releases it
+        else:
+            self._release()
 
     def __enter__(self) -> Watch:
         return self

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from .fake_transport import RecordingClock
 from .support import Certs, WriteKubeconfig, make_certs
 
 
@@ -52,3 +53,9 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("KUBELOOP_SERVICEACCOUNT_DIR", str(tmp_path / "no-service-account"))
+
+
+@pytest.fixture
+def clock() -> RecordingClock:
+    """Real time whose sleeps are recorded and return at once."""
+    return RecordingClock()

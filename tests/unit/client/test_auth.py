@@ -1,19 +1,17 @@
-"""The httpx auth built from a Config: static and file tokens, basic auth,
-the one retry after a 401, and the async flow keeping blocking work off the
-event loop. (Exec plugins through this flow: test_exec.py.)"""
+"""The credential built from a Config: static and file tokens, basic auth,
+and what a 401 refreshes. (The one retry after a 401: test_rest.py; exec
+plugins: test_exec.py.)"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import threading
-from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pytest
 
 from kubeloop.client._auth import (
+    Authenticator,
+    BasicAuth,
     BearerTokenAuth,
     FileTokenSource,
     TokenSourceAuth,
@@ -31,11 +29,9 @@ class Clock:
         return self.now
 
 
-def _header(auth: httpx.Auth | None, request: httpx.Request | None = None) -> str | None:
+def _header(auth: Authenticator | None) -> str | None:
     assert auth is not None
-    request = request or httpx.Request("GET", "https://api/x")
-    header: str | None = next(auth.sync_auth_flow(request)).headers.get("Authorization")
-    return header
+    return auth.authorization()
 
 
 def test_no_credentials_no_auth() -> None:
@@ -48,19 +44,11 @@ def test_static_bearer_token() -> None:
     assert _header(auth) == "Bearer abc"
 
 
-def test_an_explicit_authorization_header_is_left_alone(tmp_path: Path) -> None:
-    (tmp_path / "token").write_text("from-file")
-    for config in (
-        Config(host="https://api", bearer_token="abc"),
-        Config(host="https://api", bearer_token_file=str(tmp_path / "token")),
-    ):
-        request = httpx.Request("GET", "https://api/x", headers={"Authorization": "Bearer mine"})
-        assert _header(build_auth(config), request) == "Bearer mine"
-
-
 def test_basic_auth() -> None:
     auth = build_auth(Config(host="https://api", username="admin", password="s3cret"))
+    assert isinstance(auth, BasicAuth)
     assert _header(auth) == "Basic YWRtaW46czNjcmV0"
+    assert auth.refresh("Basic YWRtaW46czNjcmV0") is None  # the same would be refused
 
 
 def test_token_and_basic_auth_together_are_refused() -> None:
@@ -131,66 +119,18 @@ def test_token_file_is_used_over_the_loaded_token(tmp_path: Path) -> None:
     assert _header(build_auth(config)) == "Bearer rotated"
 
 
-def _server(accepted: str, seen: list[str]) -> Callable[[httpx.Request], httpx.Response]:
-    def handle(request: httpx.Request) -> httpx.Response:
-        seen.append(request.headers.get("Authorization", ""))
-        ok = request.headers.get("Authorization") == f"Bearer {accepted}"
-        return httpx.Response(200 if ok else 401)
-
-    return handle
-
-
-def test_unauthorized_rereads_a_rotated_token_file_and_retries(tmp_path: Path) -> None:
+def test_unauthorized_rereads_a_rotated_token_file(tmp_path: Path) -> None:
     path, _, source = _source_after_first_read(tmp_path)
     path.write_text("two")  # rotated within the minute: "one" is still cached
-    seen: list[str] = []
     auth = TokenSourceAuth(source)
-    with httpx.Client(transport=httpx.MockTransport(_server("two", seen)), auth=auth) as http:
-        assert http.get("https://api/x").status_code == 200
-    assert seen == ["Bearer one", "Bearer two"]
+    assert auth.authorization() == "Bearer one"
+    assert auth.refresh("Bearer one") == "Bearer two"
+    assert auth.authorization() == "Bearer two"
 
 
 def test_unauthorized_with_an_unchanged_token_file_is_not_retried(tmp_path: Path) -> None:
     path = tmp_path / "token"
     path.write_text("old")
     auth = TokenSourceAuth(FileTokenSource(path, clock=Clock()))
-    seen: list[str] = []
-    with httpx.Client(transport=httpx.MockTransport(_server("new", seen)), auth=auth) as http:
-        assert http.get("https://api/x").status_code == 401
-    assert seen == ["Bearer old"]
-
-
-class _SlowSource:
-    """Records the thread each call runs on."""
-
-    def __init__(self) -> None:
-        self.threads: list[str] = []
-        self.current = "t1"
-
-    def needs_refresh(self) -> bool:
-        return True
-
-    def token(self) -> str | None:
-        self.threads.append(threading.current_thread().name)
-        return self.current
-
-    def invalidate(self, token: str | None = None) -> None:
-        self.threads.append(threading.current_thread().name)
-        self.current = "t2"
-
-
-def test_async_flow_refreshes_in_a_worker_thread() -> None:
-    source = _SlowSource()
-    seen: list[str] = []
-
-    async def main() -> int:
-        transport = httpx.MockTransport(_server("t2", seen))
-        async with httpx.AsyncClient(transport=transport, auth=TokenSourceAuth(source)) as http:
-            loop_thread = threading.current_thread().name
-            response = await http.get("https://api/x")
-            assert loop_thread not in source.threads
-            return response.status_code
-
-    assert asyncio.run(main()) == 200
-    assert seen == ["Bearer t1", "Bearer t2"]
-    assert len(source.threads) == 3  # token, invalidate, token
+    assert auth.authorization() == "Bearer old"
+    assert auth.refresh("Bearer old") is None

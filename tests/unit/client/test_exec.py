@@ -4,24 +4,22 @@ given (arguments, environment, KUBERNETES_EXEC_INFO, stdin)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from kubeloop.client._auth import build_auth, exec_client_certificate
 from kubeloop.client._config import Config, ExecConfig
 from kubeloop.client._exec import ExecCredentialProvider
 from kubeloop.client._loader import load_kubeconfig
-from kubeloop.errors import ConfigError
+from kubeloop.errors import ApiError, ConfigError
 
+from .fake_transport import FakeResponse, Handler, Sent, make_rest
 from .support import Certs, WriteKubeconfig, b64, simple_doc
 
 V1 = "client.authentication.k8s.io/v1"
@@ -270,21 +268,20 @@ def test_client_certificate_from_the_plugin(
     # The auth flow shares the provider: no second run, and no token to send.
     auth = build_auth(config)
     assert auth is not None
-    request = next(auth.sync_auth_flow(httpx.Request("GET", "https://c.example:6443/api")))
-    assert "Authorization" not in request.headers
+    assert auth.authorization() is None
     assert len(plugin.runs()) == 1
 
 
-# -- 401 through the httpx auth flow --------------------------------------------
+# -- 401 through the request layer ---------------------------------------------
 
 
-def _server(accepted: str, seen: list[str]) -> Callable[[httpx.Request], httpx.Response]:
-    def handle(request: httpx.Request) -> httpx.Response:
-        seen.append(request.headers.get("Authorization", ""))
-        if request.method == "POST":  # a retried request carries its body again
-            assert request.content == b'{"a": 1}'
-        ok = request.headers.get("Authorization") == f"Bearer {accepted}"
-        return httpx.Response(200 if ok else 401, json={"kind": "Status"})
+def _server(accepted: str, seen: list[str]) -> Handler:
+    def handle(sent: Sent) -> FakeResponse:
+        seen.append(sent.headers.get("Authorization", ""))
+        if sent.method == "POST":  # a retried request carries its body again
+            assert sent.body == b'{"a": 1}'
+        ok = sent.headers.get("Authorization") == f"Bearer {accepted}"
+        return FakeResponse(200 if ok else 401, b'{"kind": "Status"}')
 
     return handle
 
@@ -292,11 +289,10 @@ def _server(accepted: str, seen: list[str]) -> Callable[[httpx.Request], httpx.R
 def test_unauthorized_runs_the_plugin_again_and_retries_once(plugin: Plugin) -> None:
     config = Config(host="https://api", exec_config=plugin.config())
     seen: list[str] = []
-    auth = build_auth(config)
-    with httpx.Client(transport=httpx.MockTransport(_server("token-2", seen)), auth=auth) as http:
-        assert http.post("https://api/x", content=b'{"a": 1}').status_code == 200
-        assert seen == ["Bearer token-1", "Bearer token-2"]
-        assert http.get("https://api/y").status_code == 200  # the new token is cached
+    rest = make_rest(_server("token-2", seen), auth=build_auth(config))
+    assert rest.send("POST", "/x", content=b'{"a": 1}').status == 200
+    assert seen == ["Bearer token-1", "Bearer token-2"]
+    assert rest.send("GET", "/y").status == 200  # the new token is cached
     assert seen[-1] == "Bearer token-2"
     assert len(plugin.runs()) == 2
 
@@ -304,24 +300,10 @@ def test_unauthorized_runs_the_plugin_again_and_retries_once(plugin: Plugin) -> 
 def test_a_second_unauthorized_is_returned(plugin: Plugin) -> None:
     seen: list[str] = []
     auth = build_auth(Config(host="https://api", exec_config=plugin.config()))
-    with httpx.Client(transport=httpx.MockTransport(_server("never", seen)), auth=auth) as http:
-        assert http.get("https://api/x").status_code == 401
+    with pytest.raises(ApiError) as info:
+        make_rest(_server("never", seen), auth=auth).send("GET", "/x")
+    assert info.value.code == 401
     assert seen == ["Bearer token-1", "Bearer token-2"]
-
-
-def test_unauthorized_in_the_async_flow(plugin: Plugin) -> None:
-    seen: list[str] = []
-    auth = build_auth(Config(host="https://api", exec_config=plugin.config()))
-
-    async def main() -> list[int]:
-        transport = httpx.MockTransport(_server("token-2", seen))
-        async with httpx.AsyncClient(transport=transport, auth=auth) as http:
-            first = await http.get("https://api/x")
-            second = await http.get("https://api/y")
-            return [first.status_code, second.status_code]
-
-    assert asyncio.run(main()) == [200, 200]
-    assert seen == ["Bearer token-1", "Bearer token-2", "Bearer token-2"]
 
 
 # -- failures --------------------------------------------------------------------

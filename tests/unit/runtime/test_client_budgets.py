@@ -4,11 +4,13 @@ of a client with a bucket of its own (the event recorder's)."""
 
 from __future__ import annotations
 
-import asyncio
+import threading
 
 from kubeloop.client import Config
 from kubeloop.client._client import Client
 from kubeloop.client._ratelimit import PerGroupTokenBuckets, TokenBucket, api_group_of_path
+from kubeloop.clock import FakeClock
+from kubeloop.errors import TransportError
 
 
 def test_the_group_of_a_request_path() -> None:
@@ -21,17 +23,29 @@ def test_the_group_of_a_request_path() -> None:
 
 
 def test_a_spent_group_does_not_hold_up_another() -> None:
-    async def scenario() -> None:
-        buckets = PerGroupTokenBuckets(qps=0.001, burst=1)  # a token every 1000 s
-        await buckets.acquire("/api/v1/pods")  # core's only token
-        core = asyncio.ensure_future(buckets.acquire("/api/v1/configmaps"))
-        await asyncio.sleep(0)  # core now waits for its next token
-        await asyncio.wait_for(buckets.acquire("/apis/apps/v1/deployments"), timeout=30)
-        assert not core.done()
-        core.cancel()
-        assert buckets.bucket_for("/api/v1/x") is buckets.bucket_for("/api/v1/y")
+    clock = FakeClock()
+    buckets = PerGroupTokenBuckets(qps=0.001, burst=1, clock=clock)  # a token every 1000 s
+    buckets.acquire("/api/v1/pods")  # core's only token
+    stop = threading.Event()
+    ended: list[BaseException] = []
 
-    asyncio.run(scenario())
+    def take_core() -> None:
+        try:
+            buckets.acquire("/api/v1/configmaps", stop)
+        except TransportError as err:
+            ended.append(err)
+
+    core = threading.Thread(target=take_core)
+    core.start()
+    clock.wait_for_waiters(1)  # core now waits for its next token
+    buckets.acquire("/apis/apps/v1/deployments")  # apps has its own: no wait
+    assert core.is_alive()
+    assert buckets.bucket_for("/api/v1/x") is buckets.bucket_for("/api/v1/y")
+    stop.set()  # the waiting one ends (as when its client closes)
+    clock.step(0)
+    core.join(10)
+    assert not core.is_alive()
+    assert [str(e) for e in ended] == ["the client was closed while waiting for the rate limiter"]
 
 
 def test_clients_get_one_bucket_or_one_per_group_and_views_their_own() -> None:
@@ -40,14 +54,13 @@ def test_clients_get_one_bucket_or_one_per_group_and_views_their_own() -> None:
     per_group = Client(config, rate_limit_per_group=True)
     try:
         assert isinstance(shared._rest.limiter, TokenBucket)
-        assert shared._watch_rest.limiter is shared._rest.limiter
         assert isinstance(per_group._rest.limiter, PerGroupTokenBuckets)
         view = shared.with_rate_limiter(2.0, 3)
         assert view._rest.limiter is not shared._rest.limiter
         assert (view.config.qps, view.config.burst) == (2.0, 3)
-        assert view._rest.http is shared._rest.http  # one connection
+        assert view._rest.transport is shared._rest.transport  # one connection pool
         view.close()  # a view's close leaves the client open
-        assert not shared._closed[0]
+        assert not shared._closed.is_set()
     finally:
         shared.close()
         per_group.close()

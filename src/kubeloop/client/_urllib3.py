@@ -1,0 +1,263 @@
+"""The :class:`~kubeloop.client._transport.Transport` on urllib3 2.x.
+
+Why urllib3: measured against httpx (HTTP/1.1 and HTTP/2, sync and async),
+aiohttp and pyreqwest (docs/benchmarks.md, "HTTP transport"), it is the
+cheapest well-kept library that the sync client can drive from the calling
+thread, with no event loop to hand each request to, and its responses can be
+shut down from another thread (``HTTPResponse.shutdown``), which is how a
+watch blocked in a read is stopped. One connection pool per client,
+``maxsize`` keep-alive connections, more opened (and closed after use) when
+more threads send at once; ``retries=False`` because the retry rules are
+client-go's, in :mod:`kubeloop.client._rest`.
+
+::
+
+    transport = Urllib3Transport(config, build_ssl_context(config))
+"""
+
+from __future__ import annotations
+
+import http.client
+import ssl
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import urllib3
+import urllib3.exceptions as u3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.util import parse_url
+
+from kubeloop.client._config import Config
+from kubeloop.client._transport import KEEPALIVE, ConnectFailure, ExchangeFailure
+from kubeloop.errors import ConfigError
+
+#: Keep-alive connections kept per client: more than enough for the
+#: workers of a controller; a burst beyond it opens extra ones.
+POOL_SIZE = 32
+#: Bytes asked of each read: a read returns as soon as any are in.
+READ_SIZE = 256 * 1024
+
+
+class _NotConnected(OSError):
+    """Raised from a connection's ``connect()`` (TCP, proxy tunnel, TLS
+    handshake): nothing was sent yet. urllib3 reports a failed handshake as
+    the same SSLError as a TLS failure in the middle of an exchange; this
+    marker, found in the error's chain, tells the two apart."""
+
+
+class _HTTPConnection(HTTPConnection):
+    def connect(self) -> None:
+        try:
+            super().connect()
+        except Exception as err:
+            raise _NotConnected(str(err)) from err
+
+
+class _HTTPSConnection(HTTPSConnection):
+    def connect(self) -> None:
+        try:
+            super().connect()
+        except Exception as err:
+            raise _NotConnected(str(err)) from err
+
+
+def _chain(err: BaseException) -> Iterator[BaseException]:
+    """``err``, its causes and the exceptions urllib3 wrapped in its args."""
+    seen: set[int] = set()
+    todo = [err]
+    while todo:
+        e = todo.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        todo.extend(a for a in e.args if isinstance(a, BaseException))
+        todo.extend(c for c in (e.__cause__, e.__context__) if c is not None)
+
+
+def _failure(err: Exception, what: str) -> Exception:
+    """Map a urllib3 error to the seam's two kinds."""
+    not_connected = next((e for e in _chain(err) if isinstance(e, _NotConnected)), None)
+    if not_connected is not None:
+        cause = not_connected.__cause__ or not_connected
+        certificate = "CERTIFICATE_VERIFY_FAILED" in str(cause)
+        return ConnectFailure(f"{what}: {cause}", certificate=certificate)
+    if isinstance(err, u3.ReadTimeoutError):
+        return ExchangeFailure(f"{what}: no response within the read timeout", timed_out=True)
+    if isinstance(err, u3.ConnectTimeoutError | u3.ProxyError):
+        # NewConnectionError and NameResolutionError are ConnectTimeoutErrors.
+        return ConnectFailure(f"{what}: {err}")
+    if isinstance(err, u3.SSLError):
+        if "CERTIFICATE_VERIFY_FAILED" in str(err):
+            return ConnectFailure(f"{what}: {err}", certificate=True)
+        return ExchangeFailure(f"{what}: TLS failed: {err}")
+    if isinstance(err, u3.ClosedPoolError):
+        return ConnectFailure(f"{what}: the transport is closed")
+    return ExchangeFailure(f"{what}: {err!r}")
+
+
+class Urllib3Response:
+    """A :class:`~kubeloop.client._transport.Response` over urllib3's."""
+
+    __slots__ = ("_deadline", "_raw", "_what")
+
+    def __init__(self, raw: urllib3.BaseHTTPResponse, what: str, deadline: float | None) -> None:
+        self._raw = raw
+        self._what = what
+        self._deadline = deadline  # monotonic time, or None
+
+    @property
+    def status(self) -> int:
+        return self._raw.status
+
+    def header(self, name: str) -> str | None:
+        value: str | None = self._raw.headers.get(name)
+        return value
+
+    def read(self) -> bytes:
+        raw = self._raw
+        deadline = self._deadline
+        try:
+            if deadline is None:
+                return raw.read()
+            parts = []
+            while True:
+                part = raw.read1(READ_SIZE)
+                if not part:
+                    break
+                parts.append(part)
+                if time.monotonic() > deadline:
+                    raw.close()
+                    raise ExchangeFailure(
+                        f"{self._what}: the response body outlived the request's deadline",
+                        timed_out=True,
+                    )
+            return parts[0] if len(parts) == 1 else b"".join(parts)
+        except (u3.HTTPError, http.client.HTTPException, OSError) as err:
+            raw.close()
+            raise _failure(err, self._what) from err
+        finally:
+            raw.release_conn()
+
+    def chunks(self) -> Iterator[bytes]:
+        raw = self._raw
+        try:
+            while True:
+                part = raw.read1(READ_SIZE)
+                if not part:
+                    return
+                yield part
+        except (u3.HTTPError, http.client.HTTPException, OSError, ValueError) as err:
+            # ValueError: a read on a file closed by abort() in between.
+            raw.close()
+            raise _failure(err, self._what) from err
+
+    def close(self) -> None:
+        raw = self._raw
+        if not raw.closed:
+            raw.close()
+        raw.release_conn()
+
+    def abort(self) -> None:
+        raw = self._raw
+        try:
+            raw.shutdown()
+        except (RuntimeError, ValueError, OSError):
+            pass  # released already, or never connected: nothing is blocked
+
+
+class Urllib3Transport:
+    """One urllib3 connection pool to ``config.host`` (through
+    ``config.proxy_url`` if set)."""
+
+    def __init__(self, config: Config, ssl_context: ssl.SSLContext | None) -> None:
+        url = parse_url(config.host)
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ConfigError(f"{config.source or 'config'}: invalid server URL {config.host!r}")
+        self._prefix = (url.path or "").rstrip("/")
+        self._host = config.host.rstrip("/")
+        kwargs: dict[str, Any] = {
+            "maxsize": POOL_SIZE,
+            "block": False,
+            "retries": False,
+            # urllib3's defaults (TCP_NODELAY: a body sent after its headers
+            # must not wait for an ACK) plus keepalive.
+            "socket_options": [*HTTPConnection.default_socket_options, *KEEPALIVE],
+        }
+        if url.scheme == "https":
+            kwargs["ssl_context"] = ssl_context
+            if config.tls_server_name:
+                kwargs["server_hostname"] = config.tls_server_name
+        self._manager: urllib3.PoolManager | None = None
+        self._pool: urllib3.HTTPConnectionPool
+        if config.proxy_url:
+            self._manager = _proxy_manager(config, kwargs)
+            self._pool = self._manager.connection_from_url(config.host)
+        else:
+            port = url.port or (443 if url.scheme == "https" else 80)
+            cls = urllib3.HTTPSConnectionPool if url.scheme == "https" else urllib3.HTTPConnectionPool
+            self._pool = cls(url.host, port, **kwargs)
+        if self._pool.ConnectionCls in (HTTPConnection, HTTPSConnection):  # not SOCKS
+            https = issubclass(self._pool.ConnectionCls, HTTPSConnection)
+            self._pool.ConnectionCls = _HTTPSConnection if https else _HTTPConnection
+
+    def send(
+        self,
+        method: str,
+        target: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        *,
+        connect_timeout: float | None,
+        read_timeout: float | None,
+        deadline: float | None,
+        stream: bool = False,
+    ) -> Urllib3Response:
+        what = f"{method} {self._host}{target}"
+        ends = None
+        if deadline is not None and not stream:
+            ends = time.monotonic() + deadline
+            read_timeout = deadline if read_timeout is None else min(read_timeout, deadline)
+        try:
+            raw = self._pool.urlopen(
+                method,
+                self._prefix + target,
+                body=body,
+                headers=dict(headers),
+                timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
+                retries=False,
+                redirect=False,
+                preload_content=False,
+                decode_content=True,
+                assert_same_host=False,
+            )
+        except (u3.HTTPError, http.client.HTTPException, OSError) as err:
+            raise _failure(err, what) from err
+        return Urllib3Response(raw, what, ends)
+
+    def close(self) -> None:
+        if self._manager is not None:
+            self._manager.clear()
+        self._pool.close()
+
+
+def _proxy_manager(config: Config, kwargs: dict[str, Any]) -> urllib3.PoolManager:
+    """A pool manager through ``config.proxy_url`` (http, https or socks5)."""
+    proxy = config.proxy_url or ""
+    options = dict(kwargs)
+    options["num_pools"] = 1
+    if proxy.startswith(("socks5://", "socks5h://", "socks4://", "socks4a://")):
+        try:
+            from urllib3.contrib.socks import SOCKSProxyManager
+        except ImportError as err:
+            raise ConfigError(
+                f"{config.source or 'config'}: proxy-url {proxy} is a SOCKS proxy, which "
+                "needs PySocks: pip install 'kubeloop[socks]'"
+            ) from err
+        return SOCKSProxyManager(proxy, **options)
+    if not proxy.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"{config.source or 'config'}: proxy-url {proxy!r} must be http, https or socks5"
+        )
+    return urllib3.ProxyManager(proxy, **options)
