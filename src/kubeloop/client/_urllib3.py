@@ -17,6 +17,7 @@ client-go's, in :mod:`kubeloop.client._rest`.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import ssl
 import time
@@ -160,11 +161,9 @@ class Urllib3Response:
         raw.release_conn()
 
     def abort(self) -> None:
-        raw = self._raw
-        try:
-            raw.shutdown()
-        except (RuntimeError, ValueError, OSError):
-            pass  # released already, or never connected: nothing is blocked
+        # Released already, or never connected: then nothing is blocked.
+        with contextlib.suppress(RuntimeError, ValueError, OSError):
+            self._raw.shutdown()
 
 
 class Urllib3Transport:
@@ -196,7 +195,9 @@ class Urllib3Transport:
             self._pool = self._manager.connection_from_url(config.host)
         else:
             port = url.port or (443 if url.scheme == "https" else 80)
-            cls = urllib3.HTTPSConnectionPool if url.scheme == "https" else urllib3.HTTPConnectionPool
+            cls = (
+                urllib3.HTTPSConnectionPool if url.scheme == "https" else urllib3.HTTPConnectionPool
+            )
             self._pool = cls(url.host, port, **kwargs)
         if self._pool.ConnectionCls in (HTTPConnection, HTTPSConnection):  # not SOCKS
             https = issubclass(self._pool.ConnectionCls, HTTPSConnection)

@@ -54,7 +54,6 @@ def _model_event_decoder(model: type[Any]) -> msgspec.json.Decoder[Any]:
     return dec
 
 
-
 def decode_model_event(line: bytes, model: type[Any]) -> Any:
     """A watch line as an event whose object is a ``model``.
 
