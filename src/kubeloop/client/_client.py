@@ -126,7 +126,7 @@ class Client:
             self._rest,
             path,
             params,
-            idle_timeout=self.config.watch_idle_timeout,
+            idle_timeout=self._idle_timeout(params),
             model=model,
             headers={"Accept": accept} if accept else None,
             on_stop=self._forget_watch,
@@ -136,6 +136,18 @@ class Client:
         if self._closed.is_set():  # close() ran while it opened
             watch.stop()
         return watch
+
+    def _idle_timeout(self, params: dict[str, str]) -> float:
+        """How long a watch may hear nothing: ``watch_idle_timeout`` when it
+        asked for bookmarks (the server then speaks about every minute);
+        else until the server must have ended it, ``timeoutSeconds`` or the
+        API server's longest default (twice its 30-minute
+        ``--min-request-timeout``), plus one request timeout."""
+        if str(params.get("allowWatchBookmarks", "")).lower() == "true":
+            return self.config.watch_idle_timeout
+        seconds = params.get("timeoutSeconds")
+        server_ends = float(seconds) if seconds else 3600.0
+        return server_ends + self.config.timeout
 
     def _forget_watch(self, watch: Watch) -> None:
         with self._watches_lock:

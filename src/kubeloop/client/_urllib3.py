@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import queue
 import ssl
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import urllib3
@@ -101,12 +102,22 @@ def _failure(err: Exception, what: str) -> Exception:
 class Urllib3Response:
     """A :class:`~kubeloop.client._transport.Response` over urllib3's."""
 
-    __slots__ = ("_deadline", "_raw", "_what")
+    __slots__ = ("_deadline", "_failed", "_fresh", "_raw", "_what")
 
-    def __init__(self, raw: urllib3.BaseHTTPResponse, what: str, deadline: float | None) -> None:
+    def __init__(
+        self,
+        raw: urllib3.BaseHTTPResponse,
+        what: str,
+        deadline: float | None,
+        failed: Callable[[Exception, str], Exception],
+        *,
+        fresh_each_time: bool = False,
+    ) -> None:
         self._raw = raw
         self._what = what
         self._deadline = deadline  # monotonic time, or None
+        self._failed = failed  # maps a urllib3 error to the seam's
+        self._fresh = fresh_each_time  # close the connection when done
 
     @property
     def status(self) -> int:
@@ -137,7 +148,7 @@ class Urllib3Response:
             return parts[0] if len(parts) == 1 else b"".join(parts)
         except (u3.HTTPError, http.client.HTTPException, OSError) as err:
             raw.close()
-            raise _failure(err, self._what) from err
+            raise self._failed(err, self._what) from err
         finally:
             raw.release_conn()
 
@@ -152,12 +163,15 @@ class Urllib3Response:
         except (u3.HTTPError, http.client.HTTPException, OSError, ValueError) as err:
             # ValueError: a read on a file closed by abort() in between.
             raw.close()
-            raise _failure(err, self._what) from err
+            raise self._failed(err, self._what) from err
 
     def close(self) -> None:
         raw = self._raw
-        if not raw.closed:
+        if self._fresh or not raw.closed:
             raw.close()
+            connection = raw.connection
+            if self._fresh and connection is not None:
+                connection.close()
         raw.release_conn()
 
     def abort(self) -> None:
@@ -167,8 +181,18 @@ class Urllib3Response:
 
 
 class Urllib3Transport:
-    """One urllib3 connection pool to ``config.host`` (through
-    ``config.proxy_url`` if set)."""
+    """Two urllib3 connection pools to ``config.host`` (through
+    ``config.proxy_url`` if set): keep-alive connections for requests, and
+    a fresh connection for each watch, closed when it ends, so that a watch
+    reopened after its connection went silent never lands on another
+    connection of the same dead path.
+
+    When an exchange times out (the path may have gone silent, as when a NAT
+    drops its flows), the idle request connections are closed too, as
+    client-go closes its one HTTP/2 connection when a ping goes unanswered:
+    the next request opens a new one instead of waiting out a read timeout
+    on each of them.
+    """
 
     def __init__(self, config: Config, ssl_context: ssl.SSLContext | None) -> None:
         url = parse_url(config.host)
@@ -188,20 +212,25 @@ class Urllib3Transport:
             kwargs["ssl_context"] = ssl_context
             if config.tls_server_name:
                 kwargs["server_hostname"] = config.tls_server_name
-        self._manager: urllib3.PoolManager | None = None
-        self._pool: urllib3.HTTPConnectionPool
+        self._managers: list[urllib3.PoolManager] = []
+        self._pool = self._new_pool(config, kwargs)
+        self._watch_pool = self._new_pool(config, kwargs)
+
+    def _new_pool(self, config: Config, kwargs: dict[str, Any]) -> urllib3.HTTPConnectionPool:
+        url = parse_url(config.host)
         if config.proxy_url:
-            self._manager = _proxy_manager(config, kwargs)
-            self._pool = self._manager.connection_from_url(config.host)
+            manager = _proxy_manager(config, kwargs)
+            self._managers.append(manager)
+            pool = manager.connection_from_url(config.host)
         else:
             port = url.port or (443 if url.scheme == "https" else 80)
-            cls = (
-                urllib3.HTTPSConnectionPool if url.scheme == "https" else urllib3.HTTPConnectionPool
-            )
-            self._pool = cls(url.host, port, **kwargs)
-        if self._pool.ConnectionCls in (HTTPConnection, HTTPSConnection):  # not SOCKS
-            https = issubclass(self._pool.ConnectionCls, HTTPSConnection)
-            self._pool.ConnectionCls = _HTTPSConnection if https else _HTTPConnection
+            https = url.scheme == "https"
+            cls = urllib3.HTTPSConnectionPool if https else urllib3.HTTPConnectionPool
+            pool = cls(url.host or "", port, **kwargs)
+        if pool.ConnectionCls in (HTTPConnection, HTTPSConnection):  # not SOCKS
+            https = issubclass(pool.ConnectionCls, HTTPSConnection)
+            pool.ConnectionCls = _HTTPSConnection if https else _HTTPConnection
+        return pool
 
     def send(
         self,
@@ -220,8 +249,9 @@ class Urllib3Transport:
         if deadline is not None and not stream:
             ends = time.monotonic() + deadline
             read_timeout = deadline if read_timeout is None else min(read_timeout, deadline)
+        pool = self._watch_pool if stream else self._pool
         try:
-            raw = self._pool.urlopen(
+            raw = pool.urlopen(
                 method,
                 self._prefix + target,
                 body=body,
@@ -234,13 +264,37 @@ class Urllib3Transport:
                 assert_same_host=False,
             )
         except (u3.HTTPError, http.client.HTTPException, OSError) as err:
-            raise _failure(err, what) from err
-        return Urllib3Response(raw, what, ends)
+            raise self._failed(err, what) from err
+        return Urllib3Response(raw, what, ends, self._failed, fresh_each_time=stream)
+
+    def _failed(self, err: Exception, what: str) -> Exception:
+        failure = _failure(err, what)
+        if isinstance(failure, ExchangeFailure) and failure.timed_out:
+            self._close_idle()
+        return failure
+
+    def _close_idle(self) -> None:
+        """Close the idle request connections (leaving the pool's size as it
+        is): those in use finish or time out on their own."""
+        idle = self._pool.pool
+        if idle is None:
+            return
+        taken = []
+        while True:
+            try:
+                taken.append(idle.get(block=False))
+            except queue.Empty:
+                break
+        for conn in taken:
+            if conn is not None:
+                conn.close()
+            idle.put(None)  # an empty slot: the next get opens a connection
 
     def close(self) -> None:
-        if self._manager is not None:
-            self._manager.clear()
+        for manager in self._managers:
+            manager.clear()
         self._pool.close()
+        self._watch_pool.close()
 
 
 def _proxy_manager(config: Config, kwargs: dict[str, Any]) -> urllib3.PoolManager:

@@ -5,13 +5,14 @@ each once, straight from bytes (msgspec): no thread hands bytes to another,
 and nothing is buffered beyond the lines of the last read. :meth:`Watch.stop`
 from another thread shuts the connection down, which ends a blocked read.
 
-A watch that receives no byte for ``Config.watch_idle_timeout`` (75 s) ends
-with a :class:`TransportError`: the API server sends a bookmark to a watch
-that asked for them (``allowWatchBookmarks``) about every minute, so a
-healthy watch always hears from it, and a silent one sits on a connection
-that went dead without closing (a NAT or load balancer that dropped the
-flow). The reflector then resumes from its last resourceVersion on a new
-connection.
+A watch that asked for bookmarks (``allowWatchBookmarks``, as every
+informer does) and receives no byte for ``Config.watch_idle_timeout`` (75 s)
+ends with a :class:`TransportError`: the API server sends such a watch a
+bookmark about every minute, so a healthy one always hears from it, and a
+silent one sits on a connection that went dead without closing (a NAT or
+load balancer that dropped the flow). The reflector then resumes from its
+last resourceVersion on a new connection. A watch without bookmarks waits
+until the server must have ended it (see ``Client._idle_timeout``).
 """
 
 from __future__ import annotations

@@ -10,12 +10,14 @@ still verify) and, on request, breaks things::
         proxy.cut_all()           # every open connection reset, both ways
         proxy.set_latency(0.2)    # each chunk delivered 200 ms after it was read
         proxy.stall(True)         # stop forwarding (connections stay open)
+        proxy.silence_open()      # the connections open now carry nothing, ever;
+                                  # new ones pass (a NAT that dropped its flows)
         proxy.refuse(True)        # new connections are closed at once
 
 Why a real proxy rather than a fake transport: a watch that breaks half way,
 a TLS session reset by the peer or a request stuck on a silent connection
-exercise the client's real error paths (httpx, the event loop, the
-reflector's retry rules), which a fake would only imitate.
+exercise the client's real error paths (the HTTP transport, read timeouts,
+the reflector's retry rules), which a fake would only imitate.
 
 The proxy runs its own asyncio event loop in a daemon thread; every public
 method is thread-safe and returns once the change is in effect.
@@ -55,6 +57,9 @@ class _Pipe:
         self.client = client
         self.target = target
         self.tasks: list[asyncio.Task[None]] = []
+        # Cleared by silence_open(): this connection forwards nothing more.
+        self.flowing = asyncio.Event()
+        self.flowing.set()
 
     def abort(self, reset: bool) -> None:
         for writer in (self.client, self.target):
@@ -184,6 +189,18 @@ class FaultProxy:
         and bytes already read wait in the proxy."""
         self._call(self._set(stalled=stalled))
 
+    def silence_open(self) -> int:
+        """Stop forwarding on every connection open now, for good, while new
+        connections pass: the peers' kernels still ACK, so neither side sees
+        an error, as behind a NAT or load balancer that dropped its flows.
+        Returns how many connections were silenced."""
+        return self._call(self._silence_open())
+
+    async def _silence_open(self) -> int:
+        for pipe in self._pipes:
+            pipe.flowing.clear()
+        return len(self._pipes)
+
     def refuse(self, refusing: bool) -> None:
         """While True, every new connection is closed as soon as it arrives."""
         self._call(self._set(refusing=refusing))
@@ -267,6 +284,7 @@ class FaultProxy:
         try:
             while True:
                 await flowing.wait()
+                await pipe.flowing.wait()
                 data = await reader.read(_CHUNK)
                 await chunks.put((time.monotonic() + self._latency, data))
                 if not data:
@@ -297,6 +315,7 @@ class FaultProxy:
                 if delay > 0:
                     await asyncio.sleep(delay)
                 await flowing.wait()
+                await pipe.flowing.wait()
                 if not data:
                     return
                 writer.write(data)

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -26,7 +27,7 @@ from tools.e2e.process import ControllerProcess
 
 from kubeloop.client import Client, ResourceClient, load_config
 from kubeloop.errors import is_not_found
-from kubeloop.testenv import ControlPlane
+from kubeloop.testenv import ControlPlane, FaultProxy, proxied_kubeconfig
 from network_controller.deployments import CIDR_ANNOTATION, GATEWAY_ANNOTATION
 from tests.integration.support import (
     NETWORK_CRD,
@@ -568,3 +569,42 @@ def test_an_annotated_deployment_owns_a_network_that_follows_its_annotation(
     controller = start_controller("--resync", f"{RESYNC}s")
     wait_until(lambda: read_state(state_dir) == {}, 30, "backend network db deleted")
     assert controller.terminate() == 0
+
+
+# -- a path that goes silent ------------------------------------------------------
+def test_a_network_created_after_the_path_went_silent_is_reconciled_within_90s(
+    testenv: ControlPlane,
+    kubeconfig: str,
+    networks: ResourceClient,
+    namespace: str,
+    state_dir: Path,
+    tmp_path: Path,
+) -> None:
+    """Issue 17's bound, with the defaults: every connection the controller
+    has open goes silent (a NAT that dropped its flows; new connections
+    pass). Its watch hears nothing for 75 s, ends, and resumes on a new
+    connection; the Network created meanwhile is ready within 90 s."""
+    server = urlsplit(testenv.server)
+    assert server.hostname is not None and server.port is not None
+    with FaultProxy(server.hostname, server.port) as proxy:
+        proxied = proxied_kubeconfig(kubeconfig, tmp_path / "proxied", proxy.port)
+        controller = ControllerProcess(str(proxied), str(state_dir), ["--namespace", namespace])
+        controller.start()
+        try:
+            controller.wait_for(containing(STARTED_WORKERS), 0)
+            networks.create(network("before", "10.6.0.0/24", "10.6.0.1"))
+            wait_ready(networks, "before")
+
+            assert proxy.silence_open() >= 1
+            silenced_at = time.monotonic()
+            networks.create(network("after", "10.7.0.0/24", "10.7.0.1"))
+            wait_until(
+                lambda: ready_condition(networks.get("after")).get("status") == "True",
+                timeout=100,
+                what="the Network created after the path went silent to be ready",
+            )
+            took = time.monotonic() - silenced_at
+            assert took <= 90, f"reconciled {took:.0f}s after the path went silent"
+            assert f"{namespace}/after" in read_state(state_dir)
+        finally:
+            controller.kill()
