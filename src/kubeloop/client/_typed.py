@@ -136,9 +136,10 @@ class TypedResourceClient(_OnResource[ResourceT]):
         :class:`kubeloop.typed.PartialObjectMetadata`)."""
         return self.raw._open_watch(options or ListOptions(**kw), self.model)
 
-    def metadata(self) -> MetadataClient:
-        """The same resource read for its metadata only (see :class:`MetadataClient`)."""
-        return MetadataClient(self.raw, self.model.KIND)
+    def metadata(self, kind: str = "") -> MetadataClient:
+        """The same resource read for its metadata only (see
+        :class:`MetadataClient`); objects say the model's kind unless given one."""
+        return MetadataClient(self.raw, kind or self.model.KIND)
 
     # -- writes --------------------------------------------------------------
     def create(
