@@ -81,14 +81,16 @@ class _EventQueue:
         self._items: deque[Occurrence] = deque()
         self._closed = False
 
-    def put(self, item: Occurrence) -> bool:
-        """False (nothing queued) when full or closed."""
+    def put(self, item: Occurrence) -> str | None:
+        """Queue ``item``; else say why not ("shutdown" or "queue_full")."""
         with self._cond:
-            if self._closed or len(self._items) >= self.maxsize:
-                return False
+            if self._closed:
+                return "shutdown"
+            if len(self._items) >= self.maxsize:
+                return "queue_full"
             self._items.append(item)
             self._cond.notify()
-            return True
+            return None
 
     def get(self, deadline: float | None) -> Occurrence | _Closed | None:
         """The next item; ``None`` once ``deadline`` passes with none;
@@ -217,9 +219,13 @@ class EventRecorder:
             time=self._clock.wall(),
             at=self._clock.now(),
         )
-        if not self._queue.put(occurrence):
-            self._count("queue_full")
-            log.warning("event queue full, dropping event %s %s", reason, occurrence.note)
+        refused = self._queue.put(occurrence)
+        if refused is not None:
+            self._count(refused)
+            if refused == "queue_full":
+                log.warning("event queue full, dropping event %s %s", reason, occurrence.note)
+            else:
+                log.debug("event recorder stopped, dropping event %s %s", reason, occurrence.note)
 
     # -- lifecycle -----------------------------------------------------------------
     def start(self) -> None:

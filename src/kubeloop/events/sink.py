@@ -22,7 +22,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from kubeloop.client import Client
 from kubeloop.clock import Clock
@@ -49,7 +49,7 @@ log = logging.getLogger("kubeloop.events")
 #: What became of one occurrence: "written", "counted" (a repeat of a
 #: series, in memory until the next refresh or finish), "filtered" (over the
 #: spam budget), "failed" (the write was given up).
-Outcome = str
+Outcome = Literal["written", "counted", "filtered", "failed"]
 
 #: One try of a write: the server's Event (or None) and whether to retry.
 Try = Callable[[], tuple[dict[str, Any] | None, bool]]

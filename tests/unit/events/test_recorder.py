@@ -268,8 +268,13 @@ def test_the_api_is_chosen_once_from_discovery_at_start(
     assert r.api_version == chosen and client.asked == ["events.k8s.io/v1"]
 
 
-def test_stop_without_start_and_twice_is_quiet() -> None:
-    r = recorder(FakeSink())
+def test_stop_without_start_and_twice_is_quiet_and_later_events_are_dropped() -> None:
+    registry = CollectorRegistry()
+    r = recorder(FakeSink(), registry=registry)
     r.stop()
     r.stop()
+    r.event(POD, "Normal", "Late", "after stop")
+    assert r.dropped == 1
+    labels = {"controller": "c1", "reason": "shutdown"}
+    assert registry.get_sample_value("kubeloop_events_dropped_total", labels) == 1
     assert not any(t.name == "kubeloop-event-recorder" for t in threading.enumerate())
