@@ -3,16 +3,25 @@ listed like any informer, beside the full informer of the same resource."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import pytest
 
 from kubeloop.cache import ReflectorOptions, SharedInformerFactory
 from kubeloop.client import Client
-from kubeloop.typed import PartialObjectMetadata
+from kubeloop.typed import PartialObjectMetadata, Resource
 from tests.integration.support import deployment
 
 from .helpers import WAIT, Mirror, running
 
 pytestmark = pytest.mark.integration
+
+
+class Deployment(Resource, kw_only=True):
+    API_VERSION: ClassVar[str] = "apps/v1"
+    KIND: ClassVar[str] = "Deployment"
+    PLURAL: ClassVar[str] = "deployments"
+    NAMESPACED: ClassVar[bool] = True
 
 
 @pytest.mark.parametrize("use_watch_list", [True, False], ids=["watch-list", "list"])
@@ -56,3 +65,15 @@ def test_full_and_metadata_only_deployment_informers_coexist(
         assert mirror.wait_for(lambda m: f"{namespace}/db" not in m.state, WAIT)
         assert sorted(o.metadata.name for o in lister.namespaced(namespace).list()) == ["web"]
     assert not mirror.violations
+
+
+def test_a_typed_models_metadata_only_informer(client: Client, namespace: str) -> None:
+    deployments = client.resource("apps/v1", "deployments", namespace=namespace, namespaced=True)
+    deployments.create(deployment("web"))
+    factory = SharedInformerFactory(client, 0, namespace=namespace)
+    typed = factory.lister_for(Deployment)
+    metadata = factory.lister_for(Deployment, metadata_only=True)
+    with running(factory):
+        obj = metadata.namespaced(namespace).get("web")
+        assert isinstance(obj, PartialObjectMetadata) and obj.kind == "Deployment"
+        assert isinstance(typed.namespaced(namespace).get("web"), Deployment)
