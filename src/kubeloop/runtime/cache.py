@@ -155,10 +155,14 @@ class Cache:
             self._start_entry(entry, stop)
         return entry
 
-    def lister(self, kind: KindRef, scope: Scope | None = None) -> Lister[Any]:
+    def lister(
+        self, kind: KindRef, scope: Scope | None = None, *, metadata_only: bool = False
+    ) -> Lister[Any]:
         """A lister over the kind's informer (registered if new). Reads
-        before the kind is resolved and started raise :class:`CacheNotStartedError`."""
-        entry = self.register(kind, scope)
+        before the kind is resolved and started raise :class:`CacheNotStartedError`.
+        ``metadata_only``: over its metadata-only informer (PartialObjectMetadata,
+        or whole objects when it shares a full informer; see the module docs)."""
+        entry = self.register(kind, scope, metadata_only=metadata_only)
         with self._lock:
             self._read_entries.setdefault(id(entry), entry)
         return Lister(cast(Indexer, _PendingIndexer(entry)), resource=entry.requested.plural)
