@@ -23,6 +23,11 @@ What a merge patch cannot do: clear a field by leaving it unset (send an
 explicit ``None`` through :meth:`TypedResourceClient.patch` with a dict), or
 keep unknown fields *inside list items* (a merge patch replaces a list
 whole).
+
+The same resource read for its metadata only, one model for every kind
+(:class:`~kubeloop.typed.PartialObjectMetadata`), is a
+:class:`MetadataClient`: ``nets.metadata()``, or
+``client.resource("apps/v1", "deployments").metadata("Deployment")``.
 """
 
 from __future__ import annotations
