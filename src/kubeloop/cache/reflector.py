@@ -43,6 +43,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from kubeloop.cache import reflector_state as states
 from kubeloop.cache._watch import WatchSession
 from kubeloop.cache.backoff import BackoffManager, ExponentialBackoffManager
 from kubeloop.cache.delta_fifo import TransformFunc
@@ -50,37 +51,7 @@ from kubeloop.cache.indexer import Indexer
 from kubeloop.cache.keys import deletion_handling_meta_namespace_key_func
 from kubeloop.cache.listwatch import ListerWatcher
 from kubeloop.cache.pager import DEFAULT_PAGE_SIZE, list_all
-from kubeloop.cache.reflector_state import (
-    INITIAL_EVENTS_END_ANNOTATION,
-    RESUMED,
-    STOP,
-    Apply,
-    BackingOff,
-    Effect,
-    Failed,
-    Listed,
-    Listing,
-    ListResult,
-    Note,
-    Outcome,
-    Policy,
-    Progress,
-    Reached,
-    Relisting,
-    Replace,
-    ReplaceWithInitialEvents,
-    ReportError,
-    RoundEnded,
-    State,
-    Stopped,
-    StreamingInitialEvents,
-    VeryShortWatchError,
-    WatchEnded,
-    Watching,
-    WatchOpened,
-    begin_round,
-    step,
-)
+from kubeloop.cache.reflector_state import INITIAL_EVENTS_END_ANNOTATION, VeryShortWatchError
 from kubeloop.cache.stop import on_stop
 from kubeloop.cache.store import Store
 from kubeloop.client.types import EventType, ListOptions
@@ -173,7 +144,7 @@ class Reflector:
         self._update_rv: Callable[[str], None] | None = getattr(
             store, "update_resource_version", None
         )
-        self._policy = Policy(
+        self._policy = states.Policy(
             name=opts.name,
             page_size=opts.page_size,
             use_watch_list=opts.use_watch_list,
@@ -190,7 +161,7 @@ class Reflector:
         # lock: the value is replaced whole, never changed in place, so a
         # reader sees the one before or the one after (and each event would
         # pay for a lock).
-        self._progress = Progress()
+        self._progress = states.Progress()
 
     # -- public -------------------------------------------------------------
 
@@ -213,8 +184,8 @@ class Reflector:
         watch could not even be opened); returns when a watch ended in a
         way that calls for a relist, or when ``stop`` was set.
         """
-        end = self._run_round(begin_round(self._progress, self._policy), stop)
-        if isinstance(end, RoundEnded) and end.error is not None:
+        end = self._run_round(states.begin_round(self._progress, self._policy), stop)
+        if isinstance(end, states.RoundEnded) and end.error is not None:
             raise end.error
 
     def last_sync_resource_version(self) -> str:
@@ -226,7 +197,7 @@ class Reflector:
 
     # -- the driver -----------------------------------------------------------
 
-    def _run_round(self, state: State, stop: threading.Event) -> State:
+    def _run_round(self, state: states.State, stop: threading.Event) -> states.State:
         """Drive ``state`` until the round ends or stops; return that state."""
         session = WatchSession()
         unregister = on_stop(stop, session.close)
@@ -234,11 +205,11 @@ class Reflector:
         try:
             while True:
                 kind = type(state)
-                if kind is RoundEnded or kind is Stopped:
+                if kind is states.RoundEnded or kind is states.Stopped:
                     return state
                 if stop.is_set():
-                    outcome: Outcome = STOP
-                elif kind is Watching:  # the hot path: one event after another
+                    outcome: states.Outcome = states.STOP
+                elif kind is states.Watching:  # the hot path: one event after another
                     outcome = self._next_event(session, stop)
                 else:
                     outcome = self._request(state, round_, stop)
@@ -248,43 +219,47 @@ class Reflector:
             session.detach()
             round_.stop_resync()
 
-    def _advance(self, state: State, outcome: Outcome, round_: _Round) -> State:
-        nxt, effect = step(state, outcome, self._policy)
+    def _advance(
+        self, state: states.State, outcome: states.Outcome, round_: _Round
+    ) -> states.State:
+        nxt, effect = states.step(state, outcome, self._policy)
         if effect is not None:
             try:
-                if type(effect) is Apply:  # the hot path
+                if type(effect) is states.Apply:  # the hot path
                     self._apply(effect, round_)
                 else:
                     self._perform(effect, round_)
             except Exception as err:
                 # The state that asked for the write hears that it failed: a
                 # WatchList falls back to LIST, a LIST's round ends with it.
-                nxt, effect = step(state, Failed(err), self._policy)
+                nxt, effect = states.step(state, states.Failed(err), self._policy)
                 if effect is not None:
                     self._perform(effect, round_)
         if not nxt.watch_open:
             round_.session.detach()
         if nxt.progress is not state.progress:
             self._progress = nxt.progress
-        if type(nxt) is Listed and self.resync_period > 0:
+        if type(nxt) is states.Listed and self.resync_period > 0:
             round_.start_resync(self._resync_loop, f"kubeloop-resync-{self.name}")
         return nxt
 
-    def _request(self, state: State, round_: _Round, stop: threading.Event) -> Outcome:
+    def _request(
+        self, state: states.State, round_: _Round, stop: threading.Event
+    ) -> states.Outcome:
         """Do what ``state`` asks for; return what happened."""
         match state:
-            case Watching():
+            case states.Watching():
                 return self._next_event(round_.session, stop)
-            case Listed(watch_open=True):
-                return WatchOpened(self._clock.now())  # the WatchList stream goes on
-            case Listed():
+            case states.Listed(watch_open=True):
+                return states.WatchOpened(self._clock.now())  # the WatchList stream goes on
+            case states.Listed():
                 options = ListOptions(
                     resource_version=state.resource_version,
                     timeout_seconds=self._watch_timeout(),
                     allow_watch_bookmarks=True,
                 )
                 return self._open_watch(options, round_)
-            case StreamingInitialEvents(started_at=None):
+            case states.StreamingInitialEvents(started_at=None):
                 round_.initial = Indexer(deletion_handling_meta_namespace_key_func)
                 options = ListOptions(
                     resource_version=state.resource_version,
@@ -294,32 +269,33 @@ class Reflector:
                     timeout_seconds=self._watch_timeout(),
                 )
                 return self._open_watch(options, round_)
-            case StreamingInitialEvents():
+            case states.StreamingInitialEvents():
                 return self._next_event(round_.session, stop)
-            case Listing() | Relisting():
+            case states.Listing() | states.Relisting():
                 try:
                     result = list_all(
                         self._lw.list, stop, state.resource_version, state.limit, self._transform
                     )
                 except Exception as err:
-                    return Failed(err)
-                return STOP if result is None else ListResult(*result)
-            case BackingOff():
-                return STOP if self._clock.sleep(self._backoff.backoff(), stop) else RESUMED
+                    return states.Failed(err)
+                return states.STOP if result is None else states.ListResult(*result)
+            case states.BackingOff():
+                stopped = self._clock.sleep(self._backoff.backoff(), stop)
+                return states.STOP if stopped else states.RESUMED
         raise ValueError(f"nothing to do in {state!r}")
 
-    def _open_watch(self, options: ListOptions, round_: _Round) -> Outcome:
+    def _open_watch(self, options: ListOptions, round_: _Round) -> states.Outcome:
         # Start the clock before the request: some proxies send no headers
         # until the first event.
         start = self._clock.now()
         try:
             stream = self._lw.watch(options)
         except Exception as err:
-            return Failed(err)
+            return states.Failed(err)
         round_.session.attach(stream)
-        return WatchOpened(start)
+        return states.WatchOpened(start)
 
-    def _next_event(self, session: WatchSession, stop: threading.Event) -> Outcome:
+    def _next_event(self, session: WatchSession, stop: threading.Event) -> states.Outcome:
         try:
             event = next(session.events)
         except StopIteration:
@@ -327,38 +303,38 @@ class Reflector:
         except Exception as err:
             return self._watch_ended(session, stop, err)
         if stop.is_set():
-            return STOP
+            return states.STOP
         error = session.take_error()
         if error is not None:
-            return WatchEnded(self._clock.now(), error)
+            return states.WatchEnded(self._clock.now(), error)
         return event
 
     def _watch_ended(
         self, session: WatchSession, stop: threading.Event, err: BaseException | None
-    ) -> Outcome:
+    ) -> states.Outcome:
         # Stopping a stream may make the read fail rather than end.
         if stop.is_set():
-            return STOP
+            return states.STOP
         failed = session.take_error()
-        return WatchEnded(self._clock.now(), err if failed is None else failed)
+        return states.WatchEnded(self._clock.now(), err if failed is None else failed)
 
-    def _perform(self, effect: Effect, round_: _Round) -> None:
+    def _perform(self, effect: states.Effect, round_: _Round) -> None:
         match effect:
-            case Apply():
+            case states.Apply():
                 self._apply(effect, round_)
-            case Reached() if self._update_rv is not None:
+            case states.Reached() if self._update_rv is not None:
                 self._update_rv(effect.resource_version)
-            case Replace():
+            case states.Replace():
                 self._store.replace(effect.items, effect.resource_version)
-            case ReplaceWithInitialEvents():
+            case states.ReplaceWithInitialEvents():
                 initial, round_.initial = round_.initial, None
                 self._store.replace(initial.list() if initial else [], effect.resource_version)
-            case ReportError():
+            case states.ReportError():
                 self._watch_error_handler(self, effect.error)
-            case Note():
+            case states.Note():
                 _log.log(effect.level, "%s: %s", self.name, effect.message)
 
-    def _apply(self, effect: Apply, round_: _Round) -> None:
+    def _apply(self, effect: states.Apply, round_: _Round) -> None:
         event = effect.event
         kind = event.type
         store: Store = self._store
