@@ -7,6 +7,9 @@ backoff. The goal is to cut traffic to an unhealthy API server by ~98 %
 
     backoff = ExponentialBackoffManager()
     stop.wait(backoff.backoff())
+
+Internal errors (500) are not backed off but retried at once for a while
+(:class:`RetryWindow`): etcd losing its leader is over in seconds.
 """
 
 from __future__ import annotations
@@ -80,11 +83,10 @@ class RetryWindow:
     """When the internal errors (500) of the current spell began and last came.
 
     A reflector re-watches after a 500 for up to ``max_duration`` from the
-    first one of a spell (etcd losing its leader is over in seconds; a relist
-    would only add load), and a quiet spell of :data:`RETRY_WINDOW_RESET`
-    starts a new window. A value, not a timer: the caller passes the time, so
-    the rule is decided without a clock (the reflector's step function keeps
-    one of these in its state)::
+    first one of a spell (a relist would only add load), and a quiet spell
+    of :data:`RETRY_WINDOW_RESET` starts a new window. A value, not a timer:
+    the caller passes the time, so the rule is decided without a clock (the
+    reflector's step function keeps one of these in its state)::
 
         window = RetryWindow().after(err, now)
         retry, window = window.should_retry(now, max_duration=30.0)

@@ -15,6 +15,10 @@ feeds back what happened, and performs the effect it gets back::
     # effect == Replace(items, "10"): the driver replaces the store, then
     # state == Listed(Progress(last_sync_rv="10")): it opens a watch at "10"
 
+An effect that fails (a store refusing a replace) goes back to ``step`` as
+``Failed`` for the state that asked for it: a LIST's round ends with the
+error, a WatchList falls back to LIST.
+
 States, outcomes and effects are values: never changed once made (``step``
 makes new ones, so the driver may keep the old one and other threads may
 read the current one without a lock). They are not frozen dataclasses only
@@ -25,7 +29,7 @@ What each state asks of the driver:
 
 ==========================  =================================================
 ``Listing``                 LIST (paged by ``limit``) at ``resource_version``
-``Relisting``               the same, at "" (the LIST before was refused)
+``Relisting``               the same, at "" (the RV asked for was gone)
 ``StreamingInitialEvents``  open a WatchList watch, then read its events
 ``Listed``                  open a watch at the last RV (or go on with the
                             WatchList stream, ``watch_open``)
@@ -58,9 +62,11 @@ The rules, and why (client-go's, kept exactly):
   a watch that closed within a second with no events, a 410, or any other
   error ends the round, so that the next one relists (with the last RV: a
   410 on a watch does not make it unavailable, a LIST at an old RV still
-  returns current data); 429 backs off and re-watches (a relist would only
-  add load to an API server already in trouble); a 500 is re-watched at
-  once for up to ``max_internal_error_retry_duration``.
+  returns current data); 429 backs off and re-watches, and so do 429 and
+  "connection refused" when opening a watch (a relist would only add load
+  to an API server already in trouble); any other failure to open one
+  ends the round with it; a 500 is re-watched at once for up to
+  ``max_internal_error_retry_duration``.
 - A watch started from "" or "0" does not advance the RV on its initial
   synthetic ADDED events (they come in no RV order), only from the first
   other event on. No RV moves before the data it stands for is in the store.

@@ -269,6 +269,26 @@ def test_stream_ending_before_the_initial_events_end_is_opened_again() -> None:
         assert not nxt.watch_open  # the driver stops the old stream
 
 
+def test_quiet_watch_list_lasting_a_second_is_opened_again() -> None:
+    state = StreamingInitialEvents(Progress("4"), 10.0)
+    assert step(state, WatchEnded(11.0), WATCH_LIST) == (
+        StreamingInitialEvents(Progress("4")),
+        None,
+    )
+
+
+def test_initial_events_that_cannot_be_understood_are_logged_and_skipped() -> None:
+    state = StreamingInitialEvents(Progress(), 0.0)
+    for bad in (
+        WatchEvent(EventType.ADDED, {"kind": "Pod"}),
+        WatchEvent(EventType.BOOKMARK, {"kind": "Status"}),
+        WatchEvent(EventType.ERROR, pod("a", rv="6")),
+    ):
+        nxt, effect = step(state, bad, WATCH_LIST)
+        assert nxt is state
+        assert isinstance(effect, Note) and effect.level == logging.ERROR
+
+
 @pytest.mark.parametrize(
     "outcome",
     [Failed(too_many()), Failed(refused()), WatchEnded(3.0, too_many())],
@@ -335,6 +355,12 @@ def test_watch_from_empty_or_zero_rv_holds_the_rv(rv: str) -> None:
     # Initial synthetic ADDED events come in no RV order.
     state, _ = step(Listed(Progress(rv)), WatchOpened(0.0))
     assert state == Watching(Progress(rv), 0.0, hold_rv=True)
+
+
+def test_watch_list_stream_goes_on_without_holding_the_rv() -> None:
+    # client-go: a watch it was handed is past any synthetic ADDED events.
+    state, _ = step(Listed(Progress("0"), watch_open=True), WatchOpened(0.0))
+    assert state == Watching(Progress("0"), 0.0, hold_rv=False)
 
 
 @pytest.mark.parametrize(
