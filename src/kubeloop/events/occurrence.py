@@ -50,8 +50,7 @@ class Occurrence:
     series cache and the core/v1 dedupe cache.
 
     ``regarding`` and ``related`` are ``ObjectReference`` items as sorted
-    tuples (a reference is compared whole, resourceVersion included, as
-    client-go compares its ``corev1.ObjectReference`` structs).
+    tuples, taken at the call.
     """
 
     regarding: tuple[tuple[str, str], ...]
@@ -66,8 +65,24 @@ class Occurrence:
     at: float
 
     def key(self) -> tuple[object, ...]:
-        """What makes two occurrences the same event: everything but the time."""
-        return (self.regarding, self.related, self.type, self.reason, self.action, self.note)
+        """What makes two occurrences the same event: everything but the
+        time and the objects' resourceVersions.
+
+        client-go's tools/events compares whole references, resourceVersion
+        included, so a controller that writes an object's status on every
+        failed attempt starts a new Event each time (the status write moved
+        the version) and never a series. tools/record's key leaves the
+        version out; so does this one.
+        """
+        related = None if self.related is None else _unversioned(self.related)
+        return (
+            _unversioned(self.regarding),
+            related,
+            self.type,
+            self.reason,
+            self.action,
+            self.note,
+        )
 
     def reference(self) -> dict[str, str]:
         return dict(self.regarding)
@@ -84,6 +99,10 @@ class Occurrence:
     @property
     def name(self) -> str:
         return self.reference().get("name", "")
+
+
+def _unversioned(ref: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    return tuple(item for item in ref if item[0] != "resourceVersion")
 
 
 def object_reference(obj: Any) -> dict[str, str]:

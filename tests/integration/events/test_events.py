@@ -66,6 +66,12 @@ def test_an_event_series_count_rises_on_the_server(client: Client, namespace: st
         settle(clock)
         (event,) = events_v1(client, namespace)
         assert event["series"]["count"] == 5
+        # The same Event through core/v1, as kubectl and older readers see it.
+        core = client.resource(CORE_V1, "events", namespace=namespace, namespaced=True)
+        (legacy,) = core.list_all().items
+        assert legacy["series"]["count"] == 5 and not legacy.get("count")
+        assert legacy["involvedObject"]["uid"] == cm["metadata"]["uid"]
+        assert legacy["message"] == "backend timeout"
     finally:
         recorder.stop()
 

@@ -110,6 +110,17 @@ def test_event_seriesf(writer: SeriesWriter, sink: FakeSink, clock: FakeClock) -
     assert kind == "create" and "series" not in created
 
 
+def test_a_new_resource_version_of_the_object_continues_the_series(
+    writer: SeriesWriter, sink: FakeSink, clock: FakeClock
+) -> None:
+    writer.record(occurrence(clock))
+    updated = {**POD, "metadata": {**POD["metadata"], "resourceVersion": "8"}}
+    assert writer.record(occurrence(clock, regarding=updated)) == "written"
+    event = sink.only()
+    assert event["series"]["count"] == 2
+    assert event["regarding"] == POD_REF  # the first occurrence's reference
+
+
 def test_an_event_with_another_note_is_another_event(
     writer: SeriesWriter, sink: FakeSink, clock: FakeClock
 ) -> None:
