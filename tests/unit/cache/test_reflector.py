@@ -19,6 +19,7 @@ from kubeloop.cache import (
     VeryShortWatchError,
     meta_namespace_key_func,
 )
+from kubeloop.cache.reflector_state import Listed, Progress, Stopped
 from kubeloop.cache.testing import FakeWatchStream
 from kubeloop.client.types import EventType, ListOptions, ListPage, WatchEvent
 from kubeloop.clock import FakeClock
@@ -218,8 +219,6 @@ def test_watch_handler() -> None:
 
 def test_stop_watch_when_stopped() -> None:
     # TestReflectorStopWatch: about to watch (listed) with stop set: no watch.
-    from kubeloop.cache.reflector_state import Listed, Progress, Stopped
-
     stop = threading.Event()
     stop.set()
     r = Reflector(ListWatch(never_list, never_watch), store(), options=opts())
