@@ -72,6 +72,7 @@ def test_an_event_series_count_rises_on_the_server(client: Client, namespace: st
         assert legacy["series"]["count"] == 5 and not legacy.get("count")
         assert legacy["involvedObject"]["uid"] == cm["metadata"]["uid"]
         assert legacy["message"] == "backend timeout"
+        assert legacy["reportingComponent"] == "series-test" and not legacy.get("source")
     finally:
         recorder.stop()
 
