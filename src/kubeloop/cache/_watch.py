@@ -4,8 +4,8 @@ A reflector thread blocks reading a watch stream; ``stop`` (via
 :func:`~kubeloop.cache.stop.on_stop`) and a failing resync (from the resync
 thread) must be able to end that read at once, by calling the stream's
 thread-safe ``stop()``. A WatchList stream is read first for the initial
-events and then, unchanged, as the ongoing watch, so it must be iterated
-through one iterator only.
+events and then, unchanged, as the ongoing watch, so it is iterated through
+one iterator only: the session's ``events``.
 """
 
 from __future__ import annotations
@@ -15,28 +15,7 @@ from collections.abc import Iterator
 
 from kubeloop.client.types import WatchEvent, WatchStream
 
-__all__ = ["Box", "OpenWatch", "WatchSession"]
-
-
-class Box:
-    """The RV a WatchList's initial events reached (set only by its reader)."""
-
-    def __init__(self, value: str) -> None:
-        self.value = value
-
-    def set(self, value: str) -> None:
-        self.value = value
-
-
-class OpenWatch:
-    """A watch stream and the single iterator reading it (a WatchList stream
-    is read by two consumers in turn and must not be iterated twice)."""
-
-    def __init__(self, stream: WatchStream, hold_rv: bool = False) -> None:
-        self.stream = stream
-        self.events: Iterator[WatchEvent] = iter(stream)
-        # Started from "" or "0": do not advance the RV on initial ADDs.
-        self.hold_rv = hold_rv
+__all__ = ["WatchSession"]
 
 
 class WatchSession:
@@ -49,17 +28,26 @@ class WatchSession:
         self._stream: WatchStream | None = None
         self._error: BaseException | None = None
         self._closed = False
+        #: The one iterator over the open stream (only the reader touches it).
+        self.events: Iterator[WatchEvent] = iter(())
 
     def attach(self, stream: WatchStream) -> None:
+        """Read ``stream`` from now on (stopped at once if the session was
+        closed or failed meanwhile, so the reader notices without an event)."""
+        self.events = iter(stream)
         with self._lock:
             self._stream = stream
-            closed = self._closed
-        if closed:
+            interrupted = self._closed or self._error is not None
+        if interrupted:
             stream.stop()
 
     def detach(self) -> None:
+        """Stop the stream being read, if any, and forget it."""
         with self._lock:
-            self._stream = None
+            stream, self._stream = self._stream, None
+        self.events = iter(())
+        if stream is not None:
+            stream.stop()
 
     def close(self) -> None:
         """Stop: interrupt the current watch and any later one."""

@@ -7,6 +7,9 @@ backoff. The goal is to cut traffic to an unhealthy API server by ~98 %
 
     backoff = ExponentialBackoffManager()
     stop.wait(backoff.backoff())
+
+Internal errors (500) are not backed off but retried at once for a while
+(:class:`RetryWindow`): etcd losing its leader is over in seconds.
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from kubeloop.clock import REAL_CLOCK, Clock
 from kubeloop.errors import is_internal_error
 
-__all__ = ["BackoffManager", "ExponentialBackoffManager", "RetryWithDeadline"]
+__all__ = ["RETRY_WINDOW_RESET", "BackoffManager", "ExponentialBackoffManager", "RetryWindow"]
 
 
 class BackoffManager(Protocol):
@@ -69,31 +73,42 @@ class ExponentialBackoffManager:
         return duration
 
 
-class RetryWithDeadline:
-    """Retry internal errors for up to ``max_duration`` from the first one;
-    a quiet spell of ``min_reset_period`` starts a new window."""
+#: A spell this long without an internal error starts a new retry window
+#: (client-go's reflector passes one minute).
+RETRY_WINDOW_RESET = 60.0
 
-    def __init__(self, max_duration: float, clock: Clock, min_reset_period: float = 60.0) -> None:
-        self._max = max_duration
-        self._clock = clock
-        self._min_reset_period = min_reset_period
-        self._first_error: float | None = None
-        self._last_error: float | None = None
 
-    def after(self, err: BaseException | None) -> None:
+@dataclass(frozen=True, slots=True)
+class RetryWindow:
+    """When the internal errors (500) of the current spell began and last came.
+
+    A reflector re-watches after a 500 for up to ``max_duration`` from the
+    first one of a spell (a relist would only add load), and a quiet spell
+    of :data:`RETRY_WINDOW_RESET` starts a new window. A value, not a timer:
+    the caller passes the time, so the rule is decided without a clock (the
+    reflector's step function keeps one of these in its state)::
+
+        window = RetryWindow().after(err, now)
+        retry, window = window.should_retry(now, max_duration=30.0)
+    """
+
+    first: float | None = None
+    last: float | None = None
+
+    def after(self, err: BaseException | None, now: float) -> RetryWindow:
+        """The window once ``err`` (any outcome of a watch) happened at ``now``."""
         if err is None or not is_internal_error(err):
-            return
-        now = self._clock.now()
-        if self._last_error is None or now - self._last_error >= self._min_reset_period:
-            self._first_error = None
-        if self._first_error is None:
-            self._first_error = now
-        self._last_error = now
+            return self
+        first = self.first
+        if self.last is None or now - self.last >= RETRY_WINDOW_RESET:
+            first = None
+        return RetryWindow(now if first is None else first, now)
 
-    def should_retry(self) -> bool:
-        if self._max <= 0:
-            return False
-        if self._first_error is not None and self._clock.now() - self._first_error <= self._max:
-            return True
-        self._first_error = self._last_error = None
-        return False
+    def should_retry(self, now: float, max_duration: float) -> tuple[bool, RetryWindow]:
+        """Whether to retry at ``now``, and the window after deciding (a
+        window that ran out is forgotten)."""
+        if max_duration <= 0:
+            return False, self
+        if self.first is not None and now - self.first <= max_duration:
+            return True, self
+        return False, RetryWindow()

@@ -8,27 +8,24 @@ each event to the store, forever::
     reflector = Reflector(ListWatch.from_client(pods), store=fifo)
     threading.Thread(target=reflector.run, args=(stop,)).start()
 
-The rules, and why (client-go's, kept exactly):
+What to do next is decided in one place, the step function of
+:mod:`kubeloop.cache.reflector_state` (where the rules and their reasons are
+written down), from the current state and what just happened. This module
+is its driver and does only the I/O: it performs the request the state asks
+for (a LIST, opening a watch, reading one event, sleeping a backoff), feeds
+the outcome to ``step``, performs the effect it gets back (a store write, a
+report to the watch error handler, a log line), and repeats. So every rule
+is tested without a thread, and the threads here carry no rule. What is
+left to the driver:
 
-- The first LIST asks for resourceVersion "0" (any cached state will do; it is
-  cheap for the server). Later LISTs ask for the last RV this reflector
-  synced, so that a relist never travels back in time (an API server that
-  lags behind must not roll the cache back). Only when the server answered
-  that RV is expired (410) or too large does the next LIST use "" (a quorum
-  read of the newest state), and that LIST is retried at once.
-- LISTs are paged by 500 objects when the request may hit etcd; continue
-  requests carry RV "" (the server rejects a RV with a continue token), and
-  the list's RV is the first page's. If the continue token expires half way,
-  one full (unpaged) LIST at the original RV replaces the paging.
-- How a watch ended decides what comes next: a normal close, or a
-  connection that broke mid-stream, is re-watched from the last RV (no
-  relist); a 410 or a watch that closed within a second with no events leads
-  to a relist; 429 and "connection refused" back off and re-watch (a relist
-  would only add load to an API server already in trouble).
-- A watch started from "" or "0" does not advance the RV on its initial
-  synthetic EventType.ADDED events (they come in no RV order), only from the first
-  other event on.
-- Watch timeouts are random in [5, 10) minutes to spread reconnections.
+- ``stop`` is checked before every request and after every event, and it
+  interrupts a blocked read at once (``stream.stop()`` through
+  :func:`~kubeloop.cache.stop.on_stop`); so does a resync that fails.
+- Resync runs on its own thread while a round watches: every
+  ``resync_period`` it calls ``store.resync()``.
+- Every watch asks for bookmarks (allowWatchBookmarks), so that a re-watch
+  starts from a recent RV rather than one the server may have compacted;
+  a watch's timeout is random in [5, 10) minutes to spread reconnections.
 - An informer's transform (e.g. strip_managed_fields) is applied here, to
   each object as it arrives (each LIST page, each watch event), rather than
   when the object is queued: an initial list is only handed over once it is
@@ -44,29 +41,22 @@ import logging
 import random
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from kubeloop.cache._watch import Box, OpenWatch, WatchSession
-from kubeloop.cache.accessor import MissingMetadataError, get_annotations, get_resource_version
-from kubeloop.cache.backoff import BackoffManager, ExponentialBackoffManager, RetryWithDeadline
+from kubeloop.cache import reflector_state as states
+from kubeloop.cache._watch import WatchSession
+from kubeloop.cache.backoff import BackoffManager, ExponentialBackoffManager
 from kubeloop.cache.delta_fifo import TransformFunc
 from kubeloop.cache.indexer import Indexer
 from kubeloop.cache.keys import deletion_handling_meta_namespace_key_func
 from kubeloop.cache.listwatch import ListerWatcher
 from kubeloop.cache.pager import DEFAULT_PAGE_SIZE, list_all
+from kubeloop.cache.reflector_state import INITIAL_EVENTS_END_ANNOTATION, VeryShortWatchError
 from kubeloop.cache.stop import on_stop
 from kubeloop.cache.store import Store
 from kubeloop.client.types import EventType, ListOptions
 from kubeloop.clock import REAL_CLOCK, Clock
-from kubeloop.errors import (
-    ApiError,
-    KubeloopError,
-    TransportError,
-    is_gone,
-    is_internal_error,
-    is_too_large_resource_version,
-    is_too_many_requests,
-)
+from kubeloop.errors import is_gone
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -80,9 +70,11 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
-#: The annotation on the bookmark that ends a WatchList's initial events.
-INITIAL_EVENTS_END_ANNOTATION = "k8s.io/initial-events-end"
 _MIN_WATCH_TIMEOUT = 300.0
+
+# Bound once: reading an Enum member off its class is a Python-level lookup.
+_ADDED = EventType.ADDED
+_MODIFIED = EventType.MODIFIED
 
 #: Called with the reflector and the error whenever list-and-watch fails.
 WatchErrorHandler = Callable[["Reflector", BaseException], None]
@@ -112,15 +104,6 @@ class ReflectorOptions:
     rand: Callable[[], float] = field(default=random.random)
 
 
-class VeryShortWatchError(KubeloopError):
-    """A watch closed within a second without delivering anything: the
-    server is probably refusing it, so the reflector relists."""
-
-
-class _StopRequested(Exception):
-    pass
-
-
 def default_watch_error_handler(reflector: Reflector, err: BaseException) -> None:
     """Log the error at a level fitting how ordinary it is."""
     if is_gone(err):
@@ -129,21 +112,6 @@ def default_watch_error_handler(reflector: Reflector, err: BaseException) -> Non
         _log.info("%s", err)  # the message names the reflector already
     else:
         _log.warning("%s: failed to list and watch: %s", reflector.name, err)
-
-
-def _is_connection_refused(err: BaseException) -> bool:
-    seen: BaseException | None = err
-    while seen is not None:
-        if isinstance(seen, ConnectionRefusedError) or "connection refused" in str(seen).lower():
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
-def _is_watch_error_retriable(err: BaseException) -> bool:
-    # The API server is most likely only overloaded or restarting: re-watch
-    # where we ended after a backoff; a relist would only add load.
-    return is_too_many_requests(err) or _is_connection_refused(err)
 
 
 class Reflector:
@@ -173,21 +141,27 @@ class Reflector:
         self.should_resync = should_resync
         self._lw = list_watch
         self._store = store
-        self._page_size = opts.page_size
-        self._use_watch_list = opts.use_watch_list
+        self._update_rv: Callable[[str], None] | None = getattr(
+            store, "update_resource_version", None
+        )
+        self._policy = states.Policy(
+            name=opts.name,
+            page_size=opts.page_size,
+            use_watch_list=opts.use_watch_list,
+            max_internal_error_retry_duration=opts.max_internal_error_retry_duration,
+        )
         self._min_watch_timeout = max(opts.min_watch_timeout, _MIN_WATCH_TIMEOUT)
-        self._max_internal_retry = opts.max_internal_error_retry_duration
         self._clock = opts.clock
         self._rand = opts.rand
         self._backoff: BackoffManager = opts.backoff or ExponentialBackoffManager(clock=opts.clock)
         self._watch_error_handler = watch_error_handler or default_watch_error_handler
         self._transform = transform
-        # Guards _last_sync_rv and _rv_unavailable (read by other threads).
-        self._rv_lock = threading.Lock()
-        self._last_sync_rv = ""
-        self._rv_unavailable = False
-        # Only the list_and_watch thread touches this.
-        self._paginated_result = False
+        # What the last step reached: written by the list_and_watch thread
+        # after each step, read by others (last_sync_resource_version). No
+        # lock: the value is replaced whole, never changed in place, so a
+        # reader sees the one before or the one after (and each event would
+        # pay for a lock).
+        self._progress = states.Progress()
 
     # -- public -------------------------------------------------------------
 
@@ -210,178 +184,183 @@ class Reflector:
         watch could not even be opened); returns when a watch ended in a
         way that calls for a relist, or when ``stop`` was set.
         """
-        session = WatchSession()
-        unregister = on_stop(stop, session.close)
-        try:
-            watch: OpenWatch | None = None
-            fallback = not self._use_watch_list
-            if self._use_watch_list:
-                try:
-                    watch = self._watch_list(stop, session)
-                except Exception as err:
-                    _log.warning(
-                        "%s: the watch-list request failed, falling back to LIST/WATCH: %s",
-                        self.name,
-                        err,
-                    )
-                    fallback = True
-                else:
-                    if watch is None:
-                        return
-            if fallback:
-                self._list(stop)
-                if stop.is_set():
-                    return
-            self._watch_with_resync(watch, stop, session)
-        finally:
-            unregister()
+        end = self._run_round(states.begin_round(self._progress, self._policy), stop)
+        if isinstance(end, states.RoundEnded) and end.error is not None:
+            raise end.error
 
     def last_sync_resource_version(self) -> str:
         """The RV of the last list, or of the last watch event applied."""
-        with self._rv_lock:
-            return self._last_sync_rv
+        return self._progress.last_sync_rv
 
     def set_watch_error_handler(self, handler: WatchErrorHandler) -> None:
         self._watch_error_handler = handler
 
-    # -- resourceVersion bookkeeping ----------------------------------------
+    # -- the driver -----------------------------------------------------------
+
+    def _run_round(self, state: states.State, stop: threading.Event) -> states.State:
+        """Drive ``state`` until the round ends or stops; return that state."""
+        session = WatchSession()
+        unregister = on_stop(stop, session.close)
+        round_ = _Round(session)
+        try:
+            while True:
+                kind = type(state)
+                if kind is states.RoundEnded or kind is states.Stopped:
+                    return state
+                if stop.is_set():
+                    outcome: states.Outcome = states.STOP
+                elif kind is states.Watching:  # the hot path: one event after another
+                    outcome = self._next_event(session, stop)
+                else:
+                    outcome = self._request(state, round_, stop)
+                state = self._advance(state, outcome, round_)
+        finally:
+            unregister()
+            session.detach()
+            round_.stop_resync()
+
+    def _advance(
+        self, state: states.State, outcome: states.Outcome, round_: _Round
+    ) -> states.State:
+        nxt, effect = states.step(state, outcome, self._policy)
+        if effect is not None:
+            try:
+                if type(effect) is states.Apply:  # the hot path
+                    self._apply(effect, round_)
+                else:
+                    self._perform(effect, round_)
+            except Exception as err:
+                # The state that asked for the write hears that it failed: a
+                # WatchList falls back to LIST, a LIST's round ends with it.
+                nxt, effect = states.step(state, states.Failed(err), self._policy)
+                if effect is not None:
+                    self._perform(effect, round_)
+        if not nxt.watch_open:
+            round_.session.detach()
+        if nxt.progress is not state.progress:
+            self._progress = nxt.progress
+        if type(nxt) is states.Listed and self.resync_period > 0:
+            round_.start_resync(self._resync_loop, f"kubeloop-resync-{self.name}")
+        return nxt
+
+    def _request(
+        self, state: states.State, round_: _Round, stop: threading.Event
+    ) -> states.Outcome:
+        """Do what ``state`` asks for; return what happened."""
+        match state:
+            case states.Watching():
+                return self._next_event(round_.session, stop)
+            case states.Listed(watch_open=True):
+                return states.WatchOpened(self._clock.now())  # the WatchList stream goes on
+            case states.Listed():
+                options = ListOptions(
+                    resource_version=state.resource_version,
+                    timeout_seconds=self._watch_timeout(),
+                    allow_watch_bookmarks=True,
+                )
+                return self._open_watch(options, round_)
+            case states.StreamingInitialEvents(started_at=None):
+                round_.initial = Indexer(deletion_handling_meta_namespace_key_func)
+                options = ListOptions(
+                    resource_version=state.resource_version,
+                    allow_watch_bookmarks=True,
+                    send_initial_events=True,
+                    resource_version_match="NotOlderThan",
+                    timeout_seconds=self._watch_timeout(),
+                )
+                return self._open_watch(options, round_)
+            case states.StreamingInitialEvents():
+                return self._next_event(round_.session, stop)
+            case states.Listing() | states.Relisting():
+                try:
+                    result = list_all(
+                        self._lw.list, stop, state.resource_version, state.limit, self._transform
+                    )
+                except Exception as err:
+                    return states.Failed(err)
+                return states.STOP if result is None else states.ListResult(*result)
+            case states.BackingOff():
+                stopped = self._clock.sleep(self._backoff.backoff(), stop)
+                return states.STOP if stopped else states.RESUMED
+        raise ValueError(f"nothing to do in {state!r}")
+
+    def _open_watch(self, options: ListOptions, round_: _Round) -> states.Outcome:
+        # Start the clock before the request: some proxies send no headers
+        # until the first event.
+        start = self._clock.now()
+        try:
+            stream = self._lw.watch(options)
+        except Exception as err:
+            return states.Failed(err)
+        round_.session.attach(stream)
+        return states.WatchOpened(start)
+
+    def _next_event(self, session: WatchSession, stop: threading.Event) -> states.Outcome:
+        try:
+            event = next(session.events)
+        except StopIteration:
+            return self._watch_ended(session, stop, None)
+        except Exception as err:
+            return self._watch_ended(session, stop, err)
+        if stop.is_set():
+            return states.STOP
+        error = session.take_error()
+        if error is not None:
+            return states.WatchEnded(self._clock.now(), error)
+        return event
+
+    def _watch_ended(
+        self, session: WatchSession, stop: threading.Event, err: BaseException | None
+    ) -> states.Outcome:
+        # Stopping a stream may make the read fail rather than end.
+        if stop.is_set():
+            return states.STOP
+        failed = session.take_error()
+        return states.WatchEnded(self._clock.now(), err if failed is None else failed)
+
+    def _perform(self, effect: states.Effect, round_: _Round) -> None:
+        match effect:
+            case states.Apply():
+                self._apply(effect, round_)
+            case states.Reached() if self._update_rv is not None:
+                self._update_rv(effect.resource_version)
+            case states.Replace():
+                self._store.replace(effect.items, effect.resource_version)
+            case states.ReplaceWithInitialEvents():
+                initial, round_.initial = round_.initial, None
+                self._store.replace(initial.list() if initial else [], effect.resource_version)
+            case states.ReportError():
+                self._watch_error_handler(self, effect.error)
+            case states.Note():
+                _log.log(effect.level, "%s: %s", self.name, effect.message)
+
+    def _apply(self, effect: states.Apply, round_: _Round) -> None:
+        event = effect.event
+        kind = event.type
+        store: Store = self._store
+        if effect.into_initial and round_.initial is not None:
+            store = round_.initial
+        try:
+            obj = event.object if self._transform is None else self._transform(event.object)
+            if kind == _ADDED:
+                store.add(obj)
+            elif kind == _MODIFIED:
+                store.update(obj)
+            else:
+                store.delete(obj)
+        except Exception:
+            _log.exception("%s: unable to apply %s watch event to store", self.name, kind)
+        if effect.resource_version is not None and self._update_rv is not None:
+            self._update_rv(effect.resource_version)
+
+    # -- small helpers ----------------------------------------------------------
 
     def _set_last_sync_rv(self, rv: str) -> None:
-        with self._rv_lock:
-            self._last_sync_rv = rv
-
-    def _set_rv_unavailable(self, unavailable: bool) -> None:
-        with self._rv_lock:
-            self._rv_unavailable = unavailable
-
-    def _relist_resource_version(self) -> str:
-        with self._rv_lock:
-            if self._rv_unavailable:
-                return ""
-            return self._last_sync_rv or "0"
-
-    def _rewatch_resource_version(self) -> str:
-        with self._rv_lock:
-            return "" if self._rv_unavailable else self._last_sync_rv
+        """Start the next round from ``rv`` (a test seam, as if synced there)."""
+        self._progress = replace(self._progress, last_sync_rv=rv)
 
     def _watch_timeout(self) -> int:
         return int(self._min_watch_timeout * (self._rand() + 1.0))
-
-    # -- LIST ---------------------------------------------------------------
-
-    def _list(self, stop: threading.Event) -> None:
-        rv = self._relist_resource_version()
-        if self._page_size:
-            limit = self._page_size
-        elif self._paginated_result or rv in ("", "0"):
-            limit = DEFAULT_PAGE_SIZE
-        else:
-            # A LIST at a specific RV without a limit can be served from the
-            # watch cache; paging would force every relist onto etcd.
-            limit = 0
-        try:
-            result = list_all(self._lw.list, stop, rv, limit, self._transform)
-        except ApiError as err:
-            if not (is_gone(err) or is_too_large_resource_version(err)):
-                raise
-            self._set_rv_unavailable(True)
-            result = list_all(
-                self._lw.list, stop, self._relist_resource_version(), limit, self._transform
-            )
-        if result is None:
-            return
-        items, list_rv, paginated = result
-        # A paged answer to RV "0" means the watch cache is off: keep paging.
-        if rv == "0" and paginated:
-            self._paginated_result = True
-        self._set_rv_unavailable(False)
-        self._store.replace(items, list_rv)
-        self._set_last_sync_rv(list_rv)
-
-    # -- WatchList ----------------------------------------------------------
-
-    def _watch_list(self, stop: threading.Event, session: WatchSession) -> OpenWatch | None:
-        """Stream the initial state; return the still-open watch, or None
-        when stopped."""
-        while True:
-            if stop.is_set():
-                return None
-            temporary = Indexer(deletion_handling_meta_namespace_key_func)
-            bookmark_rv = Box("")
-            options = ListOptions(
-                resource_version=self._rewatch_resource_version(),
-                allow_watch_bookmarks=True,
-                send_initial_events=True,
-                resource_version_match="NotOlderThan",
-                timeout_seconds=self._watch_timeout(),
-            )
-            start = self._clock.now()
-            try:
-                watch = OpenWatch(self._lw.watch(options))
-            except Exception as err:
-                if self._retry_watch_list(err, stop):
-                    continue
-                raise
-            try:
-                synced = self._handle_watch(
-                    start,
-                    watch,
-                    temporary,
-                    stop,
-                    session,
-                    bookmark_rv.set,
-                    exit_on_initial_events_end=True,
-                )
-            except _StopRequested:
-                watch.stream.stop()
-                return None
-            except Exception as err:
-                watch.stream.stop()
-                if self._retry_watch_list(err, stop):
-                    continue
-                raise
-            if synced:
-                break
-            # The stream ended before the initial events did: start over.
-            watch.stream.stop()
-        self._set_rv_unavailable(False)
-        self._store.replace(temporary.list(), bookmark_rv.value)
-        self._set_last_sync_rv(bookmark_rv.value)
-        return watch
-
-    def _retry_watch_list(self, err: BaseException, stop: threading.Event) -> bool:
-        if _is_watch_error_retriable(err):
-            self._clock.sleep(self._backoff.backoff(), stop)
-            return True
-        if is_gone(err) or is_too_large_resource_version(err):
-            # Ask for the newest consistent state instead.
-            self._set_rv_unavailable(True)
-            return True
-        return False
-
-    # -- WATCH --------------------------------------------------------------
-
-    def _watch_with_resync(
-        self, watch: OpenWatch | None, stop: threading.Event, session: WatchSession
-    ) -> None:
-        if self.resync_period <= 0:
-            self._watch(watch, stop, session)
-            return
-        cancel = threading.Event()
-        unregister = on_stop(stop, cancel.set)
-        resyncer = threading.Thread(
-            target=self._resync_loop,
-            args=(cancel, session),
-            name=f"kubeloop-resync-{self.name}",
-            daemon=True,
-        )
-        resyncer.start()
-        try:
-            self._watch(watch, stop, session)
-        finally:
-            cancel.set()
-            unregister()
-            resyncer.join()
 
     def _resync_loop(self, cancel: threading.Event, session: WatchSession) -> None:
         # Real time, not self._clock: ``cancel`` is set by this reflector with a
@@ -395,145 +374,31 @@ class Reflector:
                     session.fail(err)
                     return
 
-    def _watch(self, watch: OpenWatch | None, stop: threading.Event, session: WatchSession) -> None:
-        retry = RetryWithDeadline(self._max_internal_retry, self._clock)
-        while True:
-            if stop.is_set():
-                if watch is not None:
-                    watch.stream.stop()
-                return
-            start = self._clock.now()
-            if watch is None:
-                rv = self.last_sync_resource_version()
-                options = ListOptions(
-                    resource_version=rv,
-                    timeout_seconds=self._watch_timeout(),
-                    allow_watch_bookmarks=True,
-                )
-                try:
-                    watch = OpenWatch(self._lw.watch(options), hold_rv=rv in ("", "0"))
-                except Exception as err:
-                    if _is_watch_error_retriable(err):
-                        if self._clock.sleep(self._backoff.backoff(), stop):
-                            return
-                        continue
-                    raise
-            error: BaseException | None = None
-            try:
-                self._handle_watch(start, watch, self._store, stop, session, self._set_last_sync_rv)
-            except _StopRequested:
-                watch.stream.stop()
-                return
-            except Exception as err:
-                error = err
-            watch.stream.stop()
-            watch = None
-            retry.after(error)
-            if error is None:
-                continue  # a normal close: watch again from the last RV
-            if is_too_many_requests(error):
-                if self._clock.sleep(self._backoff.backoff(), stop):
-                    return
-                continue
-            if is_internal_error(error) and retry.should_retry():
-                continue
-            # Expired, very short, or anything else: end this round; run()
-            # relists (with the last RV: a 410 does not make it unavailable,
-            # a LIST at an old RV still returns current data).
-            self._watch_error_handler(self, error)
-            return
 
-    def _handle_watch(
-        self,
-        start: float,
-        watch: OpenWatch,
-        store: Store,
-        stop: threading.Event,
-        session: WatchSession,
-        set_rv: Callable[[str], None],
-        *,
-        exit_on_initial_events_end: bool = False,
-    ) -> bool:
-        """Apply events to ``store`` until the stream ends; return whether the
-        initial-events-end bookmark was seen (and, with
-        ``exit_on_initial_events_end``, return right after it)."""
-        update_rv = getattr(store, "update_resource_version", None)
-        transform = self._transform
-        hold_rv = watch.hold_rv
-        event_count = 0
-        bookmark_received = False
-        session.attach(watch.stream)
-        try:
-            for event in watch.events:
-                if stop.is_set():
-                    raise _StopRequested
-                error = session.take_error()
-                if error is not None:
-                    raise error
-                obj = event.object
-                kind = event.type
-                try:
-                    rv = get_resource_version(obj)
-                    if transform is not None and kind in (
-                        EventType.ADDED,
-                        EventType.MODIFIED,
-                        EventType.DELETED,
-                    ):
-                        obj = transform(obj)
-                    if kind == EventType.ADDED:
-                        store.add(obj)
-                    elif kind == EventType.MODIFIED:
-                        store.update(obj)
-                    elif kind == EventType.DELETED:
-                        store.delete(obj)
-                    elif kind == EventType.BOOKMARK:
-                        # A bookmark only moves the RV forward.
-                        if get_annotations(obj).get(INITIAL_EVENTS_END_ANNOTATION) == "true":
-                            bookmark_received = True
-                    else:
-                        _log.error("%s: unable to understand watch event %r", self.name, kind)
-                        continue
-                except MissingMetadataError:
-                    _log.error("%s: watch event object without metadata: %r", self.name, event)
-                    continue
-                except Exception:
-                    _log.exception("%s: unable to apply %s watch event to store", self.name, kind)
-                if hold_rv and kind != EventType.ADDED:
-                    hold_rv = False
-                if not hold_rv:
-                    set_rv(rv)
-                    if update_rv is not None:
-                        update_rv(rv)
-                event_count += 1
-                if exit_on_initial_events_end and bookmark_received:
-                    watch.hold_rv = False
-                    return True
-        except _StopRequested:
-            raise
-        except Exception as err:
-            # Stopping a stream may make the read fail rather than end.
-            if stop.is_set():
-                raise _StopRequested from None
-            error = session.take_error()
-            if error is not None:
-                raise error from None
-            if not isinstance(err, TransportError):
-                raise
-            # A connection that broke mid-stream (reset, EOF, GOAWAY) ends the
-            # watch like a normal close, as client-go's StreamWatcher treats
-            # every probable EOF: re-watch from the last RV at once, no relist
-            # (unless it was a very short watch, checked below).
-            _log.debug("%s: watch stream broke: %s", self.name, err)
-        finally:
-            session.detach()
-        error = session.take_error()
-        if error is not None:
-            raise error
-        if stop.is_set():
-            raise _StopRequested
-        if event_count == 0 and self._clock.now() - start < 1.0:
-            raise VeryShortWatchError(
-                f"{self.name}: unexpected watch close - "
-                "watch lasted less than a second and no items received"
-            )
-        return bookmark_received
+class _Round:
+    """What one list_and_watch call holds, for the driver alone: the watch
+    being read (through the session that stop and a failing resync
+    interrupt), the WatchList's temporary store, the resync thread."""
+
+    def __init__(self, session: WatchSession) -> None:
+        self.session = session
+        self.initial: Indexer | None = None
+        self._resync_cancel: threading.Event | None = None
+        self._resyncer: threading.Thread | None = None
+
+    def start_resync(
+        self, loop: Callable[[threading.Event, WatchSession], None], name: str
+    ) -> None:
+        """Run ``loop(cancel, session)`` until the round ends (once per round)."""
+        if self._resyncer is not None:
+            return
+        self._resync_cancel = threading.Event()
+        self._resyncer = threading.Thread(
+            target=loop, args=(self._resync_cancel, self.session), name=name, daemon=True
+        )
+        self._resyncer.start()
+
+    def stop_resync(self) -> None:
+        if self._resyncer is not None and self._resync_cancel is not None:
+            self._resync_cancel.set()
+            self._resyncer.join()

@@ -16,6 +16,9 @@ Example::
     with nets.watch(resource_version=net["metadata"]["resourceVersion"]) as w:
         for event in w:
             print(event.type, event.object["metadata"]["name"])
+
+``nets.metadata("Network")`` reads the same resource as metadata only
+(:class:`~kubeloop.client._typed.MetadataClient`).
 """
 
 from __future__ import annotations

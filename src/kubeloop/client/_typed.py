@@ -23,6 +23,11 @@ What a merge patch cannot do: clear a field by leaving it unset (send an
 explicit ``None`` through :meth:`TypedResourceClient.patch` with a dict), or
 keep unknown fields *inside list items* (a merge patch replaces a list
 whole).
+
+The same resource read for its metadata only, one model for every kind
+(:class:`~kubeloop.typed.PartialObjectMetadata`), is a
+:class:`MetadataClient`: ``nets.metadata()``, or
+``client.resource("apps/v1", "deployments").metadata("Deployment")``.
 """
 
 from __future__ import annotations
@@ -136,9 +141,10 @@ class TypedResourceClient(_OnResource[ResourceT]):
         :class:`kubeloop.typed.PartialObjectMetadata`)."""
         return self.raw._open_watch(options or ListOptions(**kw), self.model)
 
-    def metadata(self) -> MetadataClient:
-        """The same resource read for its metadata only (see :class:`MetadataClient`)."""
-        return MetadataClient(self.raw, self.model.KIND)
+    def metadata(self, kind: str = "") -> MetadataClient:
+        """The same resource read for its metadata only (see
+        :class:`MetadataClient`); objects say the model's kind unless given one."""
+        return MetadataClient(self.raw, kind or self.model.KIND)
 
     # -- writes --------------------------------------------------------------
     def create(

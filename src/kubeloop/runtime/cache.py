@@ -11,7 +11,15 @@ before any controller leads, for kinds that may not be served yet.
 
 Informers come from :class:`kubeloop.cache.SharedInformerFactory`, one
 factory per :class:`Scope` (namespace and selectors) and transform, so
-sources that agree on both share one informer and one watch. A kind is
+sources that agree on both share one informer and one watch.
+
+An entry registered ``metadata_only`` (what ``owns()`` registers) gets the
+kind's metadata-only informer, whose objects are
+:class:`~kubeloop.typed.PartialObjectMetadata`, unless the cache has a full
+entry of the same kind, scope and transform when it starts the entry (a
+``lister()`` or another source's, registered before): it then shares that
+full informer, so one watch serves both and a reconcile reading the kind
+through a lister sees whole objects. A kind is
 resolved (plural, scope) in a thread of its own, ``kubeloop-resolve-...``,
 that retries discovery with backoff until the kind is served: a controller
 for a CRD installed after start starts then, without a restart, and the
@@ -53,16 +61,23 @@ class CacheNotStartedError(KubeloopError):
 class CacheEntry:
     """One kind in one scope: its resolved :class:`Kind` and informer, once known."""
 
-    def __init__(self, kind: Kind, scope: Scope, transform: Transform | None) -> None:
+    def __init__(
+        self, kind: Kind, scope: Scope, transform: Transform | None, metadata_only: bool = False
+    ) -> None:
         self.requested = kind
         self.scope = scope
         self.transform = transform
-        # Written once, by the resolving thread, under the cache's lock.
+        self.metadata_only = metadata_only
+        # Written once, by the resolving thread, under the cache's lock;
+        # cached_metadata_only: whether the informer it got is metadata-only
+        # (False when it shares a full one).
         self.kind: Kind | None = kind if kind.resolved else None
         self.informer: SharedIndexInformer | None = None
+        self.cached_metadata_only = False
 
     def __str__(self) -> str:
-        return f"{self.kind or self.requested} ({self.scope})"
+        view = ", metadata only" if self.metadata_only else ""
+        return f"{self.kind or self.requested} ({self.scope}{view})"
 
     def has_synced(self) -> bool:
         informer = self.informer
@@ -108,7 +123,7 @@ class Cache:
         # Guards every field below; _changed is notified when an entry is ready.
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
-        self._entries: dict[tuple[Kind, Scope, Transform | None], CacheEntry] = {}
+        self._entries: dict[tuple[Kind, Scope, Transform | None, bool], CacheEntry] = {}
         self._factories: dict[tuple[Scope, Transform | None], SharedInformerFactory] = {}
         self._threads: list[threading.Thread] = []
         self._stop: threading.Event | None = None
@@ -116,28 +131,38 @@ class Cache:
 
     # -- registration --------------------------------------------------------
     def register(
-        self, kind: KindRef, scope: Scope | None = None, transform: Transform | None = None
+        self,
+        kind: KindRef,
+        scope: Scope | None = None,
+        transform: Transform | None = None,
+        *,
+        metadata_only: bool = False,
     ) -> CacheEntry:
         """The entry for ``kind`` in ``scope``, made on first use; one made
-        after :meth:`start` starts at once."""
+        after :meth:`start` starts at once. ``metadata_only``: see the module docs."""
         wanted = kind_of(kind)
         scope = scope or Scope()
         if scope.namespace is None and self._namespace is not None:
             scope = Scope(self._namespace, scope.label_selector, scope.field_selector)
+        key = (wanted, scope, transform, metadata_only)
         with self._lock:
-            entry = self._entries.get((wanted, scope, transform))
+            entry = self._entries.get(key)
             if entry is not None:
                 return entry
-            entry = self._entries[(wanted, scope, transform)] = CacheEntry(wanted, scope, transform)
+            entry = self._entries[key] = CacheEntry(wanted, scope, transform, metadata_only)
             stop = self._stop
         if stop is not None:
             self._start_entry(entry, stop)
         return entry
 
-    def lister(self, kind: KindRef, scope: Scope | None = None) -> Lister[Any]:
+    def lister(
+        self, kind: KindRef, scope: Scope | None = None, *, metadata_only: bool = False
+    ) -> Lister[Any]:
         """A lister over the kind's informer (registered if new). Reads
-        before the kind is resolved and started raise :class:`CacheNotStartedError`."""
-        entry = self.register(kind, scope)
+        before the kind is resolved and started raise :class:`CacheNotStartedError`.
+        ``metadata_only``: over its metadata-only informer (PartialObjectMetadata,
+        or whole objects when it shares a full informer; see the module docs)."""
+        entry = self.register(kind, scope, metadata_only=metadata_only)
         with self._lock:
             self._read_entries.setdefault(id(entry), entry)
         return Lister(cast(Indexer, _PendingIndexer(entry)), resource=entry.requested.plural)
@@ -224,8 +249,9 @@ class Cache:
 
     def _start_informer(self, entry: CacheEntry, kind: Kind, stop: threading.Event) -> None:
         factory = self._factory(entry.scope, entry.transform)
+        metadata_only = entry.metadata_only and not self._has_full_entry(entry, kind)
         if kind.model is not None:
-            informer = factory.informer_for(kind.model)
+            informer = factory.informer_for(kind.model, metadata_only=metadata_only)
         else:
             resources = self._client.resource(
                 kind.api_version,
@@ -233,7 +259,7 @@ class Cache:
                 namespace=entry.scope.namespace,
                 namespaced=kind.namespaced,
             )
-            informer = factory.informer_for(resources)
+            informer = factory.informer_for(resources, metadata_only=metadata_only)
         user = entry.transform
         if user is not None and not informer.has_started():
             informer.set_transform(lambda obj: user(strip_managed_fields(obj)))
@@ -241,8 +267,22 @@ class Cache:
         with self._lock:
             entry.kind = kind
             entry.informer = informer
+            entry.cached_metadata_only = metadata_only
             self._changed.notify_all()
-        _log.debug("informer started for %s", entry)
+        shared = " (sharing the full informer)" if entry.metadata_only and not metadata_only else ""
+        _log.debug("informer started for %s%s", entry, shared)
+
+    def _has_full_entry(self, entry: CacheEntry, kind: Kind) -> bool:
+        """Whether a full entry of ``kind`` in ``entry``'s scope and transform
+        is registered, whose informer a metadata-only ``entry`` then shares."""
+        with self._lock:
+            return any(
+                not other.metadata_only
+                and other.scope == entry.scope
+                and other.transform == entry.transform
+                and kind.same_resource(other.kind or other.requested)
+                for other in self._entries.values()
+            )
 
     def _factory(self, scope: Scope, transform: Transform | None) -> SharedInformerFactory:
         with self._lock:

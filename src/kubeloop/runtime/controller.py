@@ -131,12 +131,30 @@ class Controller(Generic[T]):
         label_selector: str | None = None,
         field_selector: str | None = None,
         transform: Callable[[Any], Any] | None = None,
+        metadata_only: bool = True,
     ) -> Controller[T]:
         """Reconcile the controller (``ownerReferences`` entry with
         ``controller: true`` of the primary's group and kind) of every
-        object of ``kind`` that changes."""
+        object of ``kind`` that changes.
+
+        The mapping reads only metadata, so by default the owned objects
+        are watched and cached as metadata alone
+        (:class:`~kubeloop.typed.PartialObjectMetadata`): no spec or status
+        in memory. When the cache has a full informer of ``kind`` (a
+        ``manager.lister(kind)`` or another controller's primary, declared
+        before the manager runs), this source shares it instead. Pass
+        ``metadata_only=False`` when ``filters`` or ``transform`` read more
+        than metadata."""
         return self._add(
-            kind, "owns", None, filters, namespace, label_selector, field_selector, transform
+            kind,
+            "owns",
+            None,
+            filters,
+            namespace,
+            label_selector,
+            field_selector,
+            transform,
+            metadata_only=metadata_only,
         )
 
     def watches(
@@ -166,11 +184,14 @@ class Controller(Generic[T]):
         label_selector: str | None,
         field_selector: str | None,
         transform: Callable[[Any], Any] | None,
+        *,
+        metadata_only: bool = False,
     ) -> Controller[T]:
         if self._cache is not None:
             raise RuntimeError(f"{self.name}: add sources before the controller joins a manager")
         scope = _scope(namespace, label_selector, field_selector)
-        source = Source(kind_of(kind), role, normalize_filters(filters), scope, transform, mapper)
+        filters_ = normalize_filters(filters)
+        source = Source(kind_of(kind), role, filters_, scope, transform, mapper, metadata_only)
         self.sources.append(source)
         return self
 
@@ -189,7 +210,10 @@ class Controller(Generic[T]):
         if self._cache is not None:
             raise RuntimeError(f"{self.name}: already bound to a manager")
         self._cache = cache
-        self._entries = [cache.register(s.kind, s.scope, s.transform) for s in self.sources]
+        self._entries = [
+            cache.register(s.kind, s.scope, s.transform, metadata_only=s.metadata_only)
+            for s in self.sources
+        ]
         queue: RateLimitingQueue[str] = RateLimitingQueue(
             self.rate_limiter, self.name, metrics_provider=metrics_provider, clock=clock
         )

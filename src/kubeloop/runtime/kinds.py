@@ -56,6 +56,15 @@ class Kind:
     def resolved(self) -> bool:
         return bool(self.kind and self.plural and self.namespaced is not None)
 
+    def same_resource(self, other: Kind) -> bool:
+        """Whether both name one resource: one apiVersion, and the same
+        plural, or (when either lacks one, not resolved yet) the same kind."""
+        if self.api_version != other.api_version:
+            return False
+        if self.plural and other.plural:
+            return self.plural == other.plural
+        return bool(self.kind) and self.kind == other.kind
+
     def __str__(self) -> str:
         name = self.kind or self.plural
         return f"{self.api_version}, Kind={name}" if self.api_version else name

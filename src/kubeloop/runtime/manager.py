@@ -129,7 +129,7 @@ class Manager:
         self.leader_election = leader_election
         self.cache = Cache(client, namespace=namespace, resync_period=resync_period)
         events_client = client.with_rate_limiter(self.config.qps, self.config.burst)
-        self.recorder = EventRecorder(events_client, component=name)
+        self.recorder = EventRecorder(events_client, component=name, registry=registry)
         self.server: MetricsServer | None = None
         if metrics_bind_address not in (None, "", "0"):
             self.server = MetricsServer(metrics_bind_address, registry)

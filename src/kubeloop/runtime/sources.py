@@ -63,7 +63,10 @@ class Scope:
 
 @dataclass(frozen=True)
 class Source:
-    """One watched kind of one controller."""
+    """One watched kind of one controller. ``metadata_only``: its informer
+    may cache the objects' metadata alone (``owns``: the mapping reads only
+    ``ownerReferences``); the cache shares a full informer of the kind
+    instead when it has one."""
 
     kind: Kind
     role: Role
@@ -71,6 +74,7 @@ class Source:
     scope: Scope = Scope()
     transform: Callable[[Any], Any] | None = None
     mapper: Mapper | None = None
+    metadata_only: bool = False
 
 
 def owner_key(obj: Any, owner: Kind) -> str | None:

@@ -35,6 +35,8 @@ EXPECTED_RULES = {
     ("networks.samplecrd.k8s.io/status", "patch"),
     ("deployments.apps", "list"),
     ("deployments.apps", "watch"),
+    ("events.events.k8s.io", "create"),
+    ("events.events.k8s.io", "patch"),
     ("events", "create"),
     ("events", "patch"),
     ("leases.coordination.k8s.io", "create"),
@@ -145,8 +147,9 @@ def test_the_controller_runs_in_cluster_with_its_service_account(
         mark = proc.mark()
         nets.delete("n1")
         proc.wait_for(lambda line: f"Deleting network {namespace}/n1" in line, mark)
-        events = client.resource("v1", "events", namespace=namespace).list_all()
-        assert any(e["reason"] == "Created" for e in events.items)
+        events = client.resource("events.k8s.io/v1", "events", namespace=namespace).list_all()
+        created = [e for e in events.items if e["reason"] == "Created"]
+        assert created and created[0]["reportingController"] == "network-controller"
         assert proc.terminate() == 0
     finally:
         proc.kill()

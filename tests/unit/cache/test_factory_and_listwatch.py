@@ -17,6 +17,7 @@ from kubeloop.cache import (
 from kubeloop.cache.testing import FakeControllerSource, FakeWatchStream
 from kubeloop.client.types import ListOptions, ListPage
 from kubeloop.errors import NotFound
+from kubeloop.typed import ObjectMeta, PartialObjectMetadata
 
 from .helpers import WAIT, FakeBackoff, Recorder, pod
 
@@ -30,6 +31,7 @@ class FakeResourceClient:
         self.namespace = namespace
         self.source = FakeControllerSource()
         self.options: list[ListOptions] = []
+        self.views: dict[str, FakeResourceClient] = {}  # kind -> metadata view
 
     def list_page(self, options: ListOptions) -> ListPage:
         self.options.append(options)
@@ -39,10 +41,25 @@ class FakeResourceClient:
         self.options.append(options)
         return self.source.watch(options)
 
+    def metadata(self, kind: str = "") -> FakeResourceClient:
+        """The metadata view: a source of its own (of PartialObjectMetadata)."""
+        if kind not in self.views:
+            self.views[kind] = FakeResourceClient(self.api_version, self.plural, self.namespace)
+        return self.views[kind]
+
+
+class APIResourceStub:
+    def __init__(self, name: str, kind: str) -> None:
+        self.name, self.kind = name, kind
+
 
 class FakeClient:
     def __init__(self) -> None:
         self.resources: dict[tuple[str, str, str | None], FakeResourceClient] = {}
+
+    def resource_for(self, api_version: str, kind_or_plural: str) -> APIResourceStub:
+        kinds = {"deployments": "Deployment", "pods": "Pod"}
+        return APIResourceStub(kind_or_plural, kinds.get(kind_or_plural, ""))
 
     def resource(
         self, api_version: str, plural: str, *, namespace: str | None = None
@@ -180,3 +197,48 @@ def test_wait_for_cache_sync_returns_false_on_stop() -> None:
     stop.set()
     assert wait_for_cache_sync(stop, lambda: False) is False
     assert wait_for_cache_sync(stop, lambda: True) is True
+
+
+def test_a_full_and_a_metadata_only_informer_of_one_resource_coexist() -> None:
+    client = FakeClient()
+    factory = SharedInformerFactory(client, 0.0, namespace="prod", reflector_options=fast())
+    full = factory.informer_for("apps/v1", "deployments")
+    metadata = factory.informer_for("apps/v1", "deployments", metadata_only=True)
+    assert metadata is not full
+    assert factory.informer_for(("apps/v1", "deployments"), metadata_only=True) is metadata
+    assert factory.informer_for("apps/v1", "deployments") is full
+    assert NAMESPACE_INDEX in metadata.get_indexer().get_indexers()
+    rc = client.resources[("apps/v1", "deployments", "prod")]
+    assert set(rc.views) == {"Deployment"}  # the kind, from discovery, for its objects to say
+    rc.source.add({"metadata": {"name": "web", "namespace": "prod"}, "spec": {"replicas": 1}})
+    meta = ObjectMeta(name="web", namespace="prod", managed_fields=[])
+    rc.views["Deployment"].source.add(PartialObjectMetadata(kind="Deployment", metadata=meta))
+    stop = threading.Event()
+    try:
+        factory.start(stop)
+        assert factory.wait_for_cache_sync(stop) == {
+            ("apps/v1", "deployments"): True,
+            ("apps/v1", "deployments", "metadata"): True,
+        }
+        names = {t.name for t in threading.enumerate()}
+        assert "kubeloop-informer-apps/v1/deployments/metadata" in names
+        lister = factory.lister_for("apps/v1", "deployments", metadata_only=True)
+        got = lister.namespaced("prod").get("web")
+        assert isinstance(got, PartialObjectMetadata) and got.metadata.managed_fields is None
+        assert [o.metadata.name for o in lister.namespaced("prod").list()] == ["web"]
+        assert factory.lister_for("apps/v1", "deployments").namespaced("prod").get("web")["spec"]
+        with pytest.raises(NotFound, match='deployments "nope" not found'):
+            lister.namespaced("prod").get("nope")
+    finally:
+        stop.set()
+        factory.shutdown(WAIT)
+
+
+def test_metadata_only_needs_a_resource_client_with_a_metadata_view() -> None:
+    factory = SharedInformerFactory(FakeClient(), 0.0)
+
+    class NoView:
+        api_version, plural, namespace = "v1", "pods", None
+
+    with pytest.raises(TypeError, match="no metadata"):
+        factory.informer_for(NoView(), metadata_only=True)  # type: ignore[arg-type]

@@ -19,6 +19,7 @@ from kubeloop.cache import (
     VeryShortWatchError,
     meta_namespace_key_func,
 )
+from kubeloop.cache.reflector_state import Listed, Progress, Stopped
 from kubeloop.cache.testing import FakeWatchStream
 from kubeloop.client.types import EventType, ListOptions, ListPage, WatchEvent
 from kubeloop.clock import FakeClock
@@ -216,18 +217,12 @@ def test_watch_handler() -> None:
     assert r.last_sync_resource_version() == "32"
 
 
-def _session() -> Any:
-    from kubeloop.cache._watch import WatchSession
-
-    return WatchSession()
-
-
 def test_stop_watch_when_stopped() -> None:
-    # TestReflectorStopWatch
+    # TestReflectorStopWatch: about to watch (listed) with stop set: no watch.
     stop = threading.Event()
     stop.set()
     r = Reflector(ListWatch(never_list, never_watch), store(), options=opts())
-    r._watch(None, stop, _session())
+    assert isinstance(r._run_round(Listed(Progress("1")), stop), Stopped)
 
 
 @pytest.mark.parametrize("use_watch_list", [False, True])
