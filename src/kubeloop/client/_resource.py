@@ -26,16 +26,21 @@ from __future__ import annotations
 import builtins
 import dataclasses
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 from urllib.parse import quote
 
 from kubeloop.client._codec import decode_json, decode_list, encode_json
 from kubeloop.client._config import Config
 from kubeloop.client._watch import Watch
-from kubeloop.client.types import DEFAULT_PAGE_SIZE, ListOptions, ListPage
-
-if TYPE_CHECKING:
-    from kubeloop.client._typed import MetadataClient
+from kubeloop.client.types import DEFAULT_PAGE_SIZE, EventType, ListOptions, ListPage, WatchEvent
+from kubeloop.errors import DecodeError
+from kubeloop.typed import (
+    PARTIAL_KIND,
+    PartialObjectMetadata,
+    check_partial,
+    decode_partial,
+    decode_partial_list,
+)
 
 
 class Requester(Protocol):
@@ -284,8 +289,6 @@ class ResourceClient(Pages[Any]):
         ``"Deployment"``) is then set on each object with this client's
         apiVersion, so it says what it is; without one the objects say
         ``meta.k8s.io/v1, PartialObjectMetadata``."""
-        from kubeloop.client._typed import MetadataClient  # it builds on this module
-
         return MetadataClient(self, kind)
 
     # -- writes --------------------------------------------------------------
@@ -453,3 +456,152 @@ class ResourceClient(Pages[Any]):
             field_manager=field_manager,
             force=force,
         )
+
+
+#: client-go's Accept headers for metadata (less protobuf): the metadata as
+#: asked, else plain JSON, the full object, from a server that cannot.
+METADATA_ACCEPT = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
+METADATA_LIST_ACCEPT = (
+    "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+)
+
+
+class _OnResource(Pages[M]):
+    """What the typed and metadata clients share: the dict client under
+    them (``raw``), and what it names."""
+
+    raw: ResourceClient
+
+    @property
+    def api_version(self) -> str:
+        return self.raw.api_version
+
+    @property
+    def plural(self) -> str:
+        return self.raw.plural
+
+    @property
+    def namespace(self) -> str | None:
+        return self.raw.namespace
+
+
+class MetadataClient(_OnResource[PartialObjectMetadata]):
+    """One resource read for its metadata only (client-go's metadata client).
+
+    Example::
+
+        deployments = client.resource("apps/v1", "deployments", namespace="prod")
+        metadata = deployments.metadata("Deployment")
+        for d in metadata.list_items(label_selector="app=web"):
+            print(d.metadata.name, d.metadata.owner_references)
+
+    Objects are :class:`~kubeloop.typed.PartialObjectMetadata`, asked for by
+    content negotiation (``as=PartialObjectMetadata;g=meta.k8s.io;v=v1``,
+    ``...List`` for a LIST), so no spec or status crosses the wire. With a
+    ``kind`` each says the resource's apiVersion and that kind (what a
+    reader, or an ownerReference made from it, needs); an object a server
+    sent whole, for want of the transformation, keeps its own. What is
+    neither metadata nor an object raises :class:`~kubeloop.errors.DecodeError`
+    (see :mod:`kubeloop.typed._metadata`).
+
+    Writes: ``patch`` (labels, annotations, finalizers, ownerReferences)
+    and ``delete``, as in client-go; anything else goes through ``raw``.
+    """
+
+    def __init__(self, raw: ResourceClient, kind: str = "") -> None:
+        self.raw = raw
+        self.kind = kind
+
+    def __repr__(self) -> str:
+        return f"MetadataClient({self.api_version}, {self.plural}, namespace={self.namespace!r})"
+
+    def with_namespace(self, namespace: str | None) -> MetadataClient:
+        return MetadataClient(self.raw.with_namespace(namespace), self.kind)
+
+    def _typed(self, obj: PartialObjectMetadata) -> PartialObjectMetadata:
+        """``obj`` saying the resource's apiVersion and kind, when it said
+        only PartialObjectMetadata and the kind is known (shared strings)."""
+        if self.kind and obj.kind == PARTIAL_KIND:
+            obj.api_version, obj.kind = self.raw.api_version, self.kind
+        return obj
+
+    def _request(self, method: str, path: str, **kw: Any) -> PartialObjectMetadata:
+        data = self.raw.client.request_bytes(method, path, accept=METADATA_ACCEPT, **kw)
+        return self._typed(decode_partial(data, f"{method} {path}"))
+
+    def get(
+        self, name: str, *, namespace: str | None = None, timeout: float | None = None
+    ) -> PartialObjectMetadata:
+        return self._request(
+            "GET", self.raw.object_path(name, self.raw._ns(namespace)), timeout=timeout
+        )
+
+    def list_page(self, options: ListOptions | None = None, **kw: Any) -> ListPage:
+        """One LIST request; ``items`` are :class:`PartialObjectMetadata`."""
+        data, what = self.raw._list_bytes(options or ListOptions(**kw), METADATA_LIST_ACCEPT)
+        lst = decode_partial_list(data, what)
+        items = [self._typed(item) for item in lst.items or ()]
+        meta = lst.metadata
+        return ListPage(items, meta.resource_version, meta.continue_, meta.remaining_item_count)
+
+    def watch(self, options: ListOptions | None = None, **kw: Any) -> MetadataWatch:
+        """A watch whose event objects are :class:`PartialObjectMetadata`."""
+        watch = self.raw._open_watch(
+            options or ListOptions(**kw), PartialObjectMetadata, METADATA_ACCEPT
+        )
+        return MetadataWatch(watch, self)
+
+    def patch(
+        self,
+        name: str,
+        patch: Any,
+        *,
+        patch_type: PatchType = "merge",
+        namespace: str | None = None,
+        field_manager: str | None = None,
+        force: bool | None = None,
+        dry_run: bool = False,
+    ) -> PartialObjectMetadata:
+        """Patch the object (a dict or bytes); the answer is its metadata."""
+        params, content_type = self.raw._patch_params(patch_type, field_manager, force, dry_run)
+        return self._request(
+            "PATCH",
+            self.raw.object_path(name, self.raw._ns(namespace)),
+            body=patch if isinstance(patch, bytes) else encode_json(patch),
+            params=params,
+            content_type=content_type,
+        )
+
+    def delete(self, name: str, **kw: Any) -> Any:
+        """DELETE, as :meth:`ResourceClient.delete` (same keyword arguments)."""
+        return self.raw.delete(name, **kw)
+
+
+class MetadataWatch:
+    """A :class:`MetadataClient` watch: each event's object checked (see
+    :func:`kubeloop.typed.check_partial`) and typed as the client's kind."""
+
+    def __init__(self, watch: Watch, client: MetadataClient) -> None:
+        self._watch = watch
+        self._client = client
+
+    def __iter__(self) -> Iterator[WatchEvent]:
+        what = f"watch {self._client.plural}"
+        for event in self._watch:
+            if event.type != EventType.BOOKMARK:
+                try:
+                    check_partial(event.object, what)
+                except DecodeError:
+                    self._watch.stop()
+                    raise
+                self._client._typed(event.object)
+            yield event
+
+    def stop(self) -> None:
+        self._watch.stop()
+
+    def __enter__(self) -> MetadataWatch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

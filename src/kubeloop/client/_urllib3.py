@@ -102,7 +102,7 @@ def _failure(err: Exception, what: str) -> Exception:
 class Urllib3Response:
     """A :class:`~kubeloop.client._transport.Response` over urllib3's."""
 
-    __slots__ = ("_deadline", "_failed", "_fresh", "_raw", "_what")
+    __slots__ = ("_deadline", "_failed", "_on_close", "_raw", "_what")
 
     def __init__(
         self,
@@ -111,13 +111,13 @@ class Urllib3Response:
         deadline: float | None,
         failed: Callable[[Exception, str], Exception],
         *,
-        fresh_each_time: bool = False,
+        on_close: Callable[[], None] | None = None,
     ) -> None:
         self._raw = raw
         self._what = what
         self._deadline = deadline  # monotonic time, or None
         self._failed = failed  # maps a urllib3 error to the seam's
-        self._fresh = fresh_each_time  # close the connection when done
+        self._on_close = on_close
 
     @property
     def status(self) -> int:
@@ -167,12 +167,11 @@ class Urllib3Response:
 
     def close(self) -> None:
         raw = self._raw
-        if self._fresh or not raw.closed:
+        if not raw.closed:
             raw.close()
-            connection = raw.connection
-            if self._fresh and connection is not None:
-                connection.close()
         raw.release_conn()
+        if self._on_close is not None:
+            self._on_close()
 
     def abort(self) -> None:
         # Released already, or never connected: then nothing is blocked.
@@ -213,6 +212,10 @@ class Urllib3Transport:
             if config.tls_server_name:
                 kwargs["server_hostname"] = config.tls_server_name
         self._managers: list[urllib3.PoolManager] = []
+        # An http:// server behind an HTTP proxy is asked in absolute form
+        # (GET http://server/path) through the manager; an https:// one
+        # through a CONNECT tunnel, which its pool opens.
+        self._forward: urllib3.PoolManager | None = None
         self._pool = self._new_pool(config, kwargs)
         self._watch_pool = self._new_pool(config, kwargs)
 
@@ -222,6 +225,8 @@ class Urllib3Transport:
             manager = _proxy_manager(config, kwargs)
             self._managers.append(manager)
             pool = manager.connection_from_url(config.host)
+            if url.scheme == "http" and isinstance(manager, urllib3.ProxyManager):
+                self._forward = manager
         else:
             port = url.port or (443 if url.scheme == "https" else 80)
             https = url.scheme == "https"
@@ -249,52 +254,60 @@ class Urllib3Transport:
         if deadline is not None and not stream:
             ends = time.monotonic() + deadline
             read_timeout = deadline if read_timeout is None else min(read_timeout, deadline)
-        pool = self._watch_pool if stream else self._pool
+        all_headers = dict(headers)
+        if stream:
+            # A watch's connection is its own: the server closes it when the
+            # stream ends, so the next watch never inherits it.
+            all_headers["Connection"] = "close"
+        options: dict[str, Any] = {
+            "body": body,
+            "headers": all_headers,
+            "timeout": urllib3.Timeout(connect=connect_timeout, read=read_timeout),
+            "retries": False,
+            "redirect": False,
+            "preload_content": False,
+            "decode_content": True,
+        }
         try:
-            raw = pool.urlopen(
-                method,
-                self._prefix + target,
-                body=body,
-                headers=dict(headers),
-                timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
-                retries=False,
-                redirect=False,
-                preload_content=False,
-                decode_content=True,
-                assert_same_host=False,
-            )
+            if self._forward is not None:
+                raw = self._forward.urlopen(method, self._host + target, **options)
+            else:
+                pool = self._watch_pool if stream else self._pool
+                raw = pool.urlopen(method, self._prefix + target, assert_same_host=False, **options)
         except (u3.HTTPError, http.client.HTTPException, OSError) as err:
             raise self._failed(err, what) from err
-        return Urllib3Response(raw, what, ends, self._failed, fresh_each_time=stream)
+        on_close = (lambda: _close_idle(self._watch_pool)) if stream else None
+        return Urllib3Response(raw, what, ends, self._failed, on_close=on_close)
 
     def _failed(self, err: Exception, what: str) -> Exception:
         failure = _failure(err, what)
         if isinstance(failure, ExchangeFailure) and failure.timed_out:
-            self._close_idle()
+            _close_idle(self._pool)
         return failure
-
-    def _close_idle(self) -> None:
-        """Close the idle request connections (leaving the pool's size as it
-        is): those in use finish or time out on their own."""
-        idle = self._pool.pool
-        if idle is None:
-            return
-        taken = []
-        while True:
-            try:
-                taken.append(idle.get(block=False))
-            except queue.Empty:
-                break
-        for conn in taken:
-            if conn is not None:
-                conn.close()
-            idle.put(None)  # an empty slot: the next get opens a connection
 
     def close(self) -> None:
         for manager in self._managers:
             manager.clear()
         self._pool.close()
         self._watch_pool.close()
+
+
+def _close_idle(pool: urllib3.HTTPConnectionPool) -> None:
+    """Close ``pool``'s idle connections (leaving its size as it is): those
+    in use finish or time out on their own."""
+    idle = pool.pool
+    if idle is None:
+        return
+    taken = []
+    while True:
+        try:
+            taken.append(idle.get(block=False))
+        except queue.Empty:
+            break
+    for conn in taken:
+        if conn is not None:
+            conn.close()
+        idle.put(None)  # an empty slot: the next get opens a connection
 
 
 def _proxy_manager(config: Config, kwargs: dict[str, Any]) -> urllib3.PoolManager:

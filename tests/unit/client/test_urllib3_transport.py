@@ -9,9 +9,9 @@ with a path prefix, proxies, and the configurations it refuses.
 No sleeps stand in for synchronisation: servers and tests wait on Events;
 every server thread is joined when its test ends (tests/conftest.py checks).
 
-Two tests are ``xfail(strict=True)``: they state what the transport
-promises and does not do yet (a stream read to its end leaves its connection
-in the pool; an http:// server behind an HTTP proxy is never reached).
+Two of these found bugs that are fixed since: a stream read to its end left
+its connection in the pool for the next watch, and an http:// server behind
+an HTTP proxy was never reached.
 """
 
 from __future__ import annotations
@@ -691,12 +691,6 @@ def test_a_stream_closed_before_its_end_closes_its_connection_and_the_next_opens
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a streamed response read to its end is released by urllib3 itself into "
-    "the watch pool as an idle keep-alive connection (raw.connection is None by the time "
-    "Urllib3Response.close() runs, so it closes nothing), and the next stream reuses it",
-)
 @pytest.mark.parametrize("chunked", [True, False], ids=["chunked", "content-length"])
 def test_a_stream_read_to_its_end_closes_its_connection_and_the_next_opens_a_new_one(
     serve: Callable[..., Server], transport: Callable[..., Urllib3Transport], chunked: bool
@@ -936,13 +930,6 @@ def forward_proxy(conn: Conn) -> None:
             conn.send(data)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: for an http:// server behind an HTTP proxy, Urllib3Transport sends the "
-    "request on the pool ProxyManager.connection_from_url returns (a pool to the proxy "
-    "itself) with the origin-form target, so the proxy gets GET /prefix/api?x=1 with "
-    "Host: <the proxy> instead of GET http://<server>/prefix/api?x=1",
-)
 def test_a_request_to_an_http_server_goes_through_an_http_proxy(
     serve: Callable[..., Server], transport: Callable[..., Urllib3Transport]
 ) -> None:
