@@ -1,4 +1,4 @@
-"""The informer machinery: reflector, DeltaFIFO, indexer, shared informers,
+"""The informer machinery: reflector, FIFOs, indexer, shared informers,
 listers and the informer factory, with client-go's semantics.
 
 ::
@@ -10,9 +10,20 @@ listers and the informer factory, with client-go's semantics.
     factory.wait_for_cache_sync(stop)
     factory.lister_for("v1", "pods").namespaced("default").get("web-0")
 
-One event's way: watch stream -> :class:`Reflector` -> :class:`DeltaFIFO` ->
+One event's way: watch stream -> :class:`Reflector` -> :class:`RealFIFO` ->
 the informer's delta handler -> :class:`Indexer` (the cache) and each
 handler's own buffer -> handler.
+
+Which queue: informers use a :class:`RealFIFO`, as client-go does since 1.36
+(InOrderInformers GA): one flat list of deltas, so handlers get events in the
+order the server sent them, never merged per key. By default it is atomic (a
+relist is one delta, applied to the cache in one step, its deletions worked
+out against the cache when it is reached), popped in batches of distinct keys
+(each batch written to the cache before any handler hears of it), and
+unlocked while the informer notifies (the reflector never waits for
+handlers' buffers). :class:`DeltaFIFO`, which hands out all pending changes of
+one key together, stays selectable with
+``SharedIndexInformer(queue_options=InformerQueueOptions(in_order=False))``.
 """
 
 from kubeloop.cache.accessor import (
@@ -26,7 +37,14 @@ from kubeloop.cache.accessor import (
     get_uid,
 )
 from kubeloop.cache.backoff import BackoffManager, ExponentialBackoffManager
-from kubeloop.cache.controller import Config, Controller, process_deltas
+from kubeloop.cache.controller import (
+    BatchProcessError,
+    Config,
+    Controller,
+    InformerQueueOptions,
+    process_deltas,
+    process_deltas_in_batch,
+)
 from kubeloop.cache.delta_fifo import (
     Delta,
     DeltaFIFO,
@@ -71,6 +89,13 @@ from kubeloop.cache.labels import Selector, SelectorParseError, parse_selector
 from kubeloop.cache.lister import Lister, NamespaceLister
 from kubeloop.cache.listwatch import ListerWatcher, ListWatch, TweakListOptionsFunc
 from kubeloop.cache.prometheus_informer_metrics import PrometheusInformerMetricsProvider
+from kubeloop.cache.real_fifo import (
+    BookmarkInfo,
+    ProcessBatchFunc,
+    RealFIFO,
+    ReplacedAllInfo,
+    SyncAllInfo,
+)
 from kubeloop.cache.reflector import (
     Reflector,
     ReflectorOptions,
@@ -80,13 +105,15 @@ from kubeloop.cache.reflector import (
 )
 from kubeloop.cache.shared_informer import InformerStateError, SharedIndexInformer
 from kubeloop.cache.stop import on_stop
-from kubeloop.cache.store import KeyListerGetter, Store
+from kubeloop.cache.store import KeyListerGetter, Queue, QueueWithBatch, ReflectorStore, Store
 from kubeloop.cache.transforms import strip_managed_fields
 from kubeloop.cache.wait import wait_for_cache_sync
 
 __all__ = [
     "NAMESPACE_INDEX",
     "BackoffManager",
+    "BatchProcessError",
+    "BookmarkInfo",
     "Config",
     "Controller",
     "DeletedFinalStateUnknown",
@@ -103,6 +130,7 @@ __all__ = [
     "Indexers",
     "InformerMetricsProvider",
     "InformerNameAndResource",
+    "InformerQueueOptions",
     "InformerStateError",
     "KeyFunc",
     "KeyFuncError",
@@ -114,9 +142,15 @@ __all__ = [
     "NamespaceLister",
     "NoopInformerMetricsProvider",
     "PopProcessFunc",
+    "ProcessBatchFunc",
     "PrometheusInformerMetricsProvider",
+    "Queue",
+    "QueueWithBatch",
+    "RealFIFO",
     "Reflector",
     "ReflectorOptions",
+    "ReflectorStore",
+    "ReplacedAllInfo",
     "ResourceEventHandler",
     "ResourceEventHandlerDetailedFuncs",
     "ResourceEventHandlerFuncs",
@@ -126,6 +160,7 @@ __all__ = [
     "SharedIndexInformer",
     "SharedInformerFactory",
     "Store",
+    "SyncAllInfo",
     "TransformFunc",
     "TweakListOptionsFunc",
     "VeryShortWatchError",
@@ -145,6 +180,7 @@ __all__ = [
     "on_stop",
     "parse_selector",
     "process_deltas",
+    "process_deltas_in_batch",
     "set_informer_metrics_provider",
     "split_meta_namespace_key",
     "strip_managed_fields",

@@ -1,4 +1,11 @@
-"""DeltaFIFO: the queue between a reflector and an informer's cache.
+"""DeltaFIFO: the per-key, compressing queue between a reflector and a cache.
+
+Informers queue through :class:`~kubeloop.cache.real_fifo.RealFIFO` by
+default (client-go's InOrderInformers); DeltaFIFO stays selectable
+(``SharedIndexInformer(queue_options=InformerQueueOptions(in_order=False))``)
+for consumers that want every pending change of one key handed over together.
+This module also holds the vocabulary both queues share: :class:`DeltaType`,
+:class:`Delta`, :func:`key_of`.
 
 It keeps, per object key, the list of changes ("deltas") seen since the key
 was last popped, and hands keys out in the order they were first queued, each
@@ -29,7 +36,7 @@ import builtins
 import enum
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sized
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +54,8 @@ __all__ = [
     "FIFOClosedError",
     "PopProcessFunc",
     "TransformFunc",
+    "key_of",
+    "wait_until_queued",
 ]
 
 
@@ -61,6 +70,15 @@ class DeltaType(enum.StrEnum):
     REPLACED = "Replaced"
     #: A periodic resync re-delivered a known object unchanged.
     SYNC = "Sync"
+    #: A whole relist in one delta (an atomic RealFIFO's ``replace``): its
+    #: object is a ReplacedAllInfo, and the consumer works out the deletions.
+    REPLACED_ALL = "ReplacedAll"
+    #: Every cached object is to be re-delivered (an atomic RealFIFO's
+    #: ``resync``): its object is a SyncAllInfo.
+    SYNC_ALL = "SyncAll"
+    #: The server vouched for a resourceVersion (a RealFIFO's ``bookmark``):
+    #: its object is a BookmarkInfo.
+    BOOKMARK = "Bookmark"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +102,48 @@ TransformFunc = Callable[[Any], Any]
 
 class FIFOClosedError(KubeloopError):
     """``pop`` was called on (or was waiting in) a closed, empty queue."""
+
+
+def key_of(key_func: KeyFunc, obj: Any) -> str:
+    """The key of an object, a tombstone, a Delta or a Deltas list (its newest).
+
+    Both FIFOs name what they hold this way, so a consumer can ask for the key
+    of whatever ``pop`` gave it::
+
+        >>> key_of(meta_namespace_key_func, [Delta(DeltaType.ADDED, {"metadata": {"name": "a"}})])
+        'a'
+    """
+    if type(obj) is list:
+        if not obj:
+            raise ValueError("0 length Deltas object; can't get key")
+        obj = obj[-1]
+    if type(obj) is Delta:
+        obj = obj.object
+    if type(obj) is DeletedFinalStateUnknown:
+        return obj.key
+    return key_func(obj)
+
+
+def wait_until_queued(
+    cond: threading.Condition,
+    queued: Sized,
+    is_closed: Callable[[], bool],
+    timeout: float | None,
+    name: str,
+) -> None:
+    """Wait, holding ``cond``, until ``queued`` is not empty.
+
+    A closed queue still hands out what it holds (a consumer drains it), so
+    closing only ends the wait once nothing is left: FIFOClosedError then.
+    TimeoutError when ``timeout`` passes with nothing queued.
+    """
+    while not queued:
+        if is_closed():
+            raise FIFOClosedError(f"{name}: manipulating with closed queue")
+        if not cond.wait(timeout) and not queued:
+            if is_closed():
+                continue
+            raise TimeoutError(f"{name}.pop: nothing queued")
 
 
 def _is_deletion_dup(newer: Delta, older: Delta) -> Delta | None:
@@ -232,13 +292,7 @@ class DeltaFIFO:
         TimeoutError when ``timeout`` passes with nothing to pop.
         """
         with self._cond:
-            while not self._queue:
-                if self._closed:
-                    raise FIFOClosedError("DeltaFIFO: manipulating with closed queue")
-                if not self._cond.wait(timeout) and not self._queue:
-                    if self._closed:
-                        continue
-                    raise TimeoutError("DeltaFIFO.pop: nothing queued")
+            wait_until_queued(self._cond, self._queue, lambda: self._closed, timeout, "DeltaFIFO")
             is_in_initial_list = not self._has_synced_locked()
             key = self._queue.popleft()
             if self._initial_population_count > 0:
@@ -291,13 +345,7 @@ class DeltaFIFO:
 
     def key_of(self, obj: Any) -> str:
         """The key of an object, of a tombstone, or of a Deltas list."""
-        if type(obj) is list:
-            if not obj:
-                raise ValueError("0 length Deltas object; can't get key")
-            obj = obj[-1].object
-        if type(obj) is DeletedFinalStateUnknown:
-            return obj.key
-        return self._key_func(obj)
+        return key_of(self._key_func, obj)
 
     # -- internals ----------------------------------------------------------
 

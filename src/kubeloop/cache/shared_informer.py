@@ -8,6 +8,14 @@
     threading.Thread(target=informer.run, args=(stop,), daemon=True).start()
     wait_for_cache_sync(stop, informer.has_synced)
 
+The informer queues through a :class:`~kubeloop.cache.real_fifo.RealFIFO`
+by default, as client-go 1.36 does (see :class:`InformerQueueOptions`): watch
+events reach handlers in the order they arrived, a relist is applied to the
+cache at once (handlers then hear of its deletions first, then of what it
+listed), and deltas of distinct keys are applied in batches, the whole batch
+written to the indexer before its first notification. ``queue_options=
+InformerQueueOptions(in_order=False)`` brings back the DeltaFIFO.
+
 How a delta becomes an event: Sync, Replaced, Added and Updated deltas
 update the indexer and become ``on_update(old, new)`` when the key was cached,
 ``on_add(obj, is_in_initial_list)`` otherwise; Deleted deltas remove the key
@@ -32,8 +40,15 @@ from kubeloop.cache._processor import (
     determine_resync_period,
 )
 from kubeloop.cache.accessor import get_resource_version
-from kubeloop.cache.controller import Config, Controller, process_deltas
-from kubeloop.cache.delta_fifo import DeltaFIFO, Deltas, TransformFunc
+from kubeloop.cache.controller import (
+    Config,
+    Controller,
+    InformerQueueOptions,
+    new_queue_fifo,
+    process_deltas,
+    process_deltas_in_batch,
+)
+from kubeloop.cache.delta_fifo import Delta, Deltas, TransformFunc
 from kubeloop.cache.handlers import ResourceEventHandler, ResourceEventHandlerRegistration
 from kubeloop.cache.index import Indexers
 from kubeloop.cache.indexer import Indexer
@@ -68,7 +83,8 @@ class SharedIndexInformer:
     ``resync_period`` is both the default handler resync period and how often
     the reflector checks whether any handler is due (handlers added before
     start with a shorter period lower the latter). ``clock`` decides when a
-    handler's resync is due; ``reflector_options`` tunes the reflector.
+    handler's resync is due; ``reflector_options`` tunes the reflector;
+    ``queue_options`` picks the queue (a batching, atomic RealFIFO by default).
     """
 
     def __init__(
@@ -81,8 +97,10 @@ class SharedIndexInformer:
         clock: Clock = REAL_CLOCK,
         identifier: InformerNameAndResource | None = None,
         metrics_provider: InformerMetricsProvider | None = None,
+        queue_options: InformerQueueOptions | None = None,
     ) -> None:
         self._list_watch = list_watch
+        self._queue_options = queue_options or InformerQueueOptions()
         self._indexer = Indexer(
             deletion_handling_meta_namespace_key_func,
             indexers,
@@ -203,14 +221,16 @@ class SharedIndexInformer:
             # The reflector, not the queue, applies the transform: as each
             # object arrives, so that what it drops never piles up over a
             # whole initial list (see kubeloop.cache.reflector).
-            fifo = DeltaFIFO(
-                known_objects=self._indexer, metrics=self._fifo_metrics, clock=self._clock
+            fifo = new_queue_fifo(
+                self._queue_options, self._indexer, self._fifo_metrics, self._clock
             )
+            batch = self._handle_batch_deltas if self._queue_options.batch_process else None
             self._controller = Controller(
                 Config(
                     queue=fifo,
                     list_watch=self._list_watch,
                     process=self._handle_deltas,
+                    process_batch=batch,
                     full_resync_period=self._resync_check_period,
                     should_resync=self._processor.should_resync,
                     watch_error_handler=self._watch_error_handler,
@@ -255,11 +275,17 @@ class SharedIndexInformer:
     def get_indexer(self) -> Indexer:
         return self._indexer
 
-    # -- delta handling (runs in DeltaFIFO.pop, under its lock) ---------------
+    # -- delta handling (runs in the queue's pop) ------------------------------
+    # A DeltaFIFO, or a RealFIFO without unlock_while_processing, holds its
+    # lock meanwhile; an unlocking RealFIFO lets the reflector queue on.
 
     def _handle_deltas(self, deltas: Deltas, is_in_initial_list: bool) -> None:
         with self._block_deltas:
             process_deltas(self, self._indexer, deltas, is_in_initial_list)
+
+    def _handle_batch_deltas(self, deltas: list[Delta], is_in_initial_list: bool) -> None:
+        with self._block_deltas:
+            process_deltas_in_batch(self, self._indexer, deltas, is_in_initial_list)
 
     def on_add(self, obj: Any, is_in_initial_list: bool) -> None:
         self._processor.distribute((ADD, obj, is_in_initial_list), False)

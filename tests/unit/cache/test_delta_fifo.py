@@ -16,6 +16,7 @@ from kubeloop.cache import (
     DeltaType,
     FIFOClosedError,
     Indexer,
+    Queue,
     meta_namespace_key_func,
 )
 
@@ -37,7 +38,7 @@ def known(*objs: dict[str, Any]) -> Indexer:
     return store
 
 
-def pop(f: DeltaFIFO) -> Deltas:
+def pop(f: Queue) -> Deltas:
     return f.pop(lambda deltas, initial: None, timeout=WAIT)
 
 
@@ -53,7 +54,11 @@ def tomb(key: str, o: Any) -> DeletedFinalStateUnknown:
 
 def test_basic_pop_order() -> None:
     # TestDeltaFIFO_basic: two producers, every item popped in per-producer order.
-    f = DeltaFIFO()
+    check_producers_keep_their_order(DeltaFIFO())
+
+
+def check_producers_keep_their_order(f: Queue) -> None:
+    """Two producers add at once; each one's items are popped in its order."""
     amount = 500
 
     def producer(prefix: str, base: int) -> None:
@@ -357,11 +362,15 @@ def test_add_replace() -> None:
 
 def test_key_of() -> None:
     # TestDeltaFIFO_KeyOf
-    f = DeltaFIFO()
-    assert f.key_of(obj("A", 1)) == "A"
-    assert f.key_of(tomb("B", obj("B", 1))) == "B"
-    assert f.key_of([Delta(ADDED, obj("C", 1))]) == "C"
-    assert f.key_of([Delta(DELETED, tomb("D", None))]) == "D"
+    check_key_of(DeltaFIFO().key_of)
+
+
+def check_key_of(key_of: Callable[[Any], str]) -> None:
+    """A FIFO names an object, a tombstone and a Deltas list (by its newest)."""
+    assert key_of(obj("A", 1)) == "A"
+    assert key_of(tomb("B", obj("B", 1))) == "B"
+    assert key_of([Delta(ADDED, obj("C", 1))]) == "C"
+    assert key_of([Delta(DELETED, tomb("D", None))]) == "D"
 
 
 @pytest.mark.parametrize(
