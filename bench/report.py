@@ -373,6 +373,9 @@ def write(
         L += [f"### {name}", "", "```", text.strip(), "```", ""]
     if not micro:
         L += ["Not run (`--no-micro`).", ""]
+    transport = out.parent / "benchmarks-transport.md"
+    if transport.exists():  # written by python -m bench.client.transport --write
+        L += [transport.read_text().strip(), ""]
     L += [
         *PROFILE,
         "## Not measured here",

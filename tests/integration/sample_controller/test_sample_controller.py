@@ -143,7 +143,7 @@ def test_a_synced_foo_gets_a_normal_synced_event(
     foos(client, namespace).create(foo("synced", "synced"))
     events = observer.wait_for(lambda: observer.events_of("synced", "Synced"), "a Synced Event")
     assert {(e["type"], e["message"]) for e in events} == {("Normal", "Foo synced successfully")}
-    assert {e["source"].get("component") for e in events} == {"sample-controller"}
+    assert {e.get("reportingComponent") for e in events} == {"sample-controller"}
     assert not observer.events_of("synced", "ErrResourceExists")
 
 

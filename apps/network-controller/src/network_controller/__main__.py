@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any
 
 from kubeloop.events import EventRecorder
 from kubeloop.runtime import Manager, argument_parser, duration
@@ -73,6 +74,18 @@ class _DiscardingRecorder(EventRecorder):
         pass
 
     def event(self, obj: object, event_type: str, reason: str, message: str) -> None:
+        pass
+
+    def eventf(
+        self,
+        regarding: Any,
+        related: Any,
+        event_type: str,
+        reason: str,
+        action: str,
+        note: str,
+        *args: Any,
+    ) -> None:
         pass
 
 
