@@ -89,6 +89,7 @@ from kubeloop.cache.labels import Selector, SelectorParseError, parse_selector
 from kubeloop.cache.lister import Lister, NamespaceLister
 from kubeloop.cache.listwatch import ListerWatcher, ListWatch, TweakListOptionsFunc
 from kubeloop.cache.prometheus_informer_metrics import PrometheusInformerMetricsProvider
+from kubeloop.cache.queue import Queue, QueueWithBatch
 from kubeloop.cache.real_fifo import (
     BookmarkInfo,
     ProcessBatchFunc,
@@ -105,7 +106,7 @@ from kubeloop.cache.reflector import (
 )
 from kubeloop.cache.shared_informer import InformerStateError, SharedIndexInformer
 from kubeloop.cache.stop import on_stop
-from kubeloop.cache.store import KeyListerGetter, Queue, QueueWithBatch, ReflectorStore, Store
+from kubeloop.cache.store import KeyListerGetter, ReflectorStore, Store
 from kubeloop.cache.transforms import strip_managed_fields
 from kubeloop.cache.wait import wait_for_cache_sync
 

@@ -48,6 +48,7 @@ from kubeloop.cache.keys import (
     deletion_handling_meta_namespace_key_func,
 )
 from kubeloop.cache.listwatch import ListerWatcher
+from kubeloop.cache.queue import Queue, QueueWithBatch
 from kubeloop.cache.real_fifo import (
     ProcessBatchFunc,
     RealFIFO,
@@ -56,7 +57,7 @@ from kubeloop.cache.real_fifo import (
 )
 from kubeloop.cache.reflector import Reflector, ReflectorOptions, WatchErrorHandler
 from kubeloop.cache.stop import on_stop
-from kubeloop.cache.store import BookmarkStore, Queue, QueueWithBatch, Store
+from kubeloop.cache.store import BookmarkStore, Store
 from kubeloop.clock import REAL_CLOCK, Clock
 from kubeloop.errors import KubeloopError
 

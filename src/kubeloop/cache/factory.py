@@ -48,6 +48,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Literal, Protocol, TypeVar, overload
 
+from kubeloop.cache.controller import InformerQueueOptions
 from kubeloop.cache.index import NAMESPACE_INDEX, meta_namespace_index_func
 from kubeloop.cache.informer_metrics import InformerNameAndResource
 from kubeloop.cache.lister import Lister
@@ -85,7 +86,9 @@ class SharedInformerFactory:
     """Creates, starts and waits for shared informers (client-go's factory).
 
     ``informer_name`` names every informer it makes for metrics (client-go's
-    ``WithInformerName``); unnamed, they report none.
+    ``WithInformerName``); unnamed, they report none. ``queue_options``
+    chooses their queue (default: RealFIFO with batches, as client-go 1.36;
+    ``InformerQueueOptions(in_order=False)`` for DeltaFIFO).
     """
 
     def __init__(
@@ -98,9 +101,11 @@ class SharedInformerFactory:
         strip_managed_fields: bool = True,
         reflector_options: ReflectorOptions | None = None,
         informer_name: str = "",
+        queue_options: InformerQueueOptions | None = None,
     ) -> None:
         self._client = client
         self._informer_name = informer_name
+        self._queue_options = queue_options
         self._default_resync = default_resync
         self._namespace = namespace
         self._tweak_list_options = tweak_list_options
@@ -175,6 +180,7 @@ class SharedInformerFactory:
             {NAMESPACE_INDEX: meta_namespace_index_func},
             reflector_options=options,
             identifier=InformerNameAndResource.from_api_version(name, api_version, plural),
+            queue_options=self._queue_options,
         )
         if self._strip_managed_fields:
             informer.set_transform(_strip_managed_fields)

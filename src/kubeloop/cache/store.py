@@ -2,10 +2,8 @@
 
 ``ReflectorStore`` is what a :class:`~kubeloop.cache.reflector.Reflector`
 writes to; ``Store`` adds reads (any
-:class:`~kubeloop.cache.indexer.Indexer`); ``Queue`` is a ReflectorStore a
-consumer pops from (the informer's :class:`~kubeloop.cache.real_fifo.RealFIFO`
-or :class:`~kubeloop.cache.delta_fifo.DeltaFIFO`), and ``QueueWithBatch`` one
-that can hand out several deltas at once. ``KeyListerGetter`` is what a FIFO
+:class:`~kubeloop.cache.indexer.Indexer`); the queues an informer pops from
+are in :mod:`kubeloop.cache.queue`. ``KeyListerGetter`` is what a FIFO
 reads the already-known objects from. Keeping them tiny lets every layer be
 tested alone with a fake.
 """
@@ -13,17 +11,11 @@ tested alone with a fake.
 from __future__ import annotations
 
 import builtins
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
-
-if TYPE_CHECKING:
-    from kubeloop.cache.delta_fifo import Deltas, PopProcessFunc
-    from kubeloop.cache.real_fifo import ProcessBatchFunc
+from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
     "BookmarkStore",
     "KeyListerGetter",
-    "Queue",
-    "QueueWithBatch",
     "ReflectorStore",
     "Store",
 ]
@@ -65,34 +57,6 @@ class Store(ReflectorStore, Protocol):
     def get(self, obj: Any) -> tuple[Any, bool]: ...
 
     def get_by_key(self, key: str) -> tuple[Any, bool]: ...
-
-
-class Queue(ReflectorStore, Protocol):
-    """A ReflectorStore whose changes one consumer pops (client-go's ``Queue``)."""
-
-    def pop(self, process: PopProcessFunc, timeout: float | None = None) -> Deltas:
-        """Block for the next deltas, run ``process`` on them, return them."""
-        ...
-
-    def has_synced(self) -> bool:
-        """True once the first ``replace`` was fully popped (or anything else came first)."""
-        ...
-
-    def close(self) -> None: ...
-
-    def is_closed(self) -> bool: ...
-
-
-@runtime_checkable
-class QueueWithBatch(Queue, Protocol):
-    """A Queue that can hand out several deltas, one per key, in one pop."""
-
-    def pop_batch(
-        self,
-        process_batch: ProcessBatchFunc,
-        process_single: PopProcessFunc,
-        timeout: float | None = None,
-    ) -> None: ...
 
 
 @runtime_checkable

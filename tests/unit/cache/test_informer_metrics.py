@@ -15,6 +15,7 @@ from kubeloop.cache import (
     Deltas,
     Indexer,
     InformerNameAndResource,
+    InformerQueueOptions,
     PrometheusInformerMetricsProvider,
     SharedIndexInformer,
     SharedInformerFactory,
@@ -146,21 +147,34 @@ def test_an_unnamed_informer_reports_nothing() -> None:
     assert metrics.identities == []
 
 
-def test_a_named_informer_reports_its_fifo_and_store() -> None:
+@pytest.mark.parametrize(
+    ("queue", "initial_pops"),
+    [
+        # RealFIFO applies the initial list as one atomic delta: one pop.
+        pytest.param(InformerQueueOptions(), 1, id="RealFIFO"),
+        # DeltaFIFO queues one key per listed object: one pop each.
+        pytest.param(InformerQueueOptions(in_order=False), 3, id="DeltaFIFO"),
+    ],
+)
+def test_a_named_informer_reports_its_fifo_and_store(
+    queue: InformerQueueOptions, initial_pops: int
+) -> None:
     source = FakeControllerSource()
     for name in ("a", "b", "c"):
         source.add(pod(name, "ns"))
     metrics = RecordingInformerMetricsProvider()
-    informer = SharedIndexInformer(source, 0, identifier=ID, metrics_provider=metrics)
+    informer = SharedIndexInformer(
+        source, 0, identifier=ID, metrics_provider=metrics, queue_options=queue
+    )
     rec = Recorder()
     informer.add_event_handler(rec)
     with running(informer.run):
-        assert metrics.wait_for(lambda m: len(m.latencies) == 3, WAIT)
-        assert max(metrics.queued_items) == 3
+        assert metrics.wait_for(lambda m: len(m.latencies) == initial_pops, WAIT)
+        assert max(metrics.queued_items) == initial_pops
         assert metrics.queued_items[-1] == 0
         assert metrics.resource_versions[-1] == int(source.resource_version)
         source.modify(pod("a", "ns"))
-        assert metrics.wait_for(lambda m: len(m.latencies) == 4, WAIT)
+        assert metrics.wait_for(lambda m: len(m.latencies) == initial_pops + 1, WAIT)
         assert metrics.resource_versions[-1] == int(source.resource_version) == 4
         assert metrics.queued_items[-2:] == [1, 0]
     assert metrics.identities == [ID]
