@@ -1,4 +1,4 @@
-"""Delta throughput: reflector -> DeltaFIFO -> indexer -> handler, in memory.
+"""Delta throughput: reflector -> informer queue (RealFIFO) -> indexer -> handler, in memory.
 
 No API server: an in-memory ListerWatcher serves a LIST (or a WatchList
 stream) of ``--objects`` objects and then a watch of ``--events`` pre-built

@@ -7,7 +7,7 @@ checked by ``tests/unit/layout/test_import_layers.py``):
 - :mod:`kubeloop.typed`, :mod:`kubeloop.gen`: typed models and their generator;
 - :mod:`kubeloop.workqueue`: queues and rate limiters;
 - :mod:`kubeloop.client`: config, transport, REST and watch;
-- :mod:`kubeloop.cache`: reflector, DeltaFIFO, indexer, informers, listers;
+- :mod:`kubeloop.cache`: reflector, RealFIFO and DeltaFIFO, indexer, informers, listers;
 - :mod:`kubeloop.events`, :mod:`kubeloop.leaderelection`;
 - :mod:`kubeloop.metrics`: the metrics and health server;
 - :mod:`kubeloop.runtime`: the manager, controllers and the reconcile contract.
