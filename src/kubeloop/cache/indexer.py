@@ -151,6 +151,13 @@ class Indexer:
         if value is not None and self._rv_metric is not None:
             self._rv_metric.set(value)
 
+    def bookmark(self, resource_version: str) -> None:
+        """A bookmark vouched that the cache is current up to
+        ``resource_version``: the store's resourceVersion gauge says so, as
+        client-go's ``threadSafeMap.Bookmark`` does (nothing else changes)."""
+        with self._lock:
+            self._record_rv_locked_str(resource_version)
+
     def resync(self) -> None:
         """Nothing to do for a store: only queues act on resync."""
 

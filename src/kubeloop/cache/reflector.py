@@ -53,7 +53,7 @@ from kubeloop.cache.listwatch import ListerWatcher
 from kubeloop.cache.pager import DEFAULT_PAGE_SIZE, list_all
 from kubeloop.cache.reflector_state import INITIAL_EVENTS_END_ANNOTATION, VeryShortWatchError
 from kubeloop.cache.stop import on_stop
-from kubeloop.cache.store import Store
+from kubeloop.cache.store import BookmarkStore, Store
 from kubeloop.client.types import EventType, ListOptions
 from kubeloop.clock import REAL_CLOCK, Clock
 from kubeloop.errors import is_gone
@@ -322,8 +322,17 @@ class Reflector:
         match effect:
             case states.Apply():
                 self._apply(effect, round_)
-            case states.Reached() if self._update_rv is not None:
-                self._update_rv(effect.resource_version)
+            case states.Reached():
+                if self._update_rv is not None:
+                    self._update_rv(effect.resource_version)
+                # Stores that want the bookmark's resourceVersion get it (the
+                # informer's RealFIFO queues it for the indexer's gauge), as
+                # client-go's ReflectorBookmarkStore.
+                if isinstance(self._store, BookmarkStore):
+                    try:
+                        self._store.bookmark(effect.resource_version)
+                    except Exception:
+                        _log.exception("%s: the store refused a bookmark", self.name)
             case states.Replace():
                 self._store.replace(effect.items, effect.resource_version)
             case states.ReplaceWithInitialEvents():

@@ -166,6 +166,18 @@ class FakeControllerSource:
                     watcher.push(event)
             return stored
 
+    def bookmark(self) -> str:
+        """Move the resourceVersion on with no change and tell open watches
+        with a BOOKMARK (as the API server does about every minute); return
+        that resourceVersion."""
+        with self._lock:
+            rv = str(len(self._changes) + 1)
+            event = WatchEvent(EventType.BOOKMARK, {"metadata": {"resourceVersion": rv}})
+            self._changes.append(event)
+            for watcher in self._watchers:
+                watcher.push(event)
+            return rv
+
     # -- failure injection ----------------------------------------------------
 
     def reset_watch(self) -> None:

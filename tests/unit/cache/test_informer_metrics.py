@@ -180,6 +180,25 @@ def test_a_named_informer_reports_its_fifo_and_store(
     assert metrics.identities == [ID]
 
 
+def test_a_bookmark_moves_the_store_resource_version_and_notifies_no_handler() -> None:
+    """client-go: the reflector hands a bookmark's resourceVersion to a store
+    that takes bookmarks (RealFIFO), which queues it for the indexer, whose
+    gauge then says it (threadSafeMap.Bookmark); no handler hears of it."""
+    source = FakeControllerSource()
+    source.add(pod("a", "ns"))
+    metrics = RecordingInformerMetricsProvider()
+    informer = SharedIndexInformer(source, 0, identifier=ID, metrics_provider=metrics)
+    rec = Recorder()
+    informer.add_event_handler(rec)
+    with running(informer.run):
+        assert metrics.wait_for(lambda m: m.resource_versions[-1:] == [1], WAIT)
+        rv = source.bookmark()
+        assert metrics.wait_for(lambda m: m.resource_versions[-1:] == [int(rv)], WAIT)
+        source.modify(pod("a", "ns"))  # an event after it: handlers saw no other
+        rec.wait_for(lambda ev: len(ev) == 2)
+    assert [kind for kind, *_ in rec.events] == ["add", "update"]
+
+
 def test_the_global_provider_is_used_and_settable() -> None:
     metrics = RecordingInformerMetricsProvider()
     set_informer_metrics_provider(metrics)
