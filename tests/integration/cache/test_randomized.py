@@ -49,6 +49,7 @@ pytestmark = pytest.mark.integration
 
 OPERATIONS = 800
 NAMES = [f"t{i:02d}" for i in range(40)]
+WARM = "warm"  # not in NAMES: written only before each blind window
 CONVERGE = 30.0  # seconds allowed to converge after the faults stop
 
 #: Seeds that failed once, with what they found; each runs on every make test.
@@ -132,6 +133,7 @@ def test_informer_converges_under_random_writes_cuts_and_compaction(
     print(f"randomized informer test: KUBELOOP_SEED={seed}")
     rng = random.Random(seed)
     templates = client.resource("v1", "podtemplates", namespace=namespace)
+    templates.create(pod_template(WARM))  # the workload never touches it
     work = Workload(templates, rng)
     for _ in range(10):
         work.step()
@@ -157,7 +159,19 @@ def test_informer_converges_under_random_writes_cuts_and_compaction(
 
     def blind_window() -> None:
         """Make the informer blind, delete objects it knows, compact etcd,
-        cut: only a relist can tell it, with tombstones."""
+        cut: only a relist can tell it, with tombstones.
+
+        First one write the informer must hear over its watch, so that the
+        cut ends a watch that delivered an event: it is then resumed from
+        its resourceVersion, which the compaction made too old (a real 410),
+        rather than ended as a "very short" watch (a watch cut within a
+        second of opening with no event), which relists without one."""
+        faults["blind window"] += 1
+        warm = templates.patch(
+            WARM, {"metadata": {"labels": {"round": str(faults["blind window"])}}}
+        )
+        warm_key, warm_rv = f"{namespace}/{WARM}", warm["metadata"]["resourceVersion"]
+        assert mirror.wait_for(lambda m: m.state.get(warm_key) == warm_rv), context()
         known = converge("before a blind window")
         tombstones_before = len(mirror.tombstones)
         proxy.stall(True)
@@ -170,7 +184,6 @@ def test_informer_converges_under_random_writes_cuts_and_compaction(
         testenv.compact_etcd()
         proxy.cut_all()
         proxy.stall(False)
-        faults["blind window"] += 1
         converge("after a blind window")
         keys = {t.key for t in mirror.tombstones[tombstones_before:]}
         missed = {f"{namespace}/{n}" for n in victims} & set(known)
