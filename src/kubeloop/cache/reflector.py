@@ -52,6 +52,7 @@ from kubeloop.cache.keys import deletion_handling_meta_namespace_key_func
 from kubeloop.cache.listwatch import ListerWatcher
 from kubeloop.cache.pager import DEFAULT_PAGE_SIZE, list_all
 from kubeloop.cache.reflector_state import INITIAL_EVENTS_END_ANNOTATION, VeryShortWatchError
+from kubeloop.cache.reflector_step import begin_round, step
 from kubeloop.cache.stop import on_stop
 from kubeloop.cache.store import BookmarkStore, Store
 from kubeloop.client.types import EventType, ListOptions
@@ -184,7 +185,7 @@ class Reflector:
         watch could not even be opened); returns when a watch ended in a
         way that calls for a relist, or when ``stop`` was set.
         """
-        end = self._run_round(states.begin_round(self._progress, self._policy), stop)
+        end = self._run_round(begin_round(self._progress, self._policy), stop)
         if isinstance(end, states.RoundEnded) and end.error is not None:
             raise end.error
 
@@ -222,7 +223,7 @@ class Reflector:
     def _advance(
         self, state: states.State, outcome: states.Outcome, round_: _Round
     ) -> states.State:
-        nxt, effect = states.step(state, outcome, self._policy)
+        nxt, effect = step(state, outcome, self._policy)
         if effect is not None:
             try:
                 if type(effect) is states.Apply:  # the hot path
@@ -232,7 +233,7 @@ class Reflector:
             except Exception as err:
                 # The state that asked for the write hears that it failed: a
                 # WatchList falls back to LIST, a LIST's round ends with it.
-                nxt, effect = states.step(state, states.Failed(err), self._policy)
+                nxt, effect = step(state, states.Failed(err), self._policy)
                 if effect is not None:
                     self._perform(effect, round_)
         if not nxt.watch_open:

@@ -40,9 +40,8 @@ from kubeloop.cache.reflector_state import (
     WatchEnded,
     Watching,
     WatchOpened,
-    begin_round,
-    step,
 )
+from kubeloop.cache.reflector_step import begin_round, step
 from kubeloop.client.types import EventType, WatchEvent
 from kubeloop.errors import (
     Gone,
