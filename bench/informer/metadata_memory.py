@@ -35,7 +35,7 @@ from typing import Any
 
 from kubeloop.cache import SharedInformerFactory
 from kubeloop.client import Client, load_config
-from kubeloop.client._typed import METADATA_LIST_ACCEPT
+from kubeloop.client._metadata import METADATA_LIST_ACCEPT
 from kubeloop.errors import AlreadyExists
 
 NAMESPACE = "bench-metadata"

@@ -54,7 +54,7 @@ from kubeloop.cache.delta_fifo import (
     PopProcessFunc,
     TransformFunc,
 )
-from kubeloop.cache.factory import SharedInformerFactory
+from kubeloop.cache.factory import InformerKey, SharedInformerFactory
 from kubeloop.cache.handlers import (
     ResourceEventHandler,
     ResourceEventHandlerDetailedFuncs,
@@ -129,6 +129,7 @@ __all__ = [
     "IndexNotFoundError",
     "Indexer",
     "Indexers",
+    "InformerKey",
     "InformerMetricsProvider",
     "InformerNameAndResource",
     "InformerQueueOptions",

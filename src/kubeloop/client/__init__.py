@@ -23,12 +23,21 @@ Example::
 from kubeloop.client._client import APIResource, Client
 from kubeloop.client._config import Config, ExecConfig, TokenSource
 from kubeloop.client._loader import load_config, load_incluster_config, load_kubeconfig
-from kubeloop.client._resource import PATCH_CONTENT_TYPES, ResourceClient, group_version_path
+from kubeloop.client._metadata import (
+    METADATA_ACCEPT,
+    METADATA_LIST_ACCEPT,
+    MetadataClient,
+    MetadataWatch,
+)
+from kubeloop.client._pages import PATCH_CONTENT_TYPES, group_version_path
+from kubeloop.client._resource import ResourceClient
 from kubeloop.client._typed import TypedResourceClient
 from kubeloop.client._watch import Watch
 from kubeloop.client.types import EventType, ListOptions, ListPage, WatchEvent, WatchStream
 
 __all__ = [
+    "METADATA_ACCEPT",
+    "METADATA_LIST_ACCEPT",
     "PATCH_CONTENT_TYPES",
     "APIResource",
     "Client",
@@ -37,6 +46,8 @@ __all__ = [
     "ExecConfig",
     "ListOptions",
     "ListPage",
+    "MetadataClient",
+    "MetadataWatch",
     "ResourceClient",
     "TokenSource",
     "TypedResourceClient",

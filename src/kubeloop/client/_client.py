@@ -20,8 +20,9 @@ from typing import Any, overload
 from kubeloop.client._auth import build_auth
 from kubeloop.client._codec import decode_json, encode_json
 from kubeloop.client._config import Config
+from kubeloop.client._pages import group_version_path
 from kubeloop.client._ratelimit import PerGroupTokenBuckets, TokenBucket
-from kubeloop.client._resource import ResourceClient, group_version_path
+from kubeloop.client._resource import ResourceClient
 from kubeloop.client._rest import Rest
 from kubeloop.client._tls import build_ssl_context
 from kubeloop.client._transport import Transport

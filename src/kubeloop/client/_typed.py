@@ -37,15 +37,14 @@ from typing import Any, Literal
 import msgspec
 
 from kubeloop.client._codec import decode_model_list, encode_json
-from kubeloop.client._resource import (
+from kubeloop.client._metadata import (
     METADATA_ACCEPT,
     METADATA_LIST_ACCEPT,
-    PATCH_CONTENT_TYPES,
     MetadataClient,
-    PatchType,
-    ResourceClient,
     _OnResource,
 )
+from kubeloop.client._pages import PATCH_CONTENT_TYPES, PatchType
+from kubeloop.client._resource import ResourceClient
 from kubeloop.client._watch import Watch
 from kubeloop.client.types import ListOptions, ListPage
 from kubeloop.errors import DecodeError
@@ -65,6 +64,8 @@ class TypedResourceClient(_OnResource[ResourceT]):
     Built by ``client.resource(Model, namespace=...)``; ``raw`` is the dict
     client of the same resource, for anything the model cannot express.
     """
+
+    raw: ResourceClient  # the whole dict client, not only what RawResource names
 
     def __init__(self, model: type[ResourceT], raw: ResourceClient) -> None:
         self.model = model

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from kubeloop.client import Config, EventType, ListOptions, ResourceClient, WatchEvent
-from kubeloop.client._typed import METADATA_ACCEPT, METADATA_LIST_ACCEPT
+from kubeloop.client._metadata import METADATA_ACCEPT, METADATA_LIST_ACCEPT
 from kubeloop.errors import DecodeError
 from kubeloop.typed import PartialObjectMetadata
 
