@@ -87,7 +87,7 @@ def machine_info(go_binary: Path) -> dict[str, Any]:
                 cpu = line.split(":", 1)[1].strip()
                 break
     packages = {}
-    for name in ("kubeloop", "msgspec", "httpx", "kopf", "kubernetes", "matplotlib"):
+    for name in ("kubeloop", "msgspec", "urllib3", "kopf", "kubernetes", "matplotlib"):
         try:
             packages[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
