@@ -46,8 +46,8 @@ _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 
 @dataclass(frozen=True, slots=True)
 class Occurrence:
-    """One call of ``eventf``: hashable, so it (minus ``time``) keys the
-    series cache and the core/v1 dedupe cache.
+    """One call of ``eventf``; :meth:`key` keys the series cache (the
+    core/v1 writer has a key of its own, tools/record's, with the message).
 
     ``regarding`` and ``related`` are ``ObjectReference`` items as sorted
     tuples, taken at the call.
@@ -65,24 +65,21 @@ class Occurrence:
     at: float
 
     def key(self) -> tuple[object, ...]:
-        """What makes two occurrences the same event: everything but the
-        time and the objects' resourceVersions.
+        """What makes two occurrences one series: the regarding and related
+        objects, type, reason and action (with the recorder's reporting
+        controller and instance, fixed per writer), as client-go's
+        tools/events ``getKey``. The note is not in it: a repeat with another
+        note joins the series, which keeps the first note, as upstream.
 
-        client-go's tools/events compares whole references, resourceVersion
-        included, so a controller that writes an object's status on every
-        failed attempt starts a new Event each time (the status write moved
-        the version) and never a series. tools/record's key leaves the
-        version out; so does this one.
+        One difference: the objects' resourceVersions are left out.
+        tools/events compares whole references, resourceVersion included,
+        so a controller that writes an object's status on every failed
+        attempt would start a new Event each time (the status write moved
+        the version) and never a series; tools/record's key leaves the
+        version out, and so does this one.
         """
         related = None if self.related is None else _unversioned(self.related)
-        return (
-            _unversioned(self.regarding),
-            related,
-            self.type,
-            self.reason,
-            self.action,
-            self.note,
-        )
+        return (_unversioned(self.regarding), related, self.type, self.reason, self.action)
 
     def reference(self) -> dict[str, str]:
         return dict(self.regarding)

@@ -1,9 +1,9 @@
 """events.k8s.io/v1 Events, with an ``EventSeries`` for repeats (client-go's
 tools/events broadcaster).
 
-An event identical to one written in the last minutes (same regarding and
-related object, type, reason, action, note, reporting controller and
-instance) is not written again. The first repeat patches the Event with
+An event like one written in the last minutes (same regarding and related
+object, type, reason, action, reporting controller and instance: client-go's
+key, which leaves the note out) is not written again. The first repeat patches the Event with
 ``series: {count: 2, lastObservedTime}``; later repeats only raise the count
 in memory. The API server sees the count again
 

@@ -121,11 +121,23 @@ def test_a_new_resource_version_of_the_object_continues_the_series(
     assert event["regarding"] == POD_REF  # the first occurrence's reference
 
 
-def test_an_event_with_another_note_is_another_event(
+def test_an_event_with_another_note_joins_the_series_and_keeps_the_first_note(
     writer: SeriesWriter, sink: FakeSink, clock: FakeClock
 ) -> None:
+    # client-go's getKey: type, action, reason, reporting controller and
+    # instance, regarding, related; no note.
     writer.record(occurrence(clock, note="a"))
     writer.record(occurrence(clock, note="b"))
+    assert [c[0] for c in sink.calls] == ["create", "patch"]
+    event = sink.only()
+    assert event["note"] == "a" and event["series"]["count"] == 2
+
+
+def test_an_event_of_another_type_is_another_event(
+    writer: SeriesWriter, sink: FakeSink, clock: FakeClock
+) -> None:
+    writer.record(occurrence(clock, type="Normal"))
+    writer.record(occurrence(clock, type="Warning"))
     assert [c[0] for c in sink.calls] == ["create", "create"]
 
 
