@@ -277,26 +277,38 @@ def process_deltas_in_batch(
     """Apply a batch of deltas (one per key) to the cache, then notify.
 
     Every delta is written before the first handler call, so a handler (or a
-    lister it consults) already sees the whole batch, as with client-go's
-    transaction on its cache. A delta the cache refuses is skipped and not
-    notified; the others go on, and BatchProcessError reports the refusals.
+    lister it consults) already sees the whole batch; on an Indexer the batch
+    is one transaction (client-go's ``TransactionStore``), so a lister in
+    another thread never sees part of it. A delta the cache refuses is
+    skipped and not notified; the others go on, and BatchProcessError
+    reports the refusals.
     """
     for delta in deltas:
         if delta.type is not DeltaType.DELETED and delta.type not in _UPSERTS:
             raise ValueError(f"delta type {delta.type} is not supported in batch processing")
-    upsert = _upsert_for(client_state)
     applied: builtins.list[tuple[Delta, Any, bool]] = []
     errors: builtins.list[Exception] = []
-    for delta in deltas:
-        try:
-            if delta.type is DeltaType.DELETED:
-                client_state.delete(delta.object)
-                applied.append((delta, None, False))
+    if isinstance(client_state, Indexer):
+        # One transaction: a lister in another thread sees all of the batch
+        # or none of it.
+        ops = [(delta.type is DeltaType.DELETED, delta.object) for delta in deltas]
+        for delta, result in zip(deltas, client_state.transaction(ops), strict=True):
+            if isinstance(result, Exception):
+                errors.append(result)
             else:
-                old, existed = upsert(delta.object)
-                applied.append((delta, old, existed))
-        except Exception as err:
-            errors.append(err)
+                applied.append((delta, *result))
+    else:
+        upsert = _upsert_for(client_state)
+        for delta in deltas:
+            try:
+                if delta.type is DeltaType.DELETED:
+                    client_state.delete(delta.object)
+                    applied.append((delta, None, False))
+                else:
+                    old, existed = upsert(delta.object)
+                    applied.append((delta, old, existed))
+            except Exception as err:
+                errors.append(err)
     for delta, old, existed in applied:
         if delta.type is DeltaType.DELETED:
             handler.on_delete(delta.object)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import builtins
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from kubeloop.cache.accessor import get_resource_version
@@ -102,6 +102,53 @@ class Indexer:
             changes = self._index_changes(old, None)
             del self._items[key]
             self._apply_index_changes(key, changes)
+
+    def transaction(
+        self, ops: Sequence[tuple[bool, Any]]
+    ) -> builtins.list[tuple[Any, bool] | Exception]:
+        """Apply several writes under one hold of the lock, so that no reader
+        sees part of them (client-go's ``threadSafeMap.Transaction``, which
+        the informer uses for a batch of deltas). ``ops`` are ``(delete,
+        obj)``: a delete, else an add-or-update. Returns, per op, what
+        :meth:`upsert` returns (``(None, False)`` for a delete), or the
+        exception that kept that op out (its key or an index function
+        failed); the other ops are applied all the same.
+        """
+        results: builtins.list[tuple[Any, bool] | Exception] = []
+        keys: builtins.list[str | None] = []
+        for _, obj in ops:
+            try:
+                keys.append(self._key_func(obj))
+            except Exception as err:
+                keys.append(None)
+                results.append(err)
+            else:
+                results.append((None, False))
+        last = None
+        with self._lock:
+            for i, ((delete, obj), key) in enumerate(zip(ops, keys, strict=True)):
+                if key is None:
+                    continue
+                try:
+                    old = self._items.get(key)
+                    existed = key in self._items
+                    if delete:
+                        if existed:
+                            changes = self._index_changes(old, None)
+                            del self._items[key]
+                            self._apply_index_changes(key, changes)
+                        results[i] = (None, False)
+                    else:
+                        changes = self._index_changes(old if existed else None, obj)
+                        self._items[key] = obj
+                        self._apply_index_changes(key, changes)
+                        results[i] = (old, existed)
+                    last = obj
+                except Exception as err:
+                    results[i] = err
+            if last is not None and self._rv_metric is not None:
+                self._record_rv_locked(last)
+        return results
 
     def get(self, obj: Any) -> tuple[Any, bool]:
         return self.get_by_key(self._key_func(obj))
