@@ -34,10 +34,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--backend",
-        choices=["mock", "noop"],
+        choices=["mock", "noop", "linux"],
         default="mock",
-        help="network backend: mock (a JSON file in --state-dir) or noop (in memory, "
-        "for benchmarks) (default mock)",
+        help="network backend: mock (a JSON file in --state-dir), noop (in memory, "
+        "for benchmarks) or linux (a bridge per Network in --netns; needs root or "
+        "CAP_NET_ADMIN) (default mock)",
+    )
+    p.add_argument(
+        "--netns",
+        default="",
+        help="the linux backend's network namespace (created if missing); "
+        "'host' for the host's own namespace. Required with --backend linux",
     )
     p.add_argument(
         "--no-api-writes",
@@ -61,7 +68,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=0.0,
         help="fault injection: extra latency of every mutating backend call (e.g. 2s)",
     )
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.backend == "linux" and not args.netns:
+        # No default namespace: the host's own must be asked for by name.
+        p.error("--backend linux needs --netns NAME (or --netns host)")
+    return args
 
 
 class _DiscardingRecorder(EventRecorder):
@@ -92,6 +103,11 @@ class _DiscardingRecorder(EventRecorder):
 def make_backend(args: argparse.Namespace) -> Backend:
     if args.backend == "noop":
         return NoopBackend()
+    if args.backend == "linux":
+        # Imported here: pyroute2 is needed only by the linux backend.
+        from network_controller.linux_backend import LinuxBackend
+
+        return LinuxBackend(args.netns)
     return MockBackend(args.state_dir, fail_rate=args.backend_fail_rate, delay=args.backend_delay)
 
 
