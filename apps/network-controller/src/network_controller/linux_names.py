@@ -14,9 +14,9 @@ after a restart from the aliases alone: no state file to lose or tear.
 Example::
 
     >>> bridge_name("default/blue")
-    'kl2c5e3e5d9f0a4'
-    >>> parse_alias(format_alias("0b7c...-uid", "default/blue"))
-    Owner(uid='0b7c...-uid', key='default/blue')
+    'kl562ef55a60e4c'
+    >>> parse_alias(format_alias("0b7c41d2-uid", "default/blue"))
+    Owner(uid='0b7c41d2-uid', key='default/blue')
 """
 
 from __future__ import annotations
