@@ -229,16 +229,24 @@ def test_a_name_held_by_an_interface_that_is_not_ours_is_a_name_collision(
     bridges.ipr.link("add", ifname=foreign, kind="bridge")
     bridges.ipr.link("set", index=bridges.index(foreign), ifalias="not the controller's")
     bridges.ipr.link("add", ifname=unaliased, kind="bridge")
+    # Our alias format, but another Network's key: as two keys whose names
+    # hash alike would look. Not ours either.
+    other = bridge_name(f"{namespace}/other")
+    others_alias = format_alias("0e1f2a3b-uid", f"{namespace}/someone-else")
+    bridges.ipr.link("add", ifname=other, kind="bridge")
+    bridges.ipr.link("set", index=bridges.index(other), ifalias=others_alias)
     start_linux("--resync", RESYNC)
     networks.create(network("foreign", "10.31.0.0/24", "10.31.0.1"))
     networks.create(network("bare", "10.32.0.0/24", "10.32.0.1"))
-    for n, name in (("foreign", foreign), ("bare", unaliased)):
+    networks.create(network("other", "10.33.0.0/24", "10.33.0.1"))
+    for n, name in (("foreign", foreign), ("bare", unaliased), ("other", other)):
         cond = ready_condition(wait_ready(networks, n, "False"))
         assert cond["reason"] == "NameCollision"
         assert name in cond["message"]
     assert bridges.alias(foreign) == "not the controller's" and bridges.addresses(foreign) == set()
     assert bridges.alias(unaliased) is None and bridges.addresses(unaliased) == set()
-    assert not bridges.is_up(foreign) and not bridges.is_up(unaliased)
+    assert bridges.alias(other) == others_alias and bridges.addresses(other) == set()
+    assert not any(bridges.is_up(name) for name in (foreign, unaliased, other))
 
     # Deleting such a Network deletes nothing of the other owner's.
     networks.delete("foreign")
