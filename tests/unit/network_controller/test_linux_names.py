@@ -7,13 +7,15 @@ import hashlib
 import pytest
 
 from network_controller.__main__ import parse_args
-from network_controller.backend import ActualNetwork, DesiredNetwork, differs
+from network_controller.backend import ActualNetwork, BackendError, DesiredNetwork, differs
+from network_controller.linux_backend import LinuxBackend
 from network_controller.linux_names import (
     ALIAS_MAX,
     Owner,
     bridge_name,
     format_alias,
     is_bridge_name,
+    is_netns_name,
     named_for,
     owns,
     parse_alias,
@@ -113,3 +115,17 @@ def test_backend_linux_needs_a_netns_and_the_host_only_by_name() -> None:
         parse_args(["--backend", "linux"])
     assert parse_args(["--backend", "linux", "--netns", "host"]).netns == "host"
     assert parse_args(["--backend", "linux", "--netns", "kl"]).netns == "kl"
+
+
+@pytest.mark.parametrize("name", ["bad/name", "/run/netns/x", "..", ".", "", "a b", "x" * 256])
+def test_a_netns_name_that_is_a_path_or_not_a_file_name_is_refused(name: str) -> None:
+    # pyroute2 would take "bad/name" as a path and bind-mount a namespace there.
+    assert not is_netns_name(name)
+    with pytest.raises(SystemExit):
+        parse_args(["--backend", "linux", "--netns", name])
+    with pytest.raises(BackendError, match="not a network namespace name"):
+        LinuxBackend(name)
+
+
+def test_plain_netns_names_are_accepted() -> None:
+    assert all(map(is_netns_name, ["kubeloop", "kl-test_1.a", "host"]))

@@ -16,9 +16,10 @@ from typing import Any
 
 from kubeloop.events import EventRecorder
 from kubeloop.runtime import Manager, argument_parser, duration
-from network_controller.backend import Backend
+from network_controller.backend import Backend, BackendError
 from network_controller.controller import NetworkReconciler
 from network_controller.deployments import DeploymentNetworks
+from network_controller.linux_names import is_netns_name
 from network_controller.mock_backend import MockBackend
 from network_controller.models import Network
 from network_controller.noop_backend import NoopBackend
@@ -72,6 +73,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.backend == "linux" and not args.netns:
         # No default namespace: the host's own must be asked for by name.
         p.error("--backend linux needs --netns NAME (or --netns host)")
+    if args.backend == "linux" and not is_netns_name(args.netns):
+        p.error(f"--netns {args.netns!r}: a name under /run/netns (letters, digits, ._-)")
     return args
 
 
@@ -120,8 +123,13 @@ def main(argv: list[str] | None = None) -> int:
     # CRD exists and its informer lists, fails and retries until it does.
     networks = manager.client.resource(Network)
     cached = manager.lister(Network)
+    try:
+        backend = make_backend(args)
+    except BackendError as err:  # e.g. --backend linux without CAP_NET_ADMIN
+        print(f"network-controller: {err}", file=sys.stderr)
+        return 2
     nets = NetworkReconciler(
-        None if args.no_api_writes else networks, make_backend(args), namespace=args.namespace
+        None if args.no_api_writes else networks, backend, namespace=args.namespace
     )
     network_controller = manager.controller(
         Network,

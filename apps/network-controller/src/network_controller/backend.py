@@ -3,7 +3,8 @@
 One small interface (get, list, create, update, delete) so the controller
 never knows which backend it talks to. The reference system used a Neutron
 mock; ``mock`` here keeps its state in a file so that restarts, orphans and
-out-of-band drift are real and inspectable.
+out-of-band drift are real and inspectable; ``linux`` makes each network a
+Linux bridge through netlink (:mod:`network_controller.linux_backend`).
 """
 
 from __future__ import annotations

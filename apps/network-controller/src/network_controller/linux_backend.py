@@ -43,6 +43,7 @@ from network_controller.linux_names import (
     bridge_name,
     format_alias,
     is_bridge_name,
+    is_netns_name,
     named_for,
     owns,
     parse_alias,
@@ -68,6 +69,8 @@ class LinuxBackend:
     """
 
     def __init__(self, netns: str) -> None:
+        if not is_netns_name(netns):
+            raise BackendError(f"{netns!r} is not a network namespace name (letters, digits, ._-)")
         self.netns = netns
         where = f"netns {netns}" if netns != HOST_NETNS else "the host's netns"
         self._where = where

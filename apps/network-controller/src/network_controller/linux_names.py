@@ -40,6 +40,7 @@ _UID = r"[0-9A-Za-z][0-9A-Za-z-]{0,63}"
 _KEY = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?"
 _ALIAS = re.compile(rf"({_UID}) ({_KEY}|{re.escape(KEY_DIGEST_PREFIX)}[0-9a-f]{{64}})")
 _NAME = re.compile(rf"{BRIDGE_PREFIX}[0-9a-f]{{{NAME_HEX}}}")
+_NETNS = re.compile(r"[A-Za-z0-9_.-]{1,255}")
 
 
 class Owner(NamedTuple):
@@ -62,6 +63,14 @@ def partial_name(key: str) -> str:
 
 def is_bridge_name(name: str) -> bool:
     return _NAME.fullmatch(name) is not None
+
+
+def is_netns_name(name: str) -> bool:
+    """Whether ``name`` names a network namespace under /run/netns, as
+    ``ip netns add`` takes it: pyroute2 reads a name with a ``/`` in it as a
+    path, and would create (and bind-mount) a namespace file wherever it
+    points, so only a plain file name is accepted."""
+    return _NETNS.fullmatch(name) is not None and name not in (".", "..")
 
 
 def format_alias(uid: str, key: str) -> str:
