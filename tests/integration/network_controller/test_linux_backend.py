@@ -19,7 +19,7 @@ import pytest
 from pyroute2 import IPRoute, netns  # type: ignore[import-untyped]
 
 from kubeloop.client import ResourceClient
-from network_controller.linux_names import bridge_name, format_alias
+from network_controller.linux_names import bridge_name, format_alias, partial_name
 from tests.integration.network_controller.test_guarantees import (
     StartController,
     containing,
@@ -273,3 +273,18 @@ def test_an_address_netlink_refuses_is_ready_false_with_the_error_until_the_spec
     networks.update(obj)
     wait_ready(networks, "multicast")
     assert bridges.addresses(name) == {"fd00:41::1/64"}
+
+
+def test_a_half_made_bridge_left_by_a_kill_is_replaced_by_a_whole_one(
+    start_linux: StartController, networks: ResourceClient, namespace: str, bridges: Bridges
+) -> None:
+    # What a SIGKILL between RTM_NEWLINK and setting the alias leaves: a
+    # bridge under the partial name, without an alias. The final name stays
+    # free, so the Network is not reported as a NameCollision.
+    key = f"{namespace}/late"
+    bridges.ipr.link("add", ifname=partial_name(key), kind="bridge")
+    start_linux("--resync", RESYNC)
+    networks.create(network("late", "10.51.0.0/24", "10.51.0.1"))
+    uid = wait_ready(networks, "late")["metadata"]["uid"]
+    assert bridges.in_place(bridge_name(key), "10.51.0.1/24", uid, key)
+    assert bridges.link(partial_name(key)) is None
