@@ -117,6 +117,7 @@ def test_a_network_becomes_a_bridge_with_its_gateway_that_follows_updates_and_de
     uid = got["metadata"]["uid"]
     assert got["status"]["networkID"] == name
     assert bridges.in_place(name, "10.1.0.1/24", uid, key)
+    assert bridges.alias(name) == f"{uid} {key}"  # the UID, then the key
     link = bridges.link(name)
     assert link is not None
     assert link.get_attr("IFLA_LINKINFO").get_attr("IFLA_INFO_KIND") == "bridge"
