@@ -11,7 +11,10 @@ it; both regenerate docs/reliability.md. Faults, on loopback only:
   compacts every two seconds on its own);
 - controller replicas SIGKILLed and restarted with their state dir kept;
   two replicas with leader election, so kills are failovers;
-- the mock backend failing a fraction of its calls.
+- the mock backend failing a fraction of its calls;
+- with ``--backend linux``, the bridges changed out of band (a link or its
+  address deleted, the link set down, the address replaced: see
+  :mod:`tools.e2e.chaos_linux`), instead of the mock's failures.
 
 Replay: everything the harness chooses is a pure function of the seed and
 the settings, computed before the run. :func:`plan_operations` is the
@@ -55,6 +58,7 @@ import tempfile
 import threading
 import time
 import urllib.error
+import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -68,15 +72,18 @@ from kubeloop.errors import KubeloopError, is_already_exists, is_not_found
 from kubeloop.testenv import ControlPlane
 from kubeloop.testenv.faultproxy import FaultProxy, proxied_kubeconfig
 from network_controller.backend import normalise_cidr
+from tools.e2e.chaos_linux import LinuxChaos
 from tools.e2e.process import CRD, ControllerProcess
 
 NAMESPACES = ("chaos-a", "chaos-b", "chaos-c")
 API = "samplecrd.k8s.io/v1"
 ANNOTATION = "samplecrd.k8s.io/network-cidr"
 
-FaultKind = Literal["cut", "latency", "stall", "compact", "kill", "restart"]
-#: Every kind, in the order reports list them.
+FaultKind = Literal["cut", "latency", "stall", "compact", "kill", "restart", "tamper"]
+#: Every kind of the mock backend's runs, in the order reports list them.
 FAULT_KINDS: tuple[FaultKind, ...] = ("cut", "latency", "stall", "compact", "kill", "restart")
+#: The linux backend's runs add out-of-band changes to the bridges.
+LINUX_FAULT_KINDS: tuple[FaultKind, ...] = (*FAULT_KINDS, "tamper")
 #: Kinds that last a while: begun at one operation index, lifted at a later one.
 LASTING: frozenset[FaultKind] = frozenset({"latency", "stall"})
 #: Kinds whose count is free (at least one each); kills and restarts are exact.
@@ -89,6 +96,7 @@ FAULT_MEANING: dict[FaultKind, str] = {
     "compact": "etcd compacted to its current revision",
     "kill": "the leading controller replica SIGKILLed, a replacement started",
     "restart": "the API server (and etcd) stopped and started on the same data",
+    "tamper": "a bridge changed by hand: link or address deleted, link down, address replaced",
 }
 
 
@@ -113,6 +121,18 @@ class Settings:
     names_per_namespace: int = 12
     #: Which preset these settings came from: only for the rerun command.
     preset: str = "full"
+    #: The controller's --backend: "mock", or "linux" (root; tamper faults).
+    backend: str = "mock"
+
+
+def fault_kinds(settings: Settings) -> tuple[FaultKind, ...]:
+    return LINUX_FAULT_KINDS if settings.backend == "linux" else FAULT_KINDS
+
+
+def free_kinds(settings: Settings) -> tuple[FaultKind, ...]:
+    """The kinds of which a run has at least one and any number more; the
+    mock's runs plan exactly as they did before tamper faults existed."""
+    return (*_FREE_KINDS, "tamper") if settings.backend == "linux" else _FREE_KINDS
 
 
 QUICK: dict[str, Any] = {
@@ -144,6 +164,8 @@ def rerun_command(settings: Settings) -> str:
     cmd += f" --seed {settings.seed}"
     if settings.operations != preset["operations"]:
         cmd += f" --operations {settings.operations}"
+    if settings.backend != "mock":
+        cmd += f" --backend {settings.backend}"
     return cmd
 
 
@@ -179,11 +201,12 @@ def plan_faults(settings: Settings) -> list[Fault]:
     Pure: the same settings give the same list in any process (string seeds
     are hashed with SHA-512, not ``hash()``)."""
     s = settings
+    kinds_free = free_kinds(s)
     free = s.faults - s.kills - s.apiserver_restarts
-    if min(s.kills, s.apiserver_restarts) < 0 or free < len(_FREE_KINDS):
+    if min(s.kills, s.apiserver_restarts) < 0 or free < len(kinds_free):
         raise ValueError(
             f"{s.faults} faults cannot hold {s.kills} kills, {s.apiserver_restarts} restarts "
-            f"and one each of {', '.join(_FREE_KINDS)}"
+            f"and one each of {', '.join(kinds_free)}"
         )
     rng = random.Random(f"{s.seed}:faults")
     kills: list[FaultKind] = ["kill"] * s.kills
@@ -191,8 +214,8 @@ def plan_faults(settings: Settings) -> list[Fault]:
     kinds: list[FaultKind] = [
         *kills,
         *restarts,
-        *_FREE_KINDS,
-        *(rng.choice(_FREE_KINDS) for _ in range(free - len(_FREE_KINDS))),
+        *kinds_free,
+        *(rng.choice(kinds_free) for _ in range(free - len(kinds_free))),
     ]
     rng.shuffle(kinds)
     spans = [s.fault_ops if kind in LASTING else 1 for kind in kinds]
@@ -506,6 +529,9 @@ class Chaos:
         self._clock = OpClock()
         #: Lasting faults begun and not yet lifted: plan number -> (fired_at, started).
         self._active: dict[int, tuple[int, float]] = {}
+        #: --backend linux: the controllers' network namespace, made in setup.
+        self.netns = f"klchaos-{uuid.uuid4().hex[:8]}"
+        self.linux: LinuxChaos | None = None
 
     # -- setup ----------------------------------------------------------------
     @property
@@ -535,8 +561,7 @@ class Chaos:
                 "100",
                 "--kube-api-burst",
                 "200",
-                "--backend-fail-rate",
-                str(self.s.fail_rate),
+                *self._backend_args(),
                 "--leader-elect",
                 "--leader-elect-namespace",
                 "default",
@@ -549,7 +574,14 @@ class Chaos:
             ],
         )
 
+    def _backend_args(self) -> list[str]:
+        if self.s.backend == "linux":
+            return ["--backend", "linux", "--netns", self.netns]
+        return ["--backend-fail-rate", str(self.s.fail_rate)]
+
     def setup(self) -> None:
+        if self.s.backend == "linux":
+            self.linux = LinuxChaos(self.netns, self.s.seed)
         self.cp.start()
         self._client = self._admin()
         crds = self.client.resource(
@@ -697,6 +729,9 @@ class Chaos:
             self._delivered(fault, fired_at, started, f"revision {self.cp.compact_etcd()}")
         elif fault.kind == "kill":
             self._delivered(fault, fired_at, started, f"pid {self._kill_one()}")
+        elif fault.kind == "tamper":
+            assert self.linux is not None
+            self._delivered(fault, fired_at, started, self.linux.tamper())
         elif fault.kind == "restart":
             self.cp.stop()
             if self.cp.running:
@@ -759,11 +794,7 @@ class Chaos:
     # -- invariants ---------------------------------------------------------
     def _diff(self) -> dict[str, list[str]]:
         nets = self.client.resource(API, "networks", namespaced=True).list_all().items
-        backend_file = self.dir / "state" / "networks.json"
-        try:
-            backend: dict[str, Any] = json.loads(backend_file.read_text() or "{}")
-        except FileNotFoundError:
-            backend = {}
+        backend = self._actual()
         want = {}
         result: dict[str, list[str]] = {
             k: [] for k in ("orphans", "missing", "stale", "not_ready", "stuck")
@@ -787,10 +818,21 @@ class Chaos:
             got = backend.get(key)
             if got is None:
                 result["missing"].append(key)
-            elif (got.get("cidr"), got.get("gateway")) != (cidr, gw):
+            elif (got.get("cidr"), got.get("gateway")) != (cidr, gw) or got.get("drift"):
                 result["stale"].append(key)
         result["orphans"] = sorted(set(backend) - set(want))
         return result
+
+    def _actual(self) -> dict[str, Any]:
+        """The backend's networks by key: the mock's state file, or the bridges."""
+        if self.linux is not None:
+            return self.linux.actual()
+        backend_file = self.dir / "state" / "networks.json"
+        try:
+            backend: dict[str, Any] = json.loads(backend_file.read_text() or "{}")
+        except FileNotFoundError:
+            backend = {}
+        return backend
 
     def converge(self) -> None:
         assert self.proxy is not None
@@ -904,6 +946,8 @@ class Chaos:
             if self._client is not None:
                 self._client.close()
             self.cp.stop()
+            if self.linux is not None:
+                self.linux.close()
         return self.report
 
 
@@ -942,7 +986,7 @@ def render(report: Report) -> str:
         f"({_counts(report.ops)})",
         f"- faults: {len(report.plan)} planned, {len(report.delivered)} delivered, "
         f"{len(report.fault_errors)} failed, {len(report.off_schedule)} off schedule; "
-        f"backend failure rate {s.fail_rate:.0%}",
+        f"backend {s.backend}, failure rate {s.fail_rate:.0%}",
         f"- convergence after the faults stopped: {report.convergence_seconds:.1f}s "
         f"(deadline {s.convergence_deadline:.0f}s)",
         "",
@@ -950,7 +994,7 @@ def render(report: Report) -> str:
         "|---|---|---|---|---|",
         *[
             f"| {k} | {planned[k]} | {delivered[k]} | {errors[k]} | {FAULT_MEANING[k]} |"
-            for k in FAULT_KINDS
+            for k in fault_kinds(s)
         ],
         "",
         "| invariant | count |",
@@ -997,10 +1041,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--operations", type=int)
     ap.add_argument("--output", default="docs/reliability.md")
+    ap.add_argument(
+        "--backend",
+        choices=["mock", "linux"],
+        default="mock",
+        help="linux: bridges in a netns of the run's own (root), tampered with out of band",
+    )
     args = ap.parse_args(argv)
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     preset = QUICK if args.quick else FULL
-    settings = Settings(seed=seed, **preset)
+    settings = Settings(seed=seed, **preset, backend=args.backend)
+    if args.backend == "linux":
+        settings.fail_rate = 0.0  # no injected failures: its faults are the tampers
     if args.operations:
         settings.operations = args.operations
     try:  # before anything starts: an impossible plan fails fast

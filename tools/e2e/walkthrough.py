@@ -9,7 +9,10 @@ and asserts what each one printed. Steps, with real kubectl:
 4. the update ``cidr: 192.168.1.0/16, gateway: 192.168.1.1`` is applied
    (updated; the CIDR is normalised to 192.168.0.0/16 and status says so),
 5. the Network is deleted (the actual network is deleted),
-then the controller gets SIGTERM and must exit 0.
+then the controller gets SIGTERM and must exit 0. When run as root, a last
+step runs the controller on ``--backend linux`` in a network namespace of
+its own, deletes the Network's bridge by hand and shows the next sweep put
+it back (otherwise one line says that the step needs root).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import os
 import subprocess
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,9 +83,9 @@ class Walkthrough:
         if self.echo:
             print(text, flush=True)
 
-    def _step(self, title: str, mark: int) -> Step:
+    def _step(self, title: str, mark: int, controller: ControllerProcess | None = None) -> Step:
         out = self.kubectl("get", "networks", "-A", check=False)
-        step = Step(title, self.controller.since(mark), out, self.backend())
+        step = Step(title, (controller or self.controller).since(mark), out, self.backend())
         self.steps.append(step)
         self._say(f"\n=== {title}")
         for line in step.log_lines:
@@ -135,7 +139,52 @@ class Walkthrough:
                 raise RuntimeError(f"controller exited with {code}")
         finally:
             c.kill()
+        self._linux_step()
         return self.steps
+
+    LINUX_STEP = "7. linux backend: a bridge deleted by hand comes back"
+
+    def _linux_step(self) -> None:
+        """The Network as a real bridge: made, deleted out of band, repaired
+        by the next sweep (a 2 s resync), then deleted with the Network."""
+        if os.geteuid() != 0:
+            self._say(f"\n=== {self.LINUX_STEP}: skipped, the step needs root (CAP_NET_ADMIN)")
+            return
+        from pyroute2 import IPRoute, netns  # type: ignore[import-untyped]
+
+        from network_controller.linux_names import bridge_name
+
+        ns, name = f"kldemo-{uuid.uuid4().hex[:8]}", bridge_name("default/example-network")
+        netns.create(ns)
+        flags = ["--backend", "linux", "--netns", ns, "--resync", "2s"]
+        c = ControllerProcess(self.kubeconfig, self.state_dir, flags)
+        try:
+            with IPRoute(netns=ns) as ipr:
+                c.start()
+                mark = c.mark()
+                self.kubectl("apply", "-f", str(EXAMPLE))
+                c.wait_for(lambda line: f"[linux] Creating bridge {name}" in line, mark)
+                self._wait_ready(generation=1)
+                before = _bridge(ipr, name)
+                self._say(f"\n  bridge {name} in netns {ns}: {before}")
+                mark = c.mark()
+                ipr.link("del", index=before["index"])
+                self._say(f"  deleted {name} by hand (RTM_DELLINK); waiting for the next sweep")
+                c.wait_for(lambda line: "is out of sync" in line, mark)
+                c.wait_for(
+                    lambda line: "Successfully synced 'default/example-network'" in line, mark
+                )
+                after = _bridge(ipr, name)
+                step = self._step(self.LINUX_STEP, mark, c)
+                step.backend = {"before": before, "after": after}
+                self._say(f"  bridge {name} again: {after}")
+                self.kubectl("delete", "-f", str(EXAMPLE))
+                c.wait_for(lambda line: f"[linux] Deleting bridge {name}" in line, mark)
+                if c.terminate() != 0:
+                    raise RuntimeError("the linux backend's controller did not exit 0")
+        finally:
+            c.kill()
+            netns.remove(ns)
 
     def _wait_ready(self, generation: int, timeout: float = 30.0) -> None:
         """Wait (server-side) until status reports this generation Ready."""
@@ -147,6 +196,20 @@ class Walkthrough:
             "-n",
             "default",
         )
+
+
+def _bridge(ipr: Any, name: str) -> dict[str, Any]:
+    """What ``ip -n NS addr show NAME`` would say, as a dict."""
+    link = ipr.get_links(ifname=name)[0]
+    addrs = [
+        f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}" for a in ipr.get_addr(index=link["index"])
+    ]
+    return {
+        "index": link["index"],
+        "up": bool(link["flags"] & 1),
+        "alias": link.get_attr("IFLA_IFALIAS"),
+        "addresses": [a for a in addrs if not a.startswith("fe80:")],
+    }
 
 
 def main() -> None:

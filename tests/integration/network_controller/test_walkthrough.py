@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ def test_walkthrough_creates_updates_and_deletes_the_actual_network(tmp_path: Pa
     # Its own control plane: the walkthrough deletes and re-applies the CRD.
     with ControlPlane(tmp_path / "cluster") as cp:
         steps = Walkthrough(str(cp.kubeconfig), str(tmp_path / "state"), echo=False).run()
-    started, recovered, created, updated, deleted, stopped = steps
+    started, recovered, created, updated, deleted, stopped, *linux = steps
 
     assert any("failed to list" in line and "networks" in line for line in started.log_lines)
     assert started.backend == {}
@@ -48,3 +49,13 @@ def test_walkthrough_creates_updates_and_deletes_the_actual_network(tmp_path: Pa
     )
     assert deleted.backend == {}
     assert any("Shut down cleanly" in line for line in stopped.log_lines)
+
+    # As root (CI), the linux backend's step: the bridge deleted by hand is
+    # made again (a new ifindex) with the same address and alias.
+    assert len(linux) == (1 if os.geteuid() == 0 else 0)
+    for step in linux:
+        before, after = step.backend["before"], step.backend["after"]
+        assert before["addresses"] == after["addresses"] == ["192.168.0.1/16"]
+        assert before["index"] != after["index"] and after["up"]
+        assert after["alias"] == before["alias"] and "default/example-network" in after["alias"]
+        assert any("is out of sync" in line for line in step.log_lines)

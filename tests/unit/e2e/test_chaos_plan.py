@@ -22,6 +22,7 @@ from tools.e2e.chaos import (
     FAULT_KINDS,
     FULL,
     LASTING,
+    LINUX_FAULT_KINDS,
     QUICK,
     Fault,
     OpClock,
@@ -248,3 +249,15 @@ def test_a_fault_thread_that_dies_does_not_hold_the_workload() -> None:
     faults.join(30)
     assert ran == list(range(6))
     assert clock.taken == 1 and clock.closed
+
+
+@pytest.mark.parametrize("seed", range(50))
+def test_a_linux_backend_run_adds_tampers_and_keeps_exact_kills_and_restarts(seed: int) -> None:
+    plan = plan_faults(quick(seed, backend="linux"))
+    counts = Counter(f.kind for f in plan)
+    assert set(counts) == set(LINUX_FAULT_KINDS), counts
+    assert (counts["kill"], counts["restart"]) == (QUICK["kills"], QUICK["apiserver_restarts"])
+    assert len(plan) == QUICK["faults"]
+    assert "--backend linux" in rerun_command(quick(seed, backend="linux"))
+    # The mock's plans do not know the kind at all.
+    assert "tamper" not in {f.kind for f in plan_faults(quick(seed))}

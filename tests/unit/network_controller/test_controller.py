@@ -5,12 +5,17 @@ them at start and every period: tests/unit/runtime/test_requeue_keys.py)."""
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import msgspec
 import pytest
 
-from network_controller.backend import ActualNetwork, BackendError, DesiredNetwork
+from kubeloop.runtime import Context, Result
+from network_controller.backend import ActualNetwork, BackendError, DesiredNetwork, NameCollision
 from network_controller.controller import NetworkReconciler
 from network_controller.mock_backend import MockBackend
 from network_controller.models import Network
@@ -93,3 +98,65 @@ def test_a_failing_backend_list_is_logged_and_returns_nothing(
 ) -> None:
     assert NetworkReconciler(None, FailingList(tmp_path)).sweep(cache) == []
     assert "backend sweep failed: [Neutron] unavailable" in caplog.text
+
+
+# -- what the linux backend added: digest keys, drift, name collisions ----------
+class ListedAs(MockBackend):
+    """A backend whose list() reports what it is given (a digest key, a drift)."""
+
+    def __init__(self, tmp_path: Path, listed: list[ActualNetwork]) -> None:
+        super().__init__(tmp_path)
+        self.listed = listed
+
+    def list(self) -> list[ActualNetwork]:
+        return self.listed
+
+
+LONG = "ns/" + "n" * 250
+
+
+def digest_of(key: str) -> str:
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def test_a_key_the_backend_keeps_as_its_digest_is_matched_to_its_network(
+    tmp_path: Path,
+) -> None:
+    listed = [ActualNetwork(digest_of(LONG), "kl1", "10.1.0.0/24", "10.1.0.1", f"uid-{'n' * 250}")]
+    sweep = NetworkReconciler(None, ListedAs(tmp_path, listed)).sweep
+    assert sweep(lambda: [network_obj("ns", "n" * 250, "10.1.0.0/24", "10.1.0.1")]) == []
+    # With no Network of that key, it is an orphan, queued under its digest
+    # (the backend finds the bridge by it); in a namespaced controller too.
+    assert sweep(list) == [digest_of(LONG)]
+    namespaced = NetworkReconciler(None, ListedAs(tmp_path, listed), namespace="ns").sweep
+    assert namespaced(lambda: [network_obj("ns", "n" * 250, "10.1.0.0/24", "10.1.0.1")]) == []
+
+
+def test_drift_the_backend_reports_makes_an_otherwise_agreeing_network_out_of_sync(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    down = ActualNetwork("ns/a", "kl1", "10.1.0.0/24", "10.1.0.1", "uid-a", "link is down")
+    sweep = NetworkReconciler(None, ListedAs(tmp_path, [down])).sweep
+    assert sweep(lambda: [network_obj("ns", "a", "10.1.0.0/24", "10.1.0.1")]) == ["ns/a"]
+    assert "'ns/a' is out of sync (link is down)" in caplog.text
+
+
+class Collides(MockBackend):
+    def get(self, key: str) -> ActualNetwork | None:
+        raise NameCollision(f"interface kl0 is not the bridge of {key}")
+
+    def delete(self, key: str) -> None:
+        raise AssertionError("deleted what is not ours")
+
+
+def test_a_deleted_network_whose_name_is_held_by_someone_else_deletes_nothing(
+    tmp_path: Path,
+) -> None:
+    ctx = cast("Context[Network]", SimpleNamespace(key="ns/a", event=None))
+    assert NetworkReconciler(None, Collides(tmp_path)).reconcile(ctx, None) == Result.done()
+
+
+def test_a_name_collision_is_its_own_ready_reason() -> None:
+    assert NameCollision("x").reason == "NameCollision" != BackendError("x").reason
+    assert issubclass(NameCollision, BackendError)  # retried like any backend error

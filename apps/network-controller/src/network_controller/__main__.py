@@ -16,9 +16,10 @@ from typing import Any
 
 from kubeloop.events import EventRecorder
 from kubeloop.runtime import Manager, argument_parser, duration
-from network_controller.backend import Backend
+from network_controller.backend import Backend, BackendError
 from network_controller.controller import NetworkReconciler
 from network_controller.deployments import DeploymentNetworks
+from network_controller.linux_names import is_netns_name
 from network_controller.mock_backend import MockBackend
 from network_controller.models import Network
 from network_controller.noop_backend import NoopBackend
@@ -34,10 +35,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--backend",
-        choices=["mock", "noop"],
+        choices=["mock", "noop", "linux"],
         default="mock",
-        help="network backend: mock (a JSON file in --state-dir) or noop (in memory, "
-        "for benchmarks) (default mock)",
+        help="network backend: mock (a JSON file in --state-dir), noop (in memory, "
+        "for benchmarks) or linux (a bridge per Network in --netns; needs root or "
+        "CAP_NET_ADMIN) (default mock)",
+    )
+    p.add_argument(
+        "--netns",
+        default="",
+        help="the linux backend's network namespace (created if missing); "
+        "'host' for the host's own namespace. Required with --backend linux",
     )
     p.add_argument(
         "--no-api-writes",
@@ -61,7 +69,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=0.0,
         help="fault injection: extra latency of every mutating backend call (e.g. 2s)",
     )
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.backend == "linux" and not args.netns:
+        # No default namespace: the host's own must be asked for by name.
+        p.error("--backend linux needs --netns NAME (or --netns host)")
+    if args.backend == "linux" and not is_netns_name(args.netns):
+        p.error(f"--netns {args.netns!r}: a name under /run/netns (letters, digits, ._-)")
+    return args
 
 
 class _DiscardingRecorder(EventRecorder):
@@ -92,6 +106,11 @@ class _DiscardingRecorder(EventRecorder):
 def make_backend(args: argparse.Namespace) -> Backend:
     if args.backend == "noop":
         return NoopBackend()
+    if args.backend == "linux":
+        # Imported here: pyroute2 is needed only by the linux backend.
+        from network_controller.linux_backend import LinuxBackend
+
+        return LinuxBackend(args.netns)
     return MockBackend(args.state_dir, fail_rate=args.backend_fail_rate, delay=args.backend_delay)
 
 
@@ -104,8 +123,13 @@ def main(argv: list[str] | None = None) -> int:
     # CRD exists and its informer lists, fails and retries until it does.
     networks = manager.client.resource(Network)
     cached = manager.lister(Network)
+    try:
+        backend = make_backend(args)
+    except BackendError as err:  # e.g. --backend linux without CAP_NET_ADMIN
+        print(f"network-controller: {err}", file=sys.stderr)
+        return 2
     nets = NetworkReconciler(
-        None if args.no_api_writes else networks, make_backend(args), namespace=args.namespace
+        None if args.no_api_writes else networks, backend, namespace=args.namespace
     )
     network_controller = manager.controller(
         Network,

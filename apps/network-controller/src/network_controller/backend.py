@@ -3,30 +3,62 @@
 One small interface (get, list, create, update, delete) so the controller
 never knows which backend it talks to. The reference system used a Neutron
 mock; ``mock`` here keeps its state in a file so that restarts, orphans and
-out-of-band drift are real and inspectable.
+out-of-band drift are real and inspectable; ``linux`` makes each network a
+Linux bridge through netlink (:mod:`network_controller.linux_backend`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from dataclasses import dataclass
 from typing import Protocol
 
 
 class BackendError(Exception):
-    """A backend operation failed; the controller retries it with backoff."""
+    """A backend operation failed; the controller retries it with backoff.
+
+    ``reason`` is the Ready condition's reason the controller writes for it,
+    so that a user reading ``kubectl get network -o yaml`` can tell a kind of
+    failure from another without parsing the message."""
+
+    reason = "BackendError"
+
+
+class NameCollision(BackendError):
+    """The backend's name for the network is held by something that is not
+    ours (another program's interface, or a network of another key whose name
+    hashes alike). It is left untouched: a retry succeeds only once whoever
+    holds the name lets it go."""
+
+    reason = "NameCollision"
+
+
+# A backend that cannot store a long key whole (the Linux backend's 255-byte
+# interface alias) reports it as this prefix plus the key's sha256 hex digest;
+# the sweep matches such keys against the digests of the Networks it knows.
+KEY_DIGEST_PREFIX = "sha256:"
+
+
+def key_digest(key: str) -> str:
+    """The sha256 hex digest of a ``namespace/name`` key."""
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
 class ActualNetwork:
     """A network as the backend has it. ``key`` is ``namespace/name`` of the
-    Network it realises; ``cidr`` is normalised (host bits cleared)."""
+    Network it realises (or its digest, see ``KEY_DIGEST_PREFIX``); ``cidr``
+    is normalised (host bits cleared). ``drift`` names damage done out of
+    band that the other fields cannot show (the Linux backend's "link is
+    down"); a network with any is repaired like one whose fields differ."""
 
     key: str
     id: str
     cidr: str
     gateway: str
     uid: str = ""
+    drift: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,4 +99,6 @@ def normalise_cidr(cidr: str) -> tuple[str, bool]:
 
 
 def differs(actual: ActualNetwork, desired: DesiredNetwork) -> bool:
+    if actual.drift:
+        return True
     return (actual.cidr, actual.gateway, actual.uid) != (desired.cidr, desired.gateway, desired.uid)

@@ -30,11 +30,14 @@ from kubeloop.errors import KubeloopError, is_not_found
 from kubeloop.events import NORMAL, WARNING
 from kubeloop.runtime import Context, Result, get_generation, set_condition, update_status
 from network_controller.backend import (
+    KEY_DIGEST_PREFIX,
     ActualNetwork,
     Backend,
     BackendError,
     DesiredNetwork,
+    NameCollision,
     differs,
+    key_digest,
     normalise_cidr,
 )
 from network_controller.models import Network, NetworkStatus
@@ -79,7 +82,11 @@ class NetworkReconciler:
 
     def reconcile(self, ctx: Context[Network], network: Network | None) -> Result:
         if network is None:
-            if self.backend.get(ctx.key) is not None:
+            try:
+                gone = self.backend.get(ctx.key) is None
+            except NameCollision:  # the name is someone else's: nothing of ours to delete
+                gone = True
+            if not gone:
                 self.backend.delete(ctx.key)
                 ctx.event(NORMAL, "Deleted", f"Deleted network {ctx.key}")
         elif not network.metadata.deletion_timestamp:  # being deleted: the delete comes next
@@ -104,7 +111,7 @@ class NetworkReconciler:
                 message = f"Updated network to {want.cidr} via {want.gateway}"
                 ctx.event(NORMAL, "Updated", message)
         except BackendError as err:
-            self._write_status(network, None, "False", "BackendError", str(err))
+            self._write_status(network, None, "False", err.reason, str(err))
             ctx.event(WARNING, "SyncFailed", str(err))
             raise
         reason, message = ("Normalized", note) if note else ("Synced", "The network is in place")
@@ -147,15 +154,23 @@ class NetworkReconciler:
                 wanted[key] = desired(key, network)[0]
             except InvalidSpec:
                 continue  # its status says why; the last good network stays
+        # A key the backend could only keep as its digest is matched back to
+        # the Network it names; one no Network matches stays a digest key (an
+        # orphan the backend can still find and delete by it).
+        digests = {KEY_DIGEST_PREFIX + key_digest(k): k for k in known}
         try:
-            actual = {a.key: a for a in self.backend.list() if self._in_scope(a.key)}
+            listed = self.backend.list()
         except BackendError as err:
             log.error("backend sweep failed: %s", err)
             return []
+        actual = {digests.get(a.key, a.key): a for a in listed}
+        actual = {k: a for k, a in actual.items() if self._in_scope(k)}
         stale = set(actual) - known
         stale |= {k for k, d in wanted.items() if k not in actual or differs(actual[k], d)}
         for key in sorted(stale):
             what = "orphaned" if key not in wanted else "out of sync"
+            if key in actual and actual[key].drift:
+                what += f" ({actual[key].drift})"
             log.info("backend sweep: '%s' is %s", key, what)
         return sorted(stale)
 
