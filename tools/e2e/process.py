@@ -59,8 +59,10 @@ class ControllerProcess:
         cmd += self.extra_args
         self._proc = subprocess.Popen(
             cmd,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            # Both streams, in order: whatever the controller writes is read
+            # (a test that no secret reaches its output reads both).
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             text=True,
             bufsize=1,
             env=self.env,
@@ -68,8 +70,8 @@ class ControllerProcess:
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
-        assert self._proc is not None and self._proc.stderr is not None
-        for line in self._proc.stderr:
+        assert self._proc is not None and self._proc.stdout is not None
+        for line in self._proc.stdout:
             with self._cond:
                 self.lines.append(line.rstrip("\n"))
                 self._cond.notify_all()
