@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from kubeloop.testenv import ControlPlane
-from kubeloop.testenv.pytest_plugin import KubectlRunner, admin_request
-from tests.integration.support import REPO
+from kubeloop.testenv.pytest_plugin import KubectlRunner
+from tests.integration.support import REPO, token_for
 
 DEPLOY = REPO / "deploy"
 NS = "kubeloop-system"
@@ -37,17 +37,6 @@ def installed(kubectl: KubectlRunner, network_crd: str) -> Iterator[None]:
     finally:
         files = [f"--filename={m}" for m in reversed(manifests)]
         kubectl("delete", "--wait=true", "--ignore-not-found", "--timeout=90s", *files)
-
-
-def token_for(cp: ControlPlane, namespace: str, service_account: str) -> str:
-    """A real bound token (TokenRequest) for a service account."""
-    token: str = admin_request(
-        cp,
-        "POST",
-        f"/api/v1/namespaces/{namespace}/serviceaccounts/{service_account}/token",
-        {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}},
-    )["status"]["token"]
-    return token
 
 
 def service_account_dir(cp: ControlPlane, tmp: Path) -> Path:

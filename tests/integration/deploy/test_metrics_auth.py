@@ -20,9 +20,9 @@ from tools.e2e.process import ControllerProcess
 from kubeloop.client import Client
 from kubeloop.testenv import ControlPlane
 from kubeloop.testenv.pytest_plugin import admin_request
-from tests.integration.support import network, wait_until
+from tests.integration.support import network, token_for, wait_until
 
-from .conftest import in_cluster_env, token_for
+from .conftest import in_cluster_env
 
 pytestmark = pytest.mark.integration
 

@@ -25,7 +25,7 @@ from tools.e2e.process import ControllerProcess
 from kubeloop.client import Client
 from kubeloop.testenv import ControlPlane
 from kubeloop.testenv.pytest_plugin import admin_request
-from tests.integration.support import network
+from tests.integration.support import network, token_for
 
 pytestmark = pytest.mark.integration
 
@@ -34,13 +34,7 @@ def _token(cp: ControlPlane, namespace: str) -> str:
     admin_request(
         cp, "POST", f"/api/v1/namespaces/{namespace}/serviceaccounts", {"metadata": {"name": "t"}}
     )
-    token: str = admin_request(
-        cp,
-        "POST",
-        f"/api/v1/namespaces/{namespace}/serviceaccounts/t/token",
-        {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}},
-    )["status"]["token"]
-    return token
+    return token_for(cp, namespace, "t")
 
 
 def _scrape(port: int, token: str) -> int:
