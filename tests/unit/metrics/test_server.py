@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import gzip
 import http.client
+import importlib.util
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -224,3 +227,24 @@ def test_a_mounted_certificate_is_served(registry: CollectorRegistry, tmp_path: 
             ctx.wrap_socket(raw, server_hostname="metrics.example") as tls,
         ):
             assert tls.version() in ("TLSv1.2", "TLSv1.3")
+
+
+def test_without_cryptography_or_a_cert_dir_the_message_says_what_to_provide(
+    registry: CollectorRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "cryptography" else real(name)
+    )
+    with pytest.raises(ConfigError) as caught:
+        MetricsServer("127.0.0.1:0", registry, authorizer=Allow("x"))
+    message = str(caught.value)
+    for hint in ("--metrics-cert-dir", "kubeloop[tls]", "--metrics-secure=false"):
+        assert hint in message
+    MetricsServer("127.0.0.1:0", registry, secure=False)  # plain HTTP needs neither
+
+
+def test_importing_the_runtime_does_not_import_cryptography() -> None:
+    code = "import sys, kubeloop.runtime; print('cryptography' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
