@@ -7,7 +7,8 @@
 
 A certificate directory holds ``tls.crt`` and ``tls.key`` (a
 ``kubernetes.io/tls`` Secret mounted as a volume, e.g. from cert-manager);
-Prometheus then verifies the server against its CA. Without one, as
+Prometheus then verifies the server against its CA, and a renewed pair is
+served from the next connection on (:class:`CertWatcher`). Without one, as
 controller-runtime does, a self-signed certificate is made at start: the
 traffic is encrypted and the bearer token never crosses the network in the
 clear, but a scraper has to skip verification (``insecureSkipVerify``).
@@ -31,15 +32,19 @@ from __future__ import annotations
 import datetime
 import importlib.util
 import ipaddress
+import logging
 import os
 import socket
 import ssl
 import tempfile
+import threading
 from pathlib import Path
 
 from kubeloop.errors import ConfigError
 
-__all__ = ["check_can_serve", "self_signed_certificate", "serving_context"]
+__all__ = ["CertWatcher", "check_can_serve", "self_signed_certificate", "serving_context"]
+
+_log = logging.getLogger("kubeloop.metrics.certs")
 
 #: A self-signed certificate's validity: longer than any process lives.
 SELF_SIGNED_DAYS = 365
@@ -62,21 +67,18 @@ def check_can_serve(cert_dir: str | None) -> None:
         raise ConfigError(_NO_CRYPTOGRAPHY)
 
 
-def serving_context(cert_dir: str | None) -> ssl.SSLContext:
-    """A server context, TLS 1.2 or later, with the directory's or a fresh certificate."""
+def _new_context() -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
+
+
+def serving_context(cert_dir: str | None) -> ssl.SSLContext:
+    """A server context, TLS 1.2 or later, with the directory's certificate
+    (followed when it is rotated, see :class:`CertWatcher`) or a fresh one."""
     if cert_dir:
-        try:
-            ctx.load_cert_chain(
-                os.path.join(cert_dir, "tls.crt"), os.path.join(cert_dir, "tls.key")
-            )
-        except (OSError, ssl.SSLError) as err:
-            # The error names the files, never their content.
-            raise ConfigError(
-                f"--metrics-cert-dir {cert_dir}: cannot load tls.crt/tls.key: {type(err).__name__}"
-            ) from None
-        return ctx
+        return CertWatcher(cert_dir).context
+    ctx = _new_context()
     cert, key = self_signed_certificate()
     with tempfile.TemporaryDirectory(prefix="kubeloop-serving-") as tmp:
         paths = []
@@ -88,6 +90,69 @@ def serving_context(cert_dir: str | None) -> ssl.SSLContext:
             paths.append(path)
         ctx.load_cert_chain(*paths)
     return ctx
+
+
+class CertWatcher:
+    """The certificate of a directory, re-read when its files change
+    (controller-runtime's ``certwatcher``).
+
+    A mounted Secret is rotated in place (cert-manager renews it, the
+    kubelet swaps the volume's ``..data`` symlink), and a process that read
+    it once serves an expired certificate some weeks later. Each TLS
+    handshake asks :meth:`current` (from the context's SNI callback, which
+    OpenSSL calls for every ClientHello, with or without a server name)
+    whether ``tls.crt`` or ``tls.key`` changed since the last load (their
+    inode, size and mtime: two ``stat`` calls, far cheaper than the
+    handshake); if so the connection gets a context with the new pair. A
+    pair that does not load (a rotation half written) keeps the old
+    certificate and is tried again at the next handshake.
+    """
+
+    def __init__(self, cert_dir: str) -> None:
+        self.cert_dir = cert_dir
+        self.paths = (os.path.join(cert_dir, "tls.crt"), os.path.join(cert_dir, "tls.key"))
+        # Guards _current and _stamp (handshakes run in parallel threads).
+        self._lock = threading.Lock()
+        self._stamp = self._stat()
+        self._current = self._load()
+        #: The listening socket's context: its SNI callback hands out the current one.
+        self.context = self._load()
+        self.context.sni_callback = self._on_hello
+
+    def _stat(self) -> tuple[tuple[int, int, int], ...]:
+        try:
+            stats = [os.stat(path) for path in self.paths]
+        except OSError:
+            return ()
+        return tuple((st.st_ino, st.st_size, st.st_mtime_ns) for st in stats)
+
+    def _load(self) -> ssl.SSLContext:
+        ctx = _new_context()
+        try:
+            ctx.load_cert_chain(*self.paths)
+        except (OSError, ssl.SSLError) as err:
+            # The error names the files, never their content.
+            raise ConfigError(
+                f"--metrics-cert-dir {self.cert_dir}: cannot load tls.crt/tls.key: "
+                f"{type(err).__name__}"
+            ) from None
+        return ctx
+
+    def current(self) -> ssl.SSLContext:
+        """The context of the pair on disk now (the last one that loaded)."""
+        stamp = self._stat()
+        with self._lock:
+            if stamp and stamp != self._stamp:
+                try:
+                    self._current = self._load()
+                    _log.info("metrics: reloaded the serving certificate from %s", self.cert_dir)
+                except ConfigError as err:
+                    _log.warning("metrics: keeping the previous certificate: %s", err)
+                self._stamp = stamp
+            return self._current
+
+    def _on_hello(self, sock: ssl.SSLSocket | ssl.SSLObject, name: str | None, _: object) -> None:
+        sock.context = self.current()
 
 
 def self_signed_certificate(hosts: list[str] | None = None) -> tuple[bytes, bytes]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import http.client
 import importlib.util
+import os
 import socket
 import ssl
 import subprocess
@@ -248,3 +249,38 @@ def test_importing_the_runtime_does_not_import_cryptography() -> None:
     code = "import sys, kubeloop.runtime; print('cryptography' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def _install(directory: Path, host: str) -> bytes:
+    """A new pair for ``host``, swapped in as the kubelet swaps a Secret's files."""
+    cert, key = self_signed_certificate([host])
+    for name, data in (("tls.crt", cert), ("tls.key", key)):
+        staged = directory / f".{name}.new"
+        staged.write_bytes(data)
+        os.replace(staged, directory / name)
+    return cert
+
+
+def _served(server: MetricsServer, ca: bytes, host: str) -> None:
+    ctx = ssl.create_default_context(cadata=ca.decode())
+    with (
+        socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw,
+        ctx.wrap_socket(raw, server_hostname=host),
+    ):
+        pass
+
+
+def test_a_rotated_certificate_is_served_from_the_next_connection_on(
+    registry: CollectorRegistry, tmp_path: Path
+) -> None:
+    first = _install(tmp_path, "first.example")
+    server = MetricsServer("127.0.0.1:0", registry, cert_dir=str(tmp_path), authorizer=Allow("x"))
+    with server:
+        _served(server, first, "first.example")
+        second = _install(tmp_path, "second.example")
+        _served(server, second, "second.example")
+        with pytest.raises(ssl.SSLCertVerificationError):
+            _served(server, first, "first.example")
+        # A broken pair (a rotation half written) keeps the last good one.
+        (tmp_path / "tls.key").write_bytes(b"not a key")
+        _served(server, second, "second.example")
