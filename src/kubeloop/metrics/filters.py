@@ -114,6 +114,11 @@ class DelegatingAuthorizer:
             # never the request's token.
             _log.warning("metrics: cannot review the request: %s", err)
             return Decision(500, "Internal Server Error")
+        except (AttributeError, KeyError, TypeError, ValueError) as err:
+            # A review answer of an unexpected shape: its type only, since
+            # a message could quote the body.
+            _log.warning("metrics: unreadable review answer (%s)", type(err).__name__)
+            return Decision(500, "Internal Server Error")
         return Decision(200)
 
     def authenticate(self, token: str) -> UserInfo | None:

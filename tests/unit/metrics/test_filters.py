@@ -122,6 +122,13 @@ def test_a_review_the_server_cannot_answer_is_500_and_not_cached(
     assert authorizer.authorize("Bearer good", "/metrics").allowed
 
 
+def test_a_review_answer_of_another_shape_is_500(
+    authorizer: DelegatingAuthorizer, api: FakeAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(api, "request", lambda *a, **k: ["not", "a", "review"])
+    assert authorizer.authorize("Bearer good", "/metrics").code == 500
+
+
 def test_the_token_cache_holds_hashes_not_tokens(authorizer: DelegatingAuthorizer) -> None:
     authorizer.authorize("Bearer good", "/metrics")
     keys = list(authorizer._tokens._entries)
