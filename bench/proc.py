@@ -6,6 +6,16 @@ import os
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
+#: The kubeloop peers' metrics and probe servers: plain-HTTP metrics on free
+#: ports, as before issue 24 made them HTTPS by default, so the numbers stay
+#: comparable with earlier runs (no certificate made, no cryptography
+#: imported) and two peers never collide on a port.
+BENCH_SERVING_FLAGS = (
+    "--metrics-secure=false",
+    "--metrics-bind-address=127.0.0.1:0",
+    "--health-probe-bind-address=127.0.0.1:0",
+)
+
 
 def cpu_seconds(pid: int) -> float:
     """utime + stime of ``pid`` (all its threads), in seconds."""

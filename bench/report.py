@@ -289,7 +289,9 @@ def write(
         "harness's own updates.)",
         "",
         "- **kubeloop**: `python -m network_controller --backend noop --no-api-writes "
-        "--resync 0 --kube-api-qps 0` (dict mode: objects are plain dicts; typed mode "
+        "--resync 0 --kube-api-qps 0`, its metrics plain HTTP on a free port "
+        "(`--metrics-secure=false`, as before issue 24 made them HTTPS; no scrape happens "
+        "during a run) (dict mode: objects are plain dicts; typed mode "
         "is not in this run). It also runs what the real controller runs: a Deployment "
         "informer (the namespace has none) and one backend sweep after sync; it logs one "
         "klog line per reconcile, which the harness counts.",

@@ -39,7 +39,7 @@ from typing import IO, Any
 import yaml
 
 from bench import report
-from bench.proc import cpu_seconds, memory_kb
+from bench.proc import BENCH_SERVING_FLAGS, cpu_seconds, memory_kb
 
 REPO = Path(__file__).resolve().parents[1]
 CRD = REPO / "config" / "crd" / "networks.samplecrd.k8s.io.yaml"
@@ -88,6 +88,7 @@ def peer_specs(kubeconfig: str, namespace: str, go_binary: Path, state: str) -> 
                 *(py, "-m", "network_controller", *common, "--resync", "0"),
                 *("--backend", "noop", "--no-api-writes", "--kube-api-qps", "0"),
                 *("--state-dir", state),
+                *BENCH_SERVING_FLAGS,  # plain-HTTP metrics on free ports
             ],
             "stderr",
             re.compile(rb"Starting workers"),

@@ -38,7 +38,7 @@ from typing import IO, Any
 
 import yaml
 
-from bench.proc import cpu_seconds, memory_kb
+from bench.proc import BENCH_SERVING_FLAGS, cpu_seconds, memory_kb
 
 REPO = Path(__file__).resolve().parents[2]
 CRD = REPO / "apps" / "sample-controller" / "artifacts" / "examples" / "crd-status-subresource.yaml"
@@ -82,7 +82,11 @@ def foo(name: str) -> dict[str, Any]:
 
 def command(peer: str, kubeconfig: str, upstream: Path) -> list[str]:
     if peer == "kubeloop":
-        return [sys.executable, "-m", "sample_controller", "--kubeconfig", kubeconfig]
+        # Plain-HTTP metrics on free ports (see bench/proc.py).
+        return [
+            *(sys.executable, "-m", "sample_controller", "--kubeconfig", kubeconfig),
+            *BENCH_SERVING_FLAGS,
+        ]
     return [str(upstream), "--kubeconfig", kubeconfig]
 
 

@@ -11,6 +11,7 @@ from kubeloop.errors import is_not_found
 
 if TYPE_CHECKING:
     from kubeloop.client import Client
+    from kubeloop.testenv import ControlPlane
 
 REPO = Path(__file__).resolve().parents[2]
 NETWORK_CRD = REPO / "config" / "crd" / "networks.samplecrd.k8s.io.yaml"
@@ -82,3 +83,16 @@ def deployment(
             },
         },
     }
+
+
+def token_for(cp: ControlPlane, namespace: str, service_account: str) -> str:
+    """A real bound token (TokenRequest) for an existing service account."""
+    from kubeloop.testenv.pytest_plugin import admin_request
+
+    token: str = admin_request(
+        cp,
+        "POST",
+        f"/api/v1/namespaces/{namespace}/serviceaccounts/{service_account}/token",
+        {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}},
+    )["status"]["token"]
+    return token

@@ -78,6 +78,9 @@ from tools.e2e.process import CRD, ControllerProcess
 NAMESPACES = ("chaos-a", "chaos-b", "chaos-c")
 API = "samplecrd.k8s.io/v1"
 ANNOTATION = "samplecrd.k8s.io/network-cidr"
+#: The security tests' findings, appended to the report verbatim (they are
+#: not measured by this run, but docs/reliability.md is regenerated whole).
+SECURITY_NOTES = Path(__file__).with_name("security.md")
 
 FaultKind = Literal["cut", "latency", "stall", "compact", "kill", "restart", "tamper"]
 #: Every kind of the mock backend's runs, in the order reports list them.
@@ -1030,6 +1033,8 @@ def render(report: Report) -> str:
         *[f"| {label} | {outcome.replace('|', '/')} |" for label, outcome in report.bad_input],
         "",
         f"Result: **{'all invariants hold' if report.ok else 'INVARIANTS VIOLATED'}**.",
+        "",
+        SECURITY_NOTES.read_text().rstrip(),
         "",
     ]
     return "\n".join(lines)

@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import threading
@@ -48,16 +49,20 @@ class ControllerProcess:
 
     def start(self) -> None:
         cmd = [sys.executable, "-m", "network_controller", "--state-dir", self.state_dir]
-        if not any(a.startswith("--metrics-bind-address") for a in self.extra_args):
-            # Many replicas on one machine: each on a free port of its own.
-            cmd.append("--metrics-bind-address=127.0.0.1:0")
+        # Many replicas on one machine: each on free ports of its own (read
+        # them back with served_port).
+        for flag in ("--metrics-bind-address", "--health-probe-bind-address"):
+            if not any(a.startswith(flag) for a in self.extra_args):
+                cmd.append(f"{flag}=127.0.0.1:0")
         if self.kubeconfig:
             cmd += ["--kubeconfig", self.kubeconfig]
         cmd += self.extra_args
         self._proc = subprocess.Popen(
             cmd,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            # Both streams, in order: whatever the controller writes is read
+            # (a test that no secret reaches its output reads both).
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             text=True,
             bufsize=1,
             env=self.env,
@@ -65,8 +70,8 @@ class ControllerProcess:
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
-        assert self._proc is not None and self._proc.stderr is not None
-        for line in self._proc.stderr:
+        assert self._proc is not None and self._proc.stdout is not None
+        for line in self._proc.stdout:
             with self._cond:
                 self.lines.append(line.rstrip("\n"))
                 self._cond.notify_all()
@@ -95,6 +100,15 @@ class ControllerProcess:
                         f"{timeout}s:\n{tail}"
                     )
                 self._cond.wait(remaining)
+
+    def served_port(self, what: str, timeout: float = 60.0) -> int:
+        """The port the ``metrics`` or ``health probes`` server bound, from its
+        start line (``serving metrics on 127.0.0.1:0 (https, port 40123)``)."""
+        line = self.wait_for(lambda text: f"serving {what} on " in text, 0, timeout)
+        match = re.search(r"port (\d+)\)", line)
+        if match is None:
+            raise ValueError(f"no port in {line!r}")
+        return int(match.group(1))
 
     def mark(self) -> int:
         with self._cond:

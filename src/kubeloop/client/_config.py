@@ -33,7 +33,7 @@ class ExecConfig:
     command: str
     api_version: str
     args: list[str] = field(default_factory=list)
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict, repr=False)
     install_hint: str = ""
     interactive_mode: str = "IfAvailable"
     provide_cluster_info: bool = False
@@ -54,13 +54,16 @@ class Config:
     proxy_url: str | None = None
     #: PEM bytes of the client certificate and key (mutual TLS).
     cert_data: bytes | None = None
-    key_data: bytes | None = None
-    bearer_token: str | None = None
+    #: Credentials (the key, the token, the password, the exec plugin's
+    #: environment) are left out of repr(), so that a Config in a log line,
+    #: an exception or a test failure shows where it came from, not the keys.
+    key_data: bytes | None = field(default=None, repr=False)
+    bearer_token: str | None = field(default=None, repr=False)
     #: Path of a token file re-read periodically (bound service-account
     #: tokens expire; client-go re-reads every minute).
     bearer_token_file: str | None = None
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     exec_config: ExecConfig | None = None
     #: Default namespace for namespaced resources (context or in-cluster file).
     namespace: str = "default"

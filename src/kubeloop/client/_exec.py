@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -48,9 +48,10 @@ _STDERR_LIMIT = 4000
 class ExecCredential:
     """What a plugin returned: a token, a client certificate and key (PEM), or both."""
 
-    token: str | None
+    # Secrets stay out of repr() (a credential in a log line or a failure).
+    token: str | None = field(repr=False)
     client_certificate_data: bytes | None = None
-    client_key_data: bytes | None = None
+    client_key_data: bytes | None = field(default=None, repr=False)
     #: Seconds since the epoch after which the credential must not be used.
     expiration: float | None = None
 

@@ -63,11 +63,13 @@ class User:
     client_certificate: Path | None = None
     client_certificate_data: bytes | None = None
     client_key: Path | None = None
-    client_key_data: bytes | None = None
-    token: str | None = None
+    # Credentials stay out of repr(): a User or Config printed in a log line
+    # or an assertion must not carry them.
+    client_key_data: bytes | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
     token_file: Path | None = None
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     #: Checked when the user is used (clientcmd validates only the context in use).
     exec: Fields | None = None
     auth_provider: str | None = None
@@ -177,7 +179,12 @@ def parse_bytes(data: bytes, path: Path) -> Kubeconfig:
         # PyYAML's constructors let plain exceptions escape for explicit tags
         # that do not fit their value ("!!int xyz": ValueError, "!!bool maybe":
         # KeyError); they are still a file that is not a kubeconfig.
-        raise ConfigError(f"kubeconfig {path}: invalid YAML: {type(err).__name__}: {err}") from None
+        # Only the type: the message quotes the value ("invalid literal for
+        # int(): 'xyz'"), and the value may be a token or a password.
+        raise ConfigError(
+            f"kubeconfig {path}: invalid YAML: {type(err).__name__} (a tag that does not fit "
+            "its value)"
+        ) from None
     config = Kubeconfig(files=[path])
     if doc is None:
         return config  # an empty file is an empty config, as in client-go

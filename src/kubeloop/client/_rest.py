@@ -35,6 +35,7 @@ import msgspec
 from kubeloop.client._auth import Authenticator
 from kubeloop.client._config import Config
 from kubeloop.client._ratelimit import PerGroupTokenBuckets, TokenBucket
+from kubeloop.client._tls import server_name, trust_description
 from kubeloop.client._transport import (
     USER_AGENT,
     ConnectFailure,
@@ -209,10 +210,12 @@ class Rest:
                 body = response.read()
             except ConnectFailure as err:
                 if err.certificate:
-                    # Retrying cannot help: the CA is wrong for this server.
+                    # Retrying cannot help: the CA (or the name) is wrong for
+                    # this server. Say which server, which name and which CA.
                     raise TransportError(
-                        f"{self.config.host}: the server certificate does not verify against "
-                        f"the certificate authority of {self.config.source or 'the config'}: {err}"
+                        f"{self.config.host}: the server certificate for "
+                        f"{server_name(self.config)} does not verify against "
+                        f"{trust_description(self.config)}: {err}"
                     ) from err
                 # A refused or reset connection: nothing was processed.
                 connect_failures += 1

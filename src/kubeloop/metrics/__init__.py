@@ -2,14 +2,20 @@
 
 ::
 
-    from kubeloop.metrics import MetricsServer
+    from kubeloop.metrics import DelegatingAuthorizer, HealthProbeServer, MetricsServer
 
-    server = MetricsServer(":8080")                     # /metrics, /healthz, /readyz
-    server.add_readiness_check("informer-networks", informer.has_synced)
-    server.start()
+    metrics = MetricsServer(":8443", authorizer=DelegatingAuthorizer(client))  # HTTPS, RBAC
+    probes = HealthProbeServer(":8081")                  # /healthz, /readyz, no token
+    probes.add_readiness_check("informer-networks", informer.has_synced)
+    metrics.start(), probes.start()
 
-- :class:`MetricsServer` (:mod:`kubeloop.metrics.server`): one small threaded
-  HTTP server for Prometheus scrapes and the kubelet's probes.
+- :class:`MetricsServer` (:mod:`kubeloop.metrics.server`): ``/metrics`` over
+  HTTPS, each scrape's token reviewed by the API server; plain HTTP with
+  ``secure=False``.
+- :class:`DelegatingAuthorizer` (:mod:`kubeloop.metrics.filters`): the
+  TokenReview and SubjectAccessReview, cached (:mod:`kubeloop.metrics.authcache`).
+- :class:`HealthProbeServer` (:mod:`kubeloop.metrics.probes`): the kubelet's
+  probes on a port of their own.
 - :class:`HealthChecks` (:mod:`kubeloop.metrics.health`): named checks and the
   ``[+]name ok`` / ``[-]name failed`` report.
 
@@ -20,12 +26,21 @@ Reconcile metrics under controller-runtime's names come from
 all into the same registry.
 """
 
+from kubeloop.metrics.authcache import ExpiringLRU
+from kubeloop.metrics.filters import Decision, DelegatingAuthorizer, UserInfo
 from kubeloop.metrics.health import Check, HealthChecks
-from kubeloop.metrics.server import MetricsServer, parse_bind_address
+from kubeloop.metrics.probes import HealthProbeServer
+from kubeloop.metrics.server import Authorizer, MetricsServer, parse_bind_address
 
 __all__ = [
+    "Authorizer",
     "Check",
+    "Decision",
+    "DelegatingAuthorizer",
+    "ExpiringLRU",
     "HealthChecks",
+    "HealthProbeServer",
     "MetricsServer",
+    "UserInfo",
     "parse_bind_address",
 ]

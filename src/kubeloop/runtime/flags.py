@@ -11,8 +11,12 @@ Flags (controller-runtime's and client-go's names): ``--kubeconfig``,
 ``--master``, ``--context`` (else ``$KUBECONFIG``, ``~/.kube/config``, then
 in-cluster); ``--namespace`` (cache one namespace; default all);
 ``--kube-api-qps`` / ``--kube-api-burst`` (20 / 30) and
-``--kube-api-qps-per-group``; ``--metrics-bind-address`` (``:8080``, ``0``
-turns the server off); ``--leader-elect`` (on by default in a cluster),
+``--kube-api-qps-per-group``; ``--metrics-bind-address`` (``:8443``, ``0``
+turns the server off), ``--metrics-secure`` (HTTPS with TokenReview and
+SubjectAccessReview; ``--metrics-secure=false`` for plain HTTP),
+``--metrics-cert-dir`` (``tls.crt``/``tls.key``; else self-signed),
+``--health-probe-bind-address`` (``:8081``, plain HTTP); ``--leader-elect``
+(on by default in a cluster),
 ``--leader-elect-id``, ``--leader-elect-namespace`` and the three
 durations; ``--graceful-shutdown-timeout`` (30s); ``-v`` and
 ``--log-format text|json``.
@@ -34,7 +38,14 @@ import re
 
 from kubeloop.leaderelection import LeaderElectionConfig
 
-__all__ = ["DEFAULT_BURST", "DEFAULT_QPS", "add_manager_flags", "argument_parser", "duration"]
+__all__ = [
+    "DEFAULT_BURST",
+    "DEFAULT_QPS",
+    "add_manager_flags",
+    "argument_parser",
+    "boolean",
+    "duration",
+]
 
 DEFAULT_QPS = 20.0
 DEFAULT_BURST = 30
@@ -57,6 +68,21 @@ def duration(text: str) -> float:
     if not parts or "".join(number + unit for number, unit in parts) != text:
         raise argparse.ArgumentTypeError(f"invalid duration {text!r} (e.g. 30s, 1m, 500ms)")
     return sum(float(number) * _UNITS[unit] for number, unit in parts)
+
+
+def boolean(text: str) -> bool:
+    """Go's ``strconv.ParseBool``, so ``--metrics-secure=false`` reads as in
+    controller-runtime's flags.
+
+    >>> boolean("false"), boolean("1")
+    (False, True)
+    """
+    value = {"1": True, "t": True, "true": True, "0": False, "f": False, "false": False}.get(
+        text.strip().lower()
+    )
+    if value is None:
+        raise argparse.ArgumentTypeError(f"invalid boolean {text!r} (true or false)")
+    return value
 
 
 def argument_parser(prog: str, description: str | None = None) -> argparse.ArgumentParser:
@@ -97,8 +123,28 @@ def add_manager_flags(parser: argparse.ArgumentParser, name: str) -> None:
     run = parser.add_argument_group("manager")
     run.add_argument(
         "--metrics-bind-address",
-        default=":8080",
-        help="serve /metrics, /healthz and /readyz here (default :8080; 0 disables)",
+        default=":8443",
+        help="serve /metrics here (default :8443; 0 disables)",
+    )
+    run.add_argument(
+        "--metrics-secure",
+        type=boolean,
+        nargs="?",
+        const=True,
+        default=True,
+        help="HTTPS, each scrape's token reviewed by the API server (default true; "
+        "--metrics-secure=false serves plain HTTP, for local use)",
+    )
+    run.add_argument(
+        "--metrics-cert-dir",
+        default=None,
+        help="directory with tls.crt and tls.key for the metrics server "
+        "(default: a self-signed certificate made at start)",
+    )
+    run.add_argument(
+        "--health-probe-bind-address",
+        default=":8081",
+        help="serve /healthz and /readyz here, plain HTTP, no token (default :8081; 0 disables)",
     )
     run.add_argument(
         "--graceful-shutdown-timeout",

@@ -1,5 +1,5 @@
 """The manager: one per process; it owns the client, the cache, the
-metrics and health server, leader election, the event recorder, and the
+metrics server, the health probes, leader election, the event recorder, and the
 order in which they start and stop.
 
 ::
@@ -10,7 +10,7 @@ order in which they start and stop.
         manager.controller(Foo, reconcile, workers=2).owns(("apps/v1", "Deployment"))
         return manager.run()                               # until SIGTERM; 0 on a clean stop
 
-Start: the metrics and health server, the event recorder, the cache (every
+Start: the metrics server and the probes, the event recorder, the cache (every
 informer, leader or not: a standby keeps warm caches and takes over
 without a relist), then leader election, if on; the controllers start
 only while leading.
@@ -19,7 +19,7 @@ Stop (SIGTERM or SIGINT; a second one ends the process at once), in this
 order: the controllers stop taking work and finish in-flight reconciles
 within ``graceful_shutdown_timeout``; the Lease is released (only now, so
 the next leader starts after this one stopped); queued Events are written
-(5 s at most); the informers stop; the server stops; the client closes.
+(5 s at most); the informers stop; the servers stop; the client closes.
 ``run`` returns 0, or 1 if reconciles outlived the timeout or the Lease
 was lost (a process that lost it restarts and rejoins, as client-go's
 controllers exit).
@@ -27,6 +27,11 @@ controllers exit).
 The event recorder writes through a rate limiter of its own (same qps and
 burst, separate budget), so a burst of Events never delays a reconcile's
 writes.
+
+The metrics server is secure by default (``:8443``, HTTPS, each scrape's
+bearer token reviewed by the API server with the manager's own client, see
+:mod:`kubeloop.metrics.filters`); the probes answer on
+``health_probe_bind_address`` (``:8081``) without a token.
 """
 
 from __future__ import annotations
@@ -54,7 +59,7 @@ from kubeloop.leaderelection import (
     LeaseLock,
     PrometheusLeaderMetrics,
 )
-from kubeloop.metrics import Check, MetricsServer
+from kubeloop.metrics import Check, DelegatingAuthorizer, HealthProbeServer, MetricsServer
 from kubeloop.runtime.cache import Cache
 from kubeloop.runtime.controller import Controller
 from kubeloop.runtime.flags import DEFAULT_BURST, DEFAULT_QPS
@@ -98,7 +103,12 @@ class Manager:
     :mod:`kubeloop.runtime.flags` for why), one budget per API group when
     ``rate_limit_per_group``; or give a ready ``client``, which it then does
     not close. ``namespace`` scopes the cache (``None``: all namespaces);
-    ``metrics_bind_address`` ``None`` or ``"0"`` turns the server off.
+    ``metrics_bind_address`` ``None`` or ``"0"`` turns the metrics server
+    off, ``metrics_secure=False`` makes it plain HTTP without token checks,
+    ``metrics_cert_dir`` holds its ``tls.crt``/``tls.key`` (else it
+    self-signs); ``health_probe_bind_address`` ``None`` or ``"0"`` turns the
+    probes off. A secure server with no way to get a certificate is a
+    :class:`ConfigError` here.
     """
 
     def __init__(
@@ -111,7 +121,10 @@ class Manager:
         burst: int = DEFAULT_BURST,
         rate_limit_per_group: bool = False,
         namespace: str | None = None,
-        metrics_bind_address: str | None = ":8080",
+        metrics_bind_address: str | None = ":8443",
+        metrics_secure: bool = True,
+        metrics_cert_dir: str | None = None,
+        health_probe_bind_address: str | None = ":8081",
         leader_election: LeaderElectionOptions | None = None,
         graceful_shutdown_timeout: float = 30.0,
         resync_period: float = 0.0,
@@ -132,8 +145,22 @@ class Manager:
         self.recorder = EventRecorder(events_client, component=name, registry=registry)
         self.server: MetricsServer | None = None
         if metrics_bind_address not in (None, "", "0"):
-            self.server = MetricsServer(metrics_bind_address, registry)
-            self.server.add_readiness_check("informers", self.cache.has_synced)
+            try:
+                self.server = MetricsServer(
+                    metrics_bind_address,
+                    registry,
+                    secure=metrics_secure,
+                    cert_dir=metrics_cert_dir,
+                    authorizer=DelegatingAuthorizer(client) if metrics_secure else None,
+                )
+            except ConfigError:
+                if self._owns_client:
+                    client.close()
+                raise
+        self.probes: HealthProbeServer | None = None
+        if health_probe_bind_address not in (None, "", "0"):
+            self.probes = HealthProbeServer(health_probe_bind_address)
+            self.probes.add_readiness_check("informers", self.cache.has_synced)
         self.controllers: list[Controller[Any]] = []
         self._queue_metrics = PrometheusMetricsProvider(registry)
         self._elector: LeaderElector | None = None
@@ -169,10 +196,17 @@ class Manager:
             "rate_limit_per_group": args.kube_api_qps_per_group,
             "namespace": args.namespace,
             "metrics_bind_address": args.metrics_bind_address,
+            "metrics_secure": args.metrics_secure,
+            "metrics_cert_dir": args.metrics_cert_dir,
+            "health_probe_bind_address": args.health_probe_bind_address,
             "leader_election": election,
             "graceful_shutdown_timeout": args.graceful_shutdown_timeout,
         }
-        return cls(config, **{**settings, **options})
+        try:
+            return cls(config, **{**settings, **options})
+        except ConfigError as err:
+            _log.error("unable to set up the manager", error=str(err))
+            raise SystemExit(1) from None
 
     # -- declarations ----------------------------------------------------------
     def controller(
@@ -194,12 +228,12 @@ class Manager:
         return self.cache.lister(kind, scope)
 
     def add_health_check(self, name: str, check: Check) -> None:
-        if self.server is not None:
-            self.server.add_liveness_check(name, check)
+        if self.probes is not None:
+            self.probes.add_liveness_check(name, check)
 
     def add_readiness_check(self, name: str, check: Check) -> None:
-        if self.server is not None:
-            self.server.add_readiness_check(name, check)
+        if self.probes is not None:
+            self.probes.add_readiness_check(name, check)
 
     # -- running -----------------------------------------------------------------
     def run(self, stop: threading.Event | None = None) -> int:
@@ -227,7 +261,7 @@ class Manager:
                 metrics=ReconcileMetrics(controller.name, self.registry),
                 metrics_provider=self._queue_metrics,
             )
-        self._start_server()
+        self._start_servers()
         self.recorder.start()
         informers_stop = threading.Event()
         self.cache.start(informers_stop)
@@ -240,8 +274,9 @@ class Manager:
             self.recorder.stop(EVENT_FLUSH_TIMEOUT)
             informers_stop.set()
             self.cache.shutdown(self.graceful_shutdown_timeout)
-            if self.server is not None:
-                self.server.stop()
+            for server in (self.server, self.probes):
+                if server is not None:
+                    server.stop()
         _log.info("Shut down cleanly" if code == 0 else "Shut down", exitCode=code)
         return code
 
@@ -263,15 +298,20 @@ class Manager:
             restore[signum] = signal.signal(signum, handle)
         return restore
 
-    def _start_server(self) -> None:
-        if self.server is None:
-            return
-        try:
-            self.server.start()
-        except OSError as err:
-            # Reconciling does not depend on it: say so loudly and go on.
-            _log.error("metrics and health server disabled", error=str(err))
-            self.server = None
+    def _start_servers(self) -> None:
+        if self.server is not None:
+            try:
+                self.server.start()
+            except (OSError, ConfigError) as err:
+                # Reconciling does not depend on it: say so loudly and go on.
+                _log.error("metrics server disabled", error=str(err))
+                self.server = None
+        if self.probes is not None:
+            try:
+                self.probes.start()
+            except OSError as err:
+                _log.error("health probes disabled", error=str(err))
+                self.probes = None
 
     def _run_controllers(self, until: threading.Event) -> bool:
         """Run every controller until ``until`` is set and they have drained;
@@ -350,9 +390,9 @@ class Manager:
                 metrics=PrometheusLeaderMetrics(self.registry),
             )
         )
-        if self.server is not None:
+        if self.probes is not None:
             # Unhealthy if the renew loop is stuck well past the lease.
-            self.server.add_liveness_check("leaderElection", elector.check)
+            self.probes.add_liveness_check("leaderElection", elector.check)
         _log.info("attempting to acquire leader lease", lease=lease, identity=identity)
         elector.run(elector_stop)
         if led.is_set() and not work_done.wait(self.graceful_shutdown_timeout):

@@ -11,8 +11,8 @@ import pytest
 from kubeloop.client import Client, Config
 from kubeloop.errors import ApiError
 from kubeloop.testenv import ControlPlane
-from tests.integration.support import wait_until
-from tests.integration.testenv.test_control_plane import admin_request, exists
+from tests.integration.support import token_for, wait_until
+from tests.integration.testenv.test_control_plane import exists
 
 pytestmark = pytest.mark.integration
 
@@ -20,13 +20,7 @@ pytestmark = pytest.mark.integration
 def _service_account_token(cp: ControlPlane, namespace: str) -> str:
     path = f"/api/v1/namespaces/{namespace}/serviceaccounts/default"
     wait_until(lambda: exists(cp, path), what="the default ServiceAccount")
-    token: str = admin_request(
-        cp,
-        "POST",
-        f"{path}/token",
-        {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}},
-    )["status"]["token"]
-    return token
+    return token_for(cp, namespace, "default")
 
 
 def test_a_rotated_token_file_is_reread_after_a_401(

@@ -3,10 +3,7 @@ with its service account's token through the in-cluster config path."""
 
 from __future__ import annotations
 
-import os
 import re
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +13,13 @@ from tools.e2e.process import ControllerProcess
 from kubeloop.client import Client
 from kubeloop.errors import NotFound
 from kubeloop.testenv import ControlPlane
-from kubeloop.testenv.pytest_plugin import KubectlRunner, admin_request
-from tests.integration.support import REPO, network, wait_until
+from kubeloop.testenv.pytest_plugin import KubectlRunner
+from tests.integration.support import network, wait_until
+
+from .conftest import DEPLOY, NS, in_cluster_env
 
 pytestmark = pytest.mark.integration
 
-DEPLOY = REPO / "deploy"
-NS = "kubeloop-system"
 SA = f"system:serviceaccount:{NS}:network-controller"
 
 #: What the controller does, and therefore exactly what RBAC grants it.
@@ -42,24 +39,10 @@ EXPECTED_RULES = {
     ("leases.coordination.k8s.io", "create"),
     ("leases.coordination.k8s.io", "get"),
     ("leases.coordination.k8s.io", "update"),
+    # The secure metrics server reviews each scraper's token and access.
+    ("tokenreviews.authentication.k8s.io", "create"),
+    ("subjectaccessreviews.authorization.k8s.io", "create"),
 }
-
-
-@pytest.fixture(scope="module")
-def installed(kubectl: KubectlRunner, network_crd: str) -> Iterator[None]:
-    """deploy/'s namespace, service account and RBAC, applied as a user
-    would, and deleted after the module: the ClusterRole, its binding and
-    the fixed namespace (with the Lease the controller took there) must not
-    outlive it, or the next run in this session starts from their state.
-    ``kubectl delete`` waits until they are gone."""
-    manifests = [DEPLOY / name for name in ("namespace.yaml", "serviceaccount.yaml", "rbac.yaml")]
-    try:
-        for manifest in manifests:
-            kubectl("apply", "--server-side", "-f", str(manifest))
-        yield
-    finally:
-        files = [f"--filename={m}" for m in reversed(manifests)]
-        kubectl("delete", "--wait=true", "--ignore-not-found", "--timeout=90s", *files)
 
 
 def test_every_manifest_passes_a_server_side_dry_run_apply(
@@ -74,6 +57,9 @@ def test_every_manifest_passes_a_server_side_dry_run_apply(
         "role.rbac.authorization.k8s.io/kubeloop:network-controller-leader-election",
         "rolebinding.rbac.authorization.k8s.io/kubeloop:network-controller-leader-election",
         "deployment.apps/network-controller",
+        "clusterrole.rbac.authorization.k8s.io/kubeloop:network-controller-metrics-reader",
+        "clusterrolebinding.rbac.authorization.k8s.io/kubeloop:network-controller-metrics-reader",
+        "service/network-controller-metrics",
     ):
         assert f"{kind_name} serverside-applied (server dry run)" in out, out
 
@@ -100,33 +86,10 @@ def test_rbac_grants_exactly_what_the_controller_uses(
     assert granted - baseline == EXPECTED_RULES
 
 
-def _service_account_dir(cp: ControlPlane, tmp: Path) -> Path:
-    token = admin_request(
-        cp,
-        "POST",
-        f"/api/v1/namespaces/{NS}/serviceaccounts/network-controller/token",
-        {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}},
-    )["status"]["token"]
-    sa_dir = tmp / "serviceaccount"
-    sa_dir.mkdir()
-    (sa_dir / "token").write_text(token)
-    (sa_dir / "ca.crt").write_bytes((cp.pki / "ca.crt").read_bytes())
-    (sa_dir / "namespace").write_text(NS)
-    return sa_dir
-
-
 def test_the_controller_runs_in_cluster_with_its_service_account(
     testenv: ControlPlane, installed: None, client: Client, namespace: str, tmp_path: Path
 ) -> None:
-    host, port = re.match(r"https://([^:]+):(\d+)", testenv.server).groups()  # type: ignore[union-attr]
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path),  # no ~/.kube/config: in-cluster it is
-        "KUBERNETES_SERVICE_HOST": host,
-        "KUBERNETES_SERVICE_PORT": port,
-        "KUBELOOP_SERVICEACCOUNT_DIR": str(_service_account_dir(testenv, tmp_path)),
-        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
-    }
+    env = in_cluster_env(testenv, tmp_path)
     state = tmp_path / "state"
     proc = ControllerProcess("", str(state), ["--namespace", namespace, "--resync", "2s"], env)
     proc.start()

@@ -1,5 +1,7 @@
 """The controller's /metrics, /healthz and /readyz: ready only once the
-caches have synced; metrics scraped and parsed."""
+caches have synced; metrics scraped and parsed. The probes are on their own
+port; the metrics are plain HTTP here (--metrics-secure=false), the secure
+default's token checks are tests/integration/deploy/test_metrics_auth.py's."""
 
 from __future__ import annotations
 
@@ -41,15 +43,19 @@ def test_readyz_waits_for_synced_caches_and_metrics_parse(
     testenv: ControlPlane, client: Client, network_crd: str, namespace: str, tmp_path: Path
 ) -> None:
     api_port = int(testenv.server.rsplit(":", 1)[1])
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
+    port, probe_port = _free_port(), _free_port()
+    base = f"http://127.0.0.1:{probe_port}"
+    metrics = f"http://127.0.0.1:{port}/metrics"
     with FaultProxy("127.0.0.1", api_port) as proxy:
         proxy.refuse(True)  # the API server is unreachable: caches cannot sync
         kubeconfig = proxied_kubeconfig(testenv.kubeconfig, tmp_path / "kc", proxy.port)
         proc = ControllerProcess(
             str(kubeconfig),
             str(tmp_path / "state"),
-            ["--namespace", namespace, f"--metrics-bind-address=127.0.0.1:{port}"],
+            [
+                *("--namespace", namespace, f"--metrics-bind-address=127.0.0.1:{port}"),
+                *("--metrics-secure=false", f"--health-probe-bind-address=127.0.0.1:{probe_port}"),
+            ],
         )
         proc.start()
         try:
@@ -64,7 +70,8 @@ def test_readyz_waits_for_synced_caches_and_metrics_parse(
             nets.create(network("m1"))
             proc.wait_for(lambda line: "Successfully synced" in line, 0)
 
-            code, text = _get(f"{base}/metrics")
+            assert _get(f"{base}/metrics")[0] == 404  # not on the probe port
+            code, text = _get(metrics)
             assert code == 200
             samples = {
                 (s.name, tuple(sorted(s.labels.items()))): s.value

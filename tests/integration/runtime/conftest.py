@@ -65,6 +65,7 @@ def make_manager(kubeconfig: str, namespace: str) -> Callable[..., Manager]:
             "name": "test",
             "namespace": namespace,
             "metrics_bind_address": None,
+            "health_probe_bind_address": None,
             "registry": CollectorRegistry(),
             "graceful_shutdown_timeout": 20.0,
         }

@@ -1,5 +1,7 @@
-"""The manager's server: controller-runtime's metric names, the controller's
-workqueue series, readiness once the caches synced, liveness with the elector."""
+"""The manager's servers: controller-runtime's metric names, the controller's
+workqueue series, readiness once the caches synced, liveness with the elector.
+Plain HTTP here (the names are the subject); the secure server's token checks
+run on the real API server in tests/integration/deploy/test_metrics_auth.py."""
 
 from __future__ import annotations
 
@@ -39,19 +41,21 @@ def test_metrics_readiness_and_liveness(
     reconciled = threading.Event()
     manager = make_manager(
         metrics_bind_address="127.0.0.1:0",
+        metrics_secure=False,
+        health_probe_bind_address="127.0.0.1:0",
         leader_election=LeaderElectionOptions(id="runtime-metrics", namespace=namespace),
     )
     manager.controller(("v1", "ConfigMap"), lambda ctx, obj: reconciled.set(), workers=2)
     cms.create(configmap("a"))
-    server = manager.server
-    assert server is not None
+    server, probes = manager.server, manager.probes
+    assert server is not None and probes is not None
     with running(manager):
         assert reconciled.wait(WAIT)
-        base = server.url
+        base = probes.url
         wait_until(lambda: get(f"{base}/readyz")[0] == 200, WAIT, "/readyz to pass")
         code, body = get(f"{base}/healthz?verbose")
         assert code == 200 and "[+]leaderElection ok" in body
-        _, text = get(f"{base}/metrics")
+        _, text = get(f"{server.url}/metrics")
     controller = {"controller": "configmap"}
     assert (
         sample(text, "controller_runtime_reconcile_total", result="success", **controller) or 0

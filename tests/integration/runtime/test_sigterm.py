@@ -57,6 +57,9 @@ def app(kubeconfig: str, namespace: str) -> Iterator[tuple[subprocess.Popen[str]
             "--no-leader-elect",
             "--metrics-bind-address",
             "127.0.0.1:0",
+            "--metrics-secure=false",  # the test reads the queue depth
+            "--health-probe-bind-address",
+            "127.0.0.1:0",
         ],
         cwd=REPO,
         stdout=subprocess.PIPE,
@@ -88,8 +91,12 @@ def test_sigterm_finishes_the_reconcile_in_flight_and_exits_0(
     proc, out, err = app
     cms = client.resource("v1", "configmaps", namespace=namespace, namespaced=True)
     cms.create(configmap("slow"))
-    lines = err.wait_for(lambda ls: any("serving metrics and health" in line for line in ls))
-    port = int(next(re.search(r"\(port (\d+)\)", x) for x in lines if "(port" in x).group(1))  # type: ignore[union-attr]
+    lines = err.wait_for(lambda ls: any("serving metrics on" in line for line in ls))
+    port = int(
+        next(
+            re.search(r"\(http, port (\d+)\)", x) for x in lines if "serving metrics on" in x
+        ).group(1)
+    )  # type: ignore[union-attr]
     out.wait_for(lambda ls: "start slow" in ls)
     cms.create(configmap("queued"))
     wait_until(lambda: queue_depth(port) == 1, WAIT, "'queued' to wait in the queue")

@@ -38,6 +38,7 @@ def test_the_tutorials_controller_runs(
         [
             *(sys.executable, str(program), "--kubeconfig", kubeconfig, "--namespace", namespace),
             *("--no-leader-elect", "--metrics-bind-address", "0"),
+            *("--health-probe-bind-address", "0"),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

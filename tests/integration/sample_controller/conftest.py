@@ -115,6 +115,7 @@ def sample_controller(kubeconfig: str, namespace: str, foo_crd: None) -> Iterato
         name="sample-controller",
         namespace=namespace,
         metrics_bind_address=None,
+        health_probe_bind_address=None,
         registry=CollectorRegistry(),
         graceful_shutdown_timeout=20.0,
     )

@@ -23,6 +23,7 @@ def test_the_program_reconciles_foos_and_exits_0_on_sigterm(
             [
                 *(sys.executable, "-m", "sample_controller", "--kubeconfig", kubeconfig, "-v", "4"),
                 *("--namespace", namespace, "--metrics-bind-address", "0"),
+                *("--health-probe-bind-address", "0"),
             ],
             stdout=subprocess.DEVNULL,
             stderr=stderr,

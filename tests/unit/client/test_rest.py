@@ -152,7 +152,7 @@ def test_a_certificate_that_does_not_verify_is_not_retried(clock: RecordingClock
     def handler(sent: Sent) -> FakeResponse:
         raise ConnectFailure("CERTIFICATE_VERIFY_FAILED", certificate=True)
 
-    with pytest.raises(TransportError, match="does not verify against the certificate authority"):
+    with pytest.raises(TransportError, match="does not verify against the system trust store"):
         send(make_rest(handler, clock))
     assert clock.sleeps == []
 

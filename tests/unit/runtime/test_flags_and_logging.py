@@ -40,7 +40,9 @@ def test_defaults_are_controller_runtimes_before_v0_21() -> None:
     assert (args.leader_elect_lease_duration, args.leader_elect_renew_deadline) == (15.0, 10.0)
     assert args.leader_elect_retry_period == 2.0
     assert args.graceful_shutdown_timeout == 30.0
-    assert args.metrics_bind_address == ":8080" and args.manager_name == "foo-controller"
+    assert args.metrics_bind_address == ":8443" and args.manager_name == "foo-controller"
+    assert args.metrics_secure is True and args.metrics_cert_dir is None
+    assert args.health_probe_bind_address == ":8081"
 
 
 def test_users_extend_the_parser() -> None:
@@ -61,6 +63,28 @@ def test_durations() -> None:
     assert duration("1m30s") == 90.0 and duration("500ms") == 0.5 and duration("2") == 2.0
     with pytest.raises(argparse.ArgumentTypeError):
         duration("1 minute")
+
+
+@pytest.mark.parametrize(
+    ("argv", "secure"),
+    [
+        ([], True),
+        (["--metrics-secure"], True),
+        (["--metrics-secure=false"], False),
+        (["--metrics-secure", "False"], False),
+        (["--metrics-secure=true"], True),
+    ],
+)
+def test_metrics_secure_reads_as_go_flags_do(argv: list[str], secure: bool) -> None:
+    assert argument_parser("c").parse_args(argv).metrics_secure is secure
+
+
+def test_metrics_secure_refuses_a_word_that_is_not_a_boolean(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        argument_parser("c").parse_args(["--metrics-secure=nope"])
+    assert "invalid boolean 'nope'" in capsys.readouterr().err
 
 
 def test_klog_text_lines_carry_the_bound_pairs(restore_logging: None) -> None:

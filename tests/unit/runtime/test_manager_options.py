@@ -53,7 +53,9 @@ def test_defaults(kubeconfig: str, restore_logging: None) -> None:
         assert (m.config.qps, m.config.burst) == (20.0, 30)
         assert isinstance(m.client._rest.limiter, TokenBucket)
         assert m.leader_election is None  # not in a cluster
-        assert m.server is not None and m.server.bind_address == ":8080"
+        assert m.server is not None and m.server.bind_address == ":8443"
+        assert m.server.secure and m.server.authorizer is not None
+        assert m.probes is not None and m.probes.bind_address == ":8081"
         assert m.name == "foo-controller" and m.graceful_shutdown_timeout == 30.0
         # Events have a budget of their own, of the same size.
         events = m.recorder.client
@@ -76,6 +78,7 @@ def test_flags(kubeconfig: str, restore_logging: None) -> None:
         assert (m.config.qps, m.config.burst) == (50.0, 60)
         assert isinstance(m.client._rest.limiter, PerGroupTokenBuckets)
         assert m.server is None
+        assert m.probes is not None
         assert m.leader_election == LeaderElectionOptions(
             id="foo-controller", namespace="ops", renew_deadline=8.0
         )
@@ -103,3 +106,28 @@ def test_controller_names_are_unique(kubeconfig: str, restore_logging: None) -> 
         assert [c.name for c in m.controllers] == ["configmap"]
     finally:
         m.client.close()
+
+
+def test_metrics_secure_false_is_plain_http_and_probes_can_be_off(
+    kubeconfig: str, restore_logging: None
+) -> None:
+    m = manager(
+        [
+            *("--kubeconfig", kubeconfig, "--metrics-secure=false"),
+            *("--metrics-bind-address", "127.0.0.1:9090", "--health-probe-bind-address", "0"),
+        ]
+    )
+    try:
+        assert m.server is not None and not m.server.secure and m.server.authorizer is None
+        assert m.probes is None
+    finally:
+        m.client.close()
+
+
+def test_a_cert_dir_without_a_certificate_exits_with_a_message(
+    kubeconfig: str, restore_logging: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        manager(["--kubeconfig", kubeconfig, "--metrics-cert-dir", str(tmp_path)])
+    assert exit_info.value.code == 1
+    assert f"--metrics-cert-dir {tmp_path}: no tls.crt there" in capsys.readouterr().err
