@@ -1,0 +1,232 @@
+"""Overload on the real API server: API Priority and Fairness rejects the
+network-controller's requests with 429 and Retry-After, and the controller
+backs off, holds a bounded request rate and converges.
+
+The controller runs in-cluster as deploy/'s service account (the testenv
+admin is in system:masters, which APF's exempt FlowSchema matches: it never
+sees a 429). A control plane of this module's own runs with the smallest
+in-flight totals, and a FlowSchema sends that service account's requests to
+a priority level of one seat that rejects rather than queues (what an
+operator configures to fence a tenant off). With the stock FlowSchemas the
+service account lands in ``workload-low``, whose queues hold 6 x 50 requests
+per flow: a controller with a few requests in flight waits there and is
+never rejected. Leases are left out of the FlowSchema, as clusters keep
+leader election at a priority of its own.
+
+What the server counts for that FlowSchema (``/metrics`` as admin) is
+exactly the controller's traffic: dispatched and rejected requests.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+from tools.e2e.process import ControllerProcess
+
+from kubeloop.client import Client, load_config
+from kubeloop.testenv import ControlPlane
+from kubeloop.testenv.pytest_plugin import kubectl_path
+from tests.integration.deploy.conftest import DEPLOY, NS, in_cluster_env
+from tests.integration.support import NETWORK_CRD, ensure_crd, network, wait_until
+
+pytestmark = pytest.mark.integration
+
+FLOW = "kubeloop-overload"
+NETWORKS = 300
+WORKERS = 8
+#: Threads of the controller that send requests the FlowSchema matches:
+#: the workers, the two informers' list/watch and the event writer.
+SENDERS = WORKERS + 3
+#: The least Retry-After APF sends, in seconds.
+MIN_RETRY_AFTER = 1.0
+CONVERGE = 75.0
+
+PRIORITY_LEVEL = {
+    "apiVersion": "flowcontrol.apiserver.k8s.io/v1",
+    "kind": "PriorityLevelConfiguration",
+    "metadata": {"name": FLOW},
+    "spec": {
+        "type": "Limited",
+        "limited": {
+            "nominalConcurrencyShares": 1,
+            "lendablePercent": 0,
+            "borrowingLimitPercent": 0,
+            "limitResponse": {"type": "Reject"},
+        },
+    },
+}
+
+FLOW_SCHEMA = {
+    "apiVersion": "flowcontrol.apiserver.k8s.io/v1",
+    "kind": "FlowSchema",
+    "metadata": {"name": FLOW},
+    "spec": {
+        "priorityLevelConfiguration": {"name": FLOW},
+        "matchingPrecedence": 500,
+        "distinguisherMethod": {"type": "ByUser"},
+        "rules": [
+            {
+                "subjects": [
+                    {
+                        "kind": "ServiceAccount",
+                        "serviceAccount": {"name": "network-controller", "namespace": NS},
+                    }
+                ],
+                "resourceRules": [
+                    {
+                        "verbs": ["*"],
+                        "apiGroups": ["samplecrd.k8s.io", "apps", "events.k8s.io", ""],
+                        "resources": ["*"],
+                        "clusterScope": True,
+                        "namespaces": ["*"],
+                    }
+                ],
+            }
+        ],
+    },
+}
+
+
+@dataclass
+class Overloaded:
+    cp: ControlPlane
+    admin: Client
+
+
+@pytest.fixture(scope="module")
+def overloaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Overloaded]:
+    """A control plane with in-flight totals of 2 (reads) and 1 (writes),
+    the Network CRD, deploy/'s service account and RBAC, and the FlowSchema
+    that confines that service account to one seat."""
+    cp = ControlPlane(
+        tmp_path_factory.mktemp("overload"),
+        extra_apiserver_args=["--max-requests-inflight=2", "--max-mutating-requests-inflight=1"],
+    )
+    cp.start()
+    try:
+        config = load_config(kubeconfig=str(cp.kubeconfig))
+        config.qps, config.burst = 500.0, 1000
+        with Client(config) as admin:
+            ensure_crd(admin, yaml.safe_load(NETWORK_CRD.read_text()))
+            for manifest in ("namespace.yaml", "serviceaccount.yaml", "rbac.yaml"):
+                subprocess.run(
+                    [kubectl_path(), "apply", "--server-side", "-f", str(DEPLOY / manifest)],
+                    env={"KUBECONFIG": str(cp.kubeconfig)},
+                    check=True,
+                    capture_output=True,
+                    timeout=60,
+                )
+            flowcontrol = "flowcontrol.apiserver.k8s.io/v1"
+            admin.resource(flowcontrol, "prioritylevelconfigurations", namespaced=False).create(
+                PRIORITY_LEVEL
+            )
+            admin.resource(flowcontrol, "flowschemas", namespaced=False).create(FLOW_SCHEMA)
+            yield Overloaded(cp, admin)
+    finally:
+        cp.stop()
+
+
+def flow_counts(admin: Client) -> tuple[float, float]:
+    """(dispatched, rejected) requests of the FlowSchema, from the server's
+    own counters."""
+    text = admin.request_bytes("GET", "/metrics", accept="text/plain").decode()
+    totals = {"dispatched": 0.0, "rejected": 0.0}
+    for family in text_string_to_metric_families(text):
+        for kind in totals:
+            if family.name != f"apiserver_flowcontrol_{kind}_requests":
+                continue
+            for sample in family.samples:
+                if sample.name.endswith("_total") and sample.labels.get("flow_schema") == FLOW:
+                    totals[kind] += sample.value
+    return totals["dispatched"], totals["rejected"]
+
+
+def _ready(obj: dict[str, Any]) -> bool:
+    status = obj.get("status") or {}
+    return status.get("observedGeneration") == obj["metadata"]["generation"] and any(
+        c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions") or []
+    )
+
+
+RETRY_LINE = re.compile(r": 429, retrying after (\d+(?:\.\d+)?)s")
+
+
+def test_the_controller_backs_off_on_apf_429s_and_converges(
+    overloaded: Overloaded, tmp_path: Path
+) -> None:
+    admin = overloaded.admin
+    namespace = "overload"
+    admin.resource("v1", "namespaces", namespaced=False).create({"metadata": {"name": namespace}})
+    env = in_cluster_env(overloaded.cp, tmp_path)
+    args = [
+        "--namespace", namespace,
+        "--workers", str(WORKERS),
+        "--kube-api-qps", "200",
+        "--kube-api-burst", "400",
+        "--metrics-bind-address=0",
+        "-v", "4",
+    ]  # fmt: skip
+    proc = ControllerProcess("", str(tmp_path / "state"), args, env)
+    proc.start()
+    try:
+        proc.wait_for(lambda line: '"Starting workers" controller="networks"' in line, 0)
+        nets = admin.resource("samplecrd.k8s.io/v1", "networks", namespace=namespace)
+        dispatched0, rejected0 = flow_counts(admin)
+        started = time.monotonic()
+        with ThreadPoolExecutor(16) as pool:  # the admin is exempt: no 429 here
+            list(
+                pool.map(
+                    lambda i: nets.create(network(f"n{i}", f"10.{i // 256}.{i % 256}.0/24",
+                                                  f"10.{i // 256}.{i % 256}.1")),
+                    range(NETWORKS),
+                )
+            )  # fmt: skip
+
+        def converged() -> bool:
+            return sum(_ready(n) for n in nets.list_all().items) == NETWORKS
+
+        wait_until(converged, CONVERGE, f"all {NETWORKS} Networks Ready")
+        seconds = time.monotonic() - started
+        dispatched1, rejected1 = flow_counts(admin)
+        assert proc.running, "\n".join(proc.lines[-20:])
+    finally:
+        proc.kill()
+    dispatched, rejected = dispatched1 - dispatched0, rejected1 - rejected0
+    waits = [float(m.group(1)) for line in proc.lines if (m := RETRY_LINE.search(line))]
+    figures = {
+        "networks": NETWORKS,
+        "workers": WORKERS,
+        "converged_seconds": round(seconds, 1),
+        "requests_dispatched": dispatched,
+        "requests_rejected_429": rejected,
+        "request_rate_per_second": round((dispatched + rejected) / seconds, 1),
+        "rejected_rate_per_second": round(rejected / seconds, 1),
+        "retries_logged": len(waits),
+        "retry_after_seconds": sorted(set(waits)),
+    }
+    (tmp_path / "overload.json").write_text(json.dumps(figures, indent=2))
+    print("overload figures:", json.dumps(figures))
+
+    # Real 429s from APF, each retried after the server's Retry-After.
+    assert rejected > 0, figures
+    assert waits and min(waits) >= MIN_RETRY_AFTER, figures
+    assert len(waits) <= rejected, figures
+    # No hot loop: each sending thread waits Retry-After (>= 1 s) after a
+    # rejection, so rejections per second cannot exceed the senders.
+    assert rejected / seconds <= SENDERS / MIN_RETRY_AFTER, figures
+    # Nor a reconcile loop: a Network costs a status patch and an Event
+    # (and at most one more attempt), whatever the 429s.
+    assert dispatched <= 3 * NETWORKS, figures
+    log = "\n".join(proc.lines)
+    assert "Traceback" not in log
