@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -43,6 +44,8 @@ from tests.integration.support import NETWORK_CRD, ensure_crd, network, wait_unt
 pytestmark = pytest.mark.integration
 
 FLOW = "kubeloop-overload"
+#: The namespace of the 429 test; the FlowSchema matches only requests there.
+OVERLOAD_NS = "overload"
 NETWORKS = 300
 WORKERS = 8
 #: Threads of the controller that send requests the FlowSchema matches:
@@ -88,8 +91,7 @@ FLOW_SCHEMA = {
                         "verbs": ["*"],
                         "apiGroups": ["samplecrd.k8s.io", "apps", "events.k8s.io", ""],
                         "resources": ["*"],
-                        "clusterScope": True,
-                        "namespaces": ["*"],
+                        "namespaces": [OVERLOAD_NS],
                     }
                 ],
             }
@@ -122,7 +124,7 @@ def overloaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Overloaded]
             for manifest in ("namespace.yaml", "serviceaccount.yaml", "rbac.yaml"):
                 subprocess.run(
                     [kubectl_path(), "apply", "--server-side", "-f", str(DEPLOY / manifest)],
-                    env={"KUBECONFIG": str(cp.kubeconfig)},
+                    env={"KUBECONFIG": str(cp.kubeconfig), "HOME": str(cp.dir)},
                     check=True,
                     capture_output=True,
                     timeout=60,
@@ -137,19 +139,30 @@ def overloaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Overloaded]
         cp.stop()
 
 
+def server_metrics(admin: Client) -> str:
+    return admin.request_bytes("GET", "/metrics", accept="text/plain").decode()
+
+
+def counter(metrics: str, name: str, **labels: str) -> float:
+    """The sum of a kube-apiserver counter over the series whose labels
+    include ``labels``."""
+    total = 0.0
+    for family in text_string_to_metric_families(metrics):
+        if family.name == name:
+            total += sum(
+                sample.value
+                for sample in family.samples
+                if sample.name == f"{name}_total" and labels.items() <= sample.labels.items()
+            )
+    return total
+
+
 def flow_counts(admin: Client) -> tuple[float, float]:
-    """(dispatched, rejected) requests of the FlowSchema, from the server's
-    own counters."""
-    text = admin.request_bytes("GET", "/metrics", accept="text/plain").decode()
-    totals = {"dispatched": 0.0, "rejected": 0.0}
-    for family in text_string_to_metric_families(text):
-        for kind in totals:
-            if family.name != f"apiserver_flowcontrol_{kind}_requests":
-                continue
-            for sample in family.samples:
-                if sample.name.endswith("_total") and sample.labels.get("flow_schema") == FLOW:
-                    totals[kind] += sample.value
-    return totals["dispatched"], totals["rejected"]
+    """(dispatched, rejected) requests of the FlowSchema: the controller's."""
+    metrics = server_metrics(admin)
+    dispatched = counter(metrics, "apiserver_flowcontrol_dispatched_requests", flow_schema=FLOW)
+    rejected = counter(metrics, "apiserver_flowcontrol_rejected_requests", flow_schema=FLOW)
+    return dispatched, rejected
 
 
 def _ready(obj: dict[str, Any]) -> bool:
@@ -162,12 +175,12 @@ def _ready(obj: dict[str, Any]) -> bool:
 RETRY_LINE = re.compile(r": 429, retrying after (\d+(?:\.\d+)?)s")
 
 
-def test_the_controller_backs_off_on_apf_429s_and_converges(
-    overloaded: Overloaded, tmp_path: Path
-) -> None:
-    admin = overloaded.admin
-    namespace = "overload"
-    admin.resource("v1", "namespaces", namespaced=False).create({"metadata": {"name": namespace}})
+def start_controller(overloaded: Overloaded, tmp_path: Path, namespace: str) -> ControllerProcess:
+    """The controller in-cluster as deploy/'s service account, its client
+    throttle far above what the server admits, logging each retry (-v 4)."""
+    overloaded.admin.resource("v1", "namespaces", namespaced=False).create(
+        {"metadata": {"name": namespace}}
+    )
     env = in_cluster_env(overloaded.cp, tmp_path)
     args = [
         "--namespace", namespace,
@@ -179,24 +192,39 @@ def test_the_controller_backs_off_on_apf_429s_and_converges(
     ]  # fmt: skip
     proc = ControllerProcess("", str(tmp_path / "state"), args, env)
     proc.start()
+    proc.wait_for(lambda line: '"Starting workers" controller="networks"' in line, 0)
+    return proc
+
+
+def create_networks(nets: Any, count: int) -> None:
+    """``count`` Networks at once, from the admin client (exempt: no 429)."""
+
+    def create(i: int) -> None:
+        prefix = f"10.{i // 256}.{i % 256}"
+        nets.create(network(f"n{i}", f"{prefix}.0/24", f"{prefix}.1"))
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(create, range(count)))
+
+
+def wait_converged(nets: Any, count: int) -> None:
+    def converged() -> bool:
+        return sum(_ready(n) for n in nets.list_all().items) == count
+
+    wait_until(converged, CONVERGE, f"all {count} Networks Ready")
+
+
+def test_the_controller_backs_off_on_apf_429s_and_converges(
+    overloaded: Overloaded, tmp_path: Path
+) -> None:
+    admin = overloaded.admin
+    proc = start_controller(overloaded, tmp_path, OVERLOAD_NS)
     try:
-        proc.wait_for(lambda line: '"Starting workers" controller="networks"' in line, 0)
-        nets = admin.resource("samplecrd.k8s.io/v1", "networks", namespace=namespace)
+        nets = admin.resource("samplecrd.k8s.io/v1", "networks", namespace=OVERLOAD_NS)
         dispatched0, rejected0 = flow_counts(admin)
         started = time.monotonic()
-        with ThreadPoolExecutor(16) as pool:  # the admin is exempt: no 429 here
-            list(
-                pool.map(
-                    lambda i: nets.create(network(f"n{i}", f"10.{i // 256}.{i % 256}.0/24",
-                                                  f"10.{i // 256}.{i % 256}.1")),
-                    range(NETWORKS),
-                )
-            )  # fmt: skip
-
-        def converged() -> bool:
-            return sum(_ready(n) for n in nets.list_all().items) == NETWORKS
-
-        wait_until(converged, CONVERGE, f"all {NETWORKS} Networks Ready")
+        create_networks(nets, NETWORKS)
+        wait_converged(nets, NETWORKS)
         seconds = time.monotonic() - started
         dispatched1, rejected1 = flow_counts(admin)
         assert proc.running, "\n".join(proc.lines[-20:])
@@ -228,5 +256,114 @@ def test_the_controller_backs_off_on_apf_429s_and_converges(
     # Nor a reconcile loop: a Network costs a status patch and an Event
     # (and at most one more attempt), whatever the 429s.
     assert dispatched <= 3 * NETWORKS, figures
-    log = "\n".join(proc.lines)
-    assert "Traceback" not in log
+    assert "Traceback" not in "\n".join(proc.lines)
+
+
+#: The burst lasts until the server has failed this many status writes.
+BURST_NETWORKS = 100
+BURST_FAILURES = 250
+#: client-go's default controller rate limiter: overall 10 qps, burst 100.
+QUEUE_QPS, QUEUE_BURST = 10.0, 100
+WEBHOOK = "kubeloop-5xx-burst"
+
+
+def failing_webhook(port: int) -> dict[str, Any]:
+    """A validating webhook on the controller's status writes (only its
+    service account's, by a CEL match condition) at a port where nothing
+    listens: with failurePolicy Fail the API server answers each such write
+    500 InternalError ("failed calling webhook"), as it does when a real
+    webhook is down."""
+    user = f"system:serviceaccount:{NS}:network-controller"
+    return {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": WEBHOOK},
+        "webhooks": [
+            {
+                "name": "down.kubeloop.test",
+                "clientConfig": {"url": f"https://127.0.0.1:{port}/validate"},
+                "rules": [
+                    {
+                        "apiGroups": ["samplecrd.k8s.io"],
+                        "apiVersions": ["v1"],
+                        "operations": ["UPDATE"],
+                        "resources": ["networks/status"],
+                        "scope": "Namespaced",
+                    }
+                ],
+                "matchConditions": [
+                    {
+                        "name": "the-controller",
+                        "expression": f"request.userInfo.username == '{user}'",
+                    }
+                ],
+                "failurePolicy": "Fail",
+                "sideEffects": "None",
+                "admissionReviewVersions": ["v1"],
+                "timeoutSeconds": 2,
+            }
+        ],
+    }
+
+
+def status_500s(admin: Client) -> float:
+    return counter(
+        server_metrics(admin),
+        "apiserver_request",
+        resource="networks",
+        subresource="status",
+        code="500",
+    )
+
+
+def test_the_controller_backs_off_through_a_burst_of_5xx_and_converges(
+    overloaded: Overloaded, tmp_path: Path
+) -> None:
+    admin = overloaded.admin
+    namespace = "burst"
+    webhooks = admin.resource(
+        "admissionregistration.k8s.io/v1", "validatingwebhookconfigurations", namespaced=False
+    )
+    with socket.socket() as closed:  # bound, never listening: connections are refused
+        closed.bind(("127.0.0.1", 0))
+        webhooks.create(failing_webhook(closed.getsockname()[1]))
+        proc = start_controller(overloaded, tmp_path, namespace)
+        try:
+            nets = admin.resource("samplecrd.k8s.io/v1", "networks", namespace=namespace)
+            failed0 = status_500s(admin)
+            mark = proc.mark()
+            started = time.monotonic()
+            create_networks(nets, BURST_NETWORKS)
+            proc.wait_for_lines(
+                lambda line: "Reconciler error" in line and "failed calling webhook" in line,
+                mark,
+                BURST_FAILURES,
+            )
+            burst_seconds = time.monotonic() - started
+            failed = status_500s(admin) - failed0
+            webhooks.delete(WEBHOOK)
+            lifted = time.monotonic()
+            wait_converged(nets, BURST_NETWORKS)
+            recovered_seconds = time.monotonic() - lifted
+            assert proc.running, "\n".join(proc.lines[-20:])
+        finally:
+            proc.kill()
+    figures = {
+        "networks": BURST_NETWORKS,
+        "burst_seconds": round(burst_seconds, 1),
+        "status_writes_failed_500": failed,
+        "failed_write_rate_per_second": round(failed / burst_seconds, 1),
+        "converged_seconds_after_the_burst": round(recovered_seconds, 1),
+    }
+    (tmp_path / "burst.json").write_text(json.dumps(figures, indent=2))
+    print("5xx burst figures:", json.dumps(figures))
+
+    assert failed >= BURST_FAILURES, figures
+    # A 500 without Retry-After is not retried by the client (client-go's
+    # rule): the reconcile fails and the workqueue backs the key off.
+    assert not any(": 500, retrying after" in line for line in proc.lines)
+    # No hot loop: after each Network's first attempt, retries pass the
+    # workqueue's limiter (burst 100, then 10 a second); the workers'
+    # in-flight attempts are the slack.
+    assert failed <= BURST_NETWORKS + QUEUE_BURST + QUEUE_QPS * burst_seconds + WORKERS, figures
+    assert "Traceback" not in "\n".join(proc.lines)
