@@ -78,9 +78,10 @@ from tools.e2e.process import CRD, ControllerProcess
 NAMESPACES = ("chaos-a", "chaos-b", "chaos-c")
 API = "samplecrd.k8s.io/v1"
 ANNOTATION = "samplecrd.k8s.io/network-cidr"
-#: The security tests' findings, appended to the report verbatim (they are
-#: not measured by this run, but docs/reliability.md is regenerated whole).
-SECURITY_NOTES = Path(__file__).with_name("security.md")
+#: Other tests' findings, appended to the report verbatim (they are not
+#: measured by this run, but docs/reliability.md is regenerated whole):
+#: security (issue 24) and overload (issue 21).
+APPENDED_NOTES = tuple(Path(__file__).with_name(name) for name in ("security.md", "overload.md"))
 
 FaultKind = Literal["cut", "latency", "stall", "compact", "kill", "restart", "tamper"]
 #: Every kind of the mock backend's runs, in the order reports list them.
@@ -1034,8 +1035,7 @@ def render(report: Report) -> str:
         "",
         f"Result: **{'all invariants hold' if report.ok else 'INVARIANTS VIOLATED'}**.",
         "",
-        SECURITY_NOTES.read_text().rstrip(),
-        "",
+        *[part for note in APPENDED_NOTES for part in (note.read_text().rstrip(), "")],
     ]
     return "\n".join(lines)
 
