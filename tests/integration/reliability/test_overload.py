@@ -16,6 +16,12 @@ own.
 
 What the server counts for that FlowSchema (``/metrics`` as admin) is
 exactly the controller's traffic: dispatched and rejected requests.
+
+A burst of 5xx comes from the real server too: a validating webhook that
+is down (failurePolicy Fail) on the controller's status writes makes each
+of them a 500, until the webhook is deleted. No way was found to make this
+testenv send a 5xx *with* Retry-After on demand; the client's rule for one
+is unit-tested (tests/unit/client/test_rest.py).
 """
 
 from __future__ import annotations
