@@ -17,6 +17,7 @@ Network can only leave the backend because its DELETED event arrived.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -52,18 +53,77 @@ SA = "network-controller"
 
 #: An exec credential plugin (client.authentication.k8s.io/v1) that serves
 #: the token the test last wrote to ``<dir>/token`` and counts its runs,
-#: one line each in ``<dir>/runs`` (when it ran, seconds since the epoch).
+#: one line each in ``<dir>/runs``: when it ran (seconds since the epoch) and
+#: which token it served (a digest), written after the token was read.
 PLUGIN = """#!{python}
-import json, pathlib, sys, time
+import hashlib, json, pathlib, sys, time
 state = pathlib.Path(sys.argv[1])
+token = (state / "token").read_text().strip()
 with open(state / "runs", "a") as runs:
-    runs.write(f"{{time.time()}}\\n")
+    runs.write(f"{{time.time()}} {{hashlib.sha256(token.encode()).hexdigest()}}\\n")
 print(json.dumps({{
     "apiVersion": "client.authentication.k8s.io/v1",
     "kind": "ExecCredential",
-    "status": {{"token": (state / "token").read_text().strip()}},
+    "status": {{"token": token}},
 }}))
 """
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run of :data:`PLUGIN`."""
+
+    at: float
+    served: str  # the sha256 of the token it returned
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ExecPlugin:
+    """:data:`PLUGIN` in ``directory``, and a kubeconfig that runs it for a
+    user of the cluster at ``https://127.0.0.1:<port>``."""
+
+    def __init__(self, directory: Path, cp: ControlPlane, port: int) -> None:
+        directory.mkdir()
+        self.dir = directory
+        command = directory / "token-plugin"
+        command.write_text(PLUGIN.format(python=sys.executable))
+        command.chmod(0o755)
+        exec_config = {
+            "apiVersion": "client.authentication.k8s.io/v1",
+            "command": str(command),
+            "args": [str(directory)],
+            "interactiveMode": "Never",
+        }
+        cluster = {
+            "server": f"https://127.0.0.1:{port}",
+            "certificate-authority": str(cp.pki / "ca.crt"),
+        }
+        self.kubeconfig = directory / "kubeconfig"
+        self.kubeconfig.write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "clusters": [{"name": "testenv", "cluster": cluster}],
+                    "users": [{"name": SA, "user": {"exec": exec_config}}],
+                    "contexts": [{"name": "c", "context": {"cluster": "testenv", "user": SA}}],
+                    "current-context": "c",
+                }
+            )
+        )
+
+    def serve(self, token: str) -> None:
+        """The token the next runs return."""
+        (self.dir / "token").write_text(token)
+
+    def runs(self) -> list[Run]:
+        """Its runs so far, in order."""
+        path = self.dir / "runs"
+        lines = path.read_text().splitlines() if path.exists() else []
+        return [Run(float(at), served) for at, served in (line.split() for line in lines)]
 
 
 class BoundTokens:
@@ -128,7 +188,7 @@ class BoundTokens:
 class Figures:
     revoked_after: float  # Secret deleted -> the token refused
     cut_at: float  # when the connections were cut (seconds since the epoch)
-    recovered_after: float  # cut -> every change made after the cut in place
+    recovered_after: float  # cut (or valid token) -> every change after the cut in place
     lost: list[str]
 
 
@@ -183,10 +243,15 @@ def _survive_revocation(
     old: tuple[str, str],
     install: Callable[[str], None],
     namespace: str,
+    outage: Callable[[], None] | None = None,
 ) -> Figures:
     """Networks made Ready, the controller's token revoked, the next one
     installed by ``install``, the watches cut, and Networks created, updated
-    and deleted after the cut: what of that did not happen (``lost``)."""
+    and deleted after the cut: what of that did not happen (``lost``).
+
+    With ``outage``, the cut and the changes come before the next token: it
+    is installed once ``outage()`` returns, and recovery is timed from then.
+    """
     state = Path(proc.state_dir)
     proc.wait_for(lambda line: '"Starting workers" controller="networks"' in line, 0)
     nets = client.resource("samplecrd.k8s.io/v1", "networks", namespace=namespace)
@@ -204,7 +269,8 @@ def _survive_revocation(
 
     revoked_after = tokens.revoke(*old)
     _, fresh = tokens.issue()
-    install(fresh)
+    if outage is None:
+        install(fresh)
 
     cut, cut_at = time.monotonic(), time.time()
     assert proxy.cut_all() > 0, "the controller had no open connection to cut"
@@ -213,6 +279,10 @@ def _survive_revocation(
         nets.create(network(name, "10.32.0.0/16", "10.32.0.1"))
     nets.patch("update", {"spec": {"gateway": "10.31.0.254"}})
     nets.delete("delete")
+    if outage is not None:
+        outage()
+        install(fresh)
+        cut = time.monotonic()  # recovery counts from the valid token
 
     def lost() -> list[str]:
         missing = [n for n in created if not _ready(_get(nets, n), 1)]
@@ -253,80 +323,85 @@ def _report(what: str, figures: Figures, extra: str = "") -> None:
     )
 
 
-def test_an_exec_plugin_token_revoked_under_open_watches_is_fetched_again(
-    testenv: ControlPlane,
-    client: Client,
-    namespace: str,
-    proxy: FaultProxy,
-    tmp_path: Path,
-) -> None:
-    tokens = BoundTokens(testenv)
-    plugin_dir = tmp_path / "plugin"
-    plugin_dir.mkdir()
-    runs = plugin_dir / "runs"
-    command = plugin_dir / "token-plugin"
-    command.write_text(PLUGIN.format(python=sys.executable))
-    command.chmod(0o755)
-    old = tokens.issue()
-    (plugin_dir / "token").write_text(old[1])
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [
-                    {
-                        "name": "testenv",
-                        "cluster": {
-                            "server": f"https://127.0.0.1:{proxy.port}",
-                            "certificate-authority": str(testenv.pki / "ca.crt"),
-                        },
-                    }
-                ],
-                "users": [
-                    {
-                        "name": "network-controller",
-                        "user": {
-                            "exec": {
-                                "apiVersion": "client.authentication.k8s.io/v1",
-                                "command": str(command),
-                                "args": [str(plugin_dir)],
-                                "interactiveMode": "Never",
-                            }
-                        },
-                    }
-                ],
-                "contexts": [
-                    {"name": "c", "context": {"cluster": "testenv", "user": "network-controller"}}
-                ],
-                "current-context": "c",
-            }
-        )
-    )
+@dataclass
+class ExecSetup:
+    """The controller (not started yet) with a kubeconfig whose exec plugin
+    serves ``old``, a token bound to a Secret."""
 
+    tokens: BoundTokens
+    plugin: ExecPlugin
+    old: tuple[str, str]  # (Secret name, token)
+    proc: ControllerProcess
+
+
+@pytest.fixture
+def exec_setup(
+    testenv: ControlPlane, namespace: str, proxy: FaultProxy, tmp_path: Path
+) -> ExecSetup:
+    tokens = BoundTokens(testenv)
+    plugin = ExecPlugin(tmp_path / "plugin", testenv, proxy.port)
+    old = tokens.issue()
+    plugin.serve(old[1])
+    args = ["--namespace", namespace, "--resync", "10m"]
+    proc = ControllerProcess(str(plugin.kubeconfig), str(tmp_path / "state"), args)
+    return ExecSetup(tokens, plugin, old, proc)
+
+
+def test_an_exec_plugin_token_revoked_under_open_watches_is_fetched_again(
+    client: Client, namespace: str, proxy: FaultProxy, exec_setup: ExecSetup
+) -> None:
+    plugin, proc = exec_setup.plugin, exec_setup.proc
     runs_before: list[int] = []
 
     def install(token: str) -> None:
-        (plugin_dir / "token").write_text(token)
-        runs_before.append(len(runs.read_text().splitlines()))
+        plugin.serve(token)
+        runs_before.append(len(plugin.runs()))
 
-    state = tmp_path / "state"
-    args = ["--namespace", namespace, "--resync", "10m"]
-    proc = ControllerProcess(str(kubeconfig), str(state), args)
     with _running(proc):
-        figures = _survive_revocation(proc, client, proxy, tokens, old, install, namespace)
-    run_times = [float(line) for line in runs.read_text().splitlines()]
-    rerun = run_times[runs_before[0]] - figures.cut_at if len(run_times) > runs_before[0] else -1
+        figures = _survive_revocation(
+            proc, client, proxy, exec_setup.tokens, exec_setup.old, install, namespace
+        )
+    runs = plugin.runs()
+    rerun = runs[runs_before[0]].at - figures.cut_at if len(runs) > runs_before[0] else -1
     _report(
         "exec plugin",
         figures,
-        f"; plugin runs {runs_before[0]} -> {len(run_times)}, re-run {rerun:.2f}s after the cut",
+        f"; plugin runs {runs_before[0]} -> {len(runs)}, re-run {rerun:.2f}s after the cut",
     )
     assert figures.lost == [], "\n".join(proc.lines[-30:])
     # Nothing was due between the revocation and the cut: the requests after
     # the cut were refused and ran the plugin again.
-    assert len(run_times) > runs_before[0] and rerun >= 0
+    assert len(runs) > runs_before[0] and rerun >= 0
+
+
+def test_watches_cut_while_no_token_is_valid_recover_once_one_is(
+    client: Client, namespace: str, proxy: FaultProxy, exec_setup: ExecSetup
+) -> None:
+    """The cut comes first: every re-watch and re-list is refused (the plugin
+    still serves the revoked token), the reflectors back off and try again,
+    running the plugin each time, and pick up the next token once it exists."""
+    plugin, proc, old = exec_setup.plugin, exec_setup.proc, exec_setup.old
+
+    def refused_runs() -> int:
+        return sum(run.served == digest(old[1]) for run in plugin.runs()[1:])
+
+    def outage() -> None:
+        # Past the first retries (a failed watch-list falls back to LIST at
+        # once): the next ones come after the reflectors' backoff.
+        wait_until(lambda: refused_runs() >= 6, 30, "six runs of the plugin while refused")
+
+    with _running(proc):
+        figures = _survive_revocation(
+            proc, client, proxy, exec_setup.tokens, old, plugin.serve, namespace, outage
+        )
+    runs = plugin.runs()
+    _report(
+        "exec plugin, cut before a valid token exists",
+        figures,
+        f"; plugin runs {len(runs)} ({refused_runs()} after the cut served the revoked token)",
+    )
+    assert figures.lost == [], "\n".join(proc.lines[-30:])
+    assert runs[-1].served != digest(old[1])
 
 
 def test_a_token_file_rotated_under_open_watches_is_reread(
