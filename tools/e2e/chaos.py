@@ -80,8 +80,11 @@ API = "samplecrd.k8s.io/v1"
 ANNOTATION = "samplecrd.k8s.io/network-cidr"
 #: Other tests' findings, appended to the report verbatim (they are not
 #: measured by this run, but docs/reliability.md is regenerated whole):
-#: security (issue 24) and overload (issue 21).
-APPENDED_NOTES = tuple(Path(__file__).with_name(name) for name in ("security.md", "overload.md"))
+#: security (issue 24), overload and expiring credentials (issue 21).
+APPENDED_NOTES = tuple(
+    Path(__file__).with_name(name)
+    for name in ("security.md", "overload.md", "expiring_credentials.md")
+)
 
 FaultKind = Literal["cut", "latency", "stall", "compact", "kill", "restart", "tamper"]
 #: Every kind of the mock backend's runs, in the order reports list them.
