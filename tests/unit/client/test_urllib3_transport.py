@@ -36,13 +36,14 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from kubeloop.client._config import Config
 from kubeloop.client._tls import build_ssl_context
 from kubeloop.client._transport import ConnectFailure, ExchangeFailure
 from kubeloop.client._urllib3 import Urllib3Response, Urllib3Transport
 from kubeloop.errors import ConfigError
+
+from .support import mint_ca, name_of
 
 #: The longest any wait in these tests may take when all goes well is far
 #: below this; it only bounds a test that fails.
@@ -298,44 +299,14 @@ class Pki:
     server: ssl.SSLContext  # the server's context: that certificate and its key
 
 
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
 def mint_pki(directory: Path, sans: list[x509.GeneralName]) -> Pki:
     """A CA and a server certificate it signed for ``sans``."""
     now = datetime.now(UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(_name("test-ca"))
-        .issuer_name(_name("test-ca"))
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
-    )
+    ca, ca_key = mint_ca()
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
         x509.CertificateBuilder()
-        .subject_name(_name("server"))
+        .subject_name(name_of("server"))
         .issuer_name(ca.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
