@@ -42,7 +42,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -148,6 +148,20 @@ def _count_watch_lines(lines: Any, total: int) -> int:
 
     seen = 0
     for line in lines:
+        if line.strip():
+            msgspec.json.decode(line)
+            seen += 1
+            if seen >= total:
+                break
+    return seen
+
+
+async def _acount_watch_lines(lines: Any, total: int) -> int:
+    """:func:`_count_watch_lines` over an async iterator of lines."""
+    import msgspec
+
+    seen = 0
+    async for line in lines:
         if line.strip():
             msgspec.json.decode(line)
             seen += 1
@@ -439,17 +453,8 @@ class AiohttpPeer(AsyncPeer):
             return _msgspec_items(await r.read())
 
     async def awatch(self) -> int:
-        import msgspec
-
-        seen = 0
         async with self.session.get(LIST_PATH + WATCH_QUERY) as r:
-            async for line in r.content:
-                if line.strip():
-                    msgspec.json.decode(line)
-                    seen += 1
-                    if seen >= LIST_OBJECTS:
-                        break
-        return seen
+            return await _acount_watch_lines(r.content, LIST_OBJECTS)
 
     async def aclose(self) -> None:
         await self.session.close()
@@ -478,17 +483,8 @@ class HttpxAsyncPeer(AsyncPeer):
         return _msgspec_items((await self.http.get(LIST_PATH)).content)
 
     async def awatch(self) -> int:
-        import msgspec
-
-        seen = 0
         async with self.http.stream("GET", LIST_PATH + WATCH_QUERY) as r:
-            async for line in r.aiter_lines():
-                if line.strip():
-                    msgspec.json.decode(line)
-                    seen += 1
-                    if seen >= LIST_OBJECTS:
-                        break
-        return seen
+            return await _acount_watch_lines(r.aiter_lines(), LIST_OBJECTS)
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -524,20 +520,17 @@ class PyreqwestAsyncPeer(AsyncPeer):
         return _msgspec_items(bytes(await r.bytes()))
 
     async def awatch(self) -> int:
-        import msgspec
-
-        seen = 0
-        buffer = b""
         async with self.http.get(self.base + LIST_PATH + WATCH_QUERY).build_streamed() as r:
             reader = r.body_reader
-            while seen < LIST_OBJECTS and (chunk := await reader.read_chunk()) is not None:
-                buffer += bytes(chunk)
-                *lines, buffer = buffer.split(b"\n")
-                for line in lines:
-                    if line.strip():
-                        msgspec.json.decode(line)
-                        seen += 1
-        return seen
+
+            async def lines() -> AsyncIterator[bytes]:
+                buffer = b""
+                while (chunk := await reader.read_chunk()) is not None:
+                    *complete, buffer = (buffer + bytes(chunk)).split(b"\n")
+                    for line in complete:
+                        yield line
+
+            return await _acount_watch_lines(lines(), LIST_OBJECTS)
 
     async def aclose(self) -> None:
         await self.http.close()
