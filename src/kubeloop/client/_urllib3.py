@@ -56,12 +56,9 @@ class _HTTPConnection(HTTPConnection):
             raise _NotConnected(str(err)) from err
 
 
-class _HTTPSConnection(HTTPSConnection):
-    def connect(self) -> None:
-        try:
-            super().connect()
-        except Exception as err:
-            raise _NotConnected(str(err)) from err
+class _HTTPSConnection(_HTTPConnection, HTTPSConnection):
+    """The same marker for TLS: ``super().connect()`` above resolves to
+    HTTPSConnection's (TCP, tunnel and handshake)."""
 
 
 def _chain(err: BaseException) -> Iterator[BaseException]:
