@@ -64,6 +64,10 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=10000)
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--raw", help="summarise this py-spy raw file and exit")
+    ap.add_argument("--rate", type=int, default=50, help="samples per second")
+    ap.add_argument(
+        "--gil", action="store_true", help="sample only the thread holding the GIL (CPU, not waits)"
+    )
     args = ap.parse_args()
     if args.raw:
         summarise(Path(args.raw), args.top)
@@ -80,7 +84,8 @@ def main() -> None:
         cluster.grow_to(args.n)
         spec = peer_specs(cluster.kubeconfig, NAMESPACE, go, str(cp_dir / "state"))[args.peer]
         py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-        argv = [py_spy, "record", "--format", "raw", "-r", "50", "--nonblocking"]
+        argv = [py_spy, "record", "--format", "raw", "-r", str(args.rate), "--nonblocking"]
+        argv += ["--gil"] if args.gil else []
         argv += ["-o", str(raw), "--"]
         profiled = PeerSpec(spec.name, argv + spec.argv, spec.stream, spec.synced, spec.reconciled)
         p = PeerProcess(profiled, cp_dir / "peer.log")

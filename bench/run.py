@@ -1,21 +1,30 @@
 """Side-by-side controller benchmarks on one real API server (``make bench``).
 
-Four peers do the Network controller's job (list and watch Networks, queue
+Five peers do the Network controller's job (list and watch Networks, queue
 keys, N workers read the object from the cache and compare it with an
 in-memory no-op backend, write nothing back), each in its own process against
 the same testenv control plane:
 
-- ``kubeloop``: ``python -m network_controller --backend noop --no-api-writes``;
+- ``kubeloop-lib``: bench/peers/kubeloop_peer.py, the library alone doing the
+  official peer's exact job (informer, RateLimitingQueue, worker threads);
+- ``kubeloop``: ``python -m network_controller --backend noop --no-api-writes``,
+  the application in its production mode (typed models, metrics, klog);
 - ``client-go``: bench/peers/go (dynamic informer + workqueue, sample-controller);
 - ``kopf``: bench/peers/kopf_peer.py;
 - ``official``: bench/peers/official_peer.py (``kubernetes.informer``).
 
-Scenarios per object count N and repetition: S1 initial sync, S2 update storm
-(N spec updates), S3 idle; S4 runs the existing micro benchmarks. CPU is
-utime+stime and memory VmRSS/VmHWM of the peer process, from /proc. Writes
-docs/benchmarks.md, docs/benchmarks.json and charts under docs/img/.
+Scenarios per object count N and repetition: S1 initial sync at every size;
+S2 update storm (N spec updates) and S3 idle at the storm sizes (10,000);
+the largest size for kubeloop and client-go only, kopf at 10,000 only. Every
+repetition runs every peer once, the order rotated, so that the peers share
+the machine's ups and downs; figures are medians with min and max. S5 is the
+write-heavy burst (bench/sample_controller/burst.py: kubeloop's
+sample-controller and the unmodified Go one, same per-group budgets); S4 the
+micro benchmarks. CPU is utime+stime and memory VmRSS/VmHWM of the peer
+process, from /proc. Writes docs/benchmarks.md, docs/benchmarks.json and
+charts under docs/img/.
 
-Usage: python -m bench.run [--quick] [--sizes 10000,30000] [--repeat 3]
+Usage: python -m bench.run [--quick] [--sizes 10000,30000,100000] [--repeat 5]
 """
 
 from __future__ import annotations
@@ -45,7 +54,7 @@ REPO = Path(__file__).resolve().parents[1]
 CRD = REPO / "config" / "crd" / "networks.samplecrd.k8s.io.yaml"
 NAMESPACE = "bench"
 EMPTY_NAMESPACE = "bench-empty"
-PEERS = ("kubeloop", "client-go", "kopf", "official")
+PEERS = ("kubeloop-lib", "kubeloop", "client-go", "kopf", "official")
 WORKERS = 2
 # Concurrent writes when seeding and in the S2 storm (the Go writer).
 WRITERS = 64
@@ -93,6 +102,13 @@ def peer_specs(kubeconfig: str, namespace: str, go_binary: Path, state: str) -> 
             "stderr",
             re.compile(rb"Starting workers"),
             re.compile(rb"Successfully synced '([^']+)'"),
+        ),
+        "kubeloop-lib": PeerSpec(
+            "kubeloop-lib",
+            [py, str(REPO / "bench/peers/kubeloop_peer.py"), *common],
+            "stdout",
+            re.compile(rb"^synced"),
+            line,
         ),
         "client-go": PeerSpec(
             "client-go", [str(go_binary), *common], "stdout", re.compile(rb"^synced"), line
@@ -277,7 +293,13 @@ class Cluster:
 
 # -- one peer, one repetition -------------------------------------------------
 def run_peer(
-    spec: PeerSpec, cluster: Cluster, n: int, idle: float, workdir: Path, tag: str
+    spec: PeerSpec,
+    cluster: Cluster,
+    n: int,
+    idle: float,
+    workdir: Path,
+    tag: str,
+    storm: bool = True,
 ) -> dict[str, Any]:
     timeout = 60 + n / 50  # generous: kopf is slow, but a hang must not eat the run
     p = PeerProcess(spec, workdir / f"{spec.name}-{tag}.log")
@@ -294,6 +316,8 @@ def run_peer(
         r["s1_peak_rss_mb"] = s["hwm_kb"] / 1024
         time.sleep(2.0)  # let the collector and the allocator settle
         r["steady_rss_mb"] = memory_kb(p.pid)["VmRSS"] / 1024
+        if not storm:
+            return r
 
         cpu0 = cpu_seconds(p.pid)
         p.expect(n)
@@ -344,6 +368,8 @@ def micro(quick: bool) -> dict[str, str]:
         "delta": [py, "bench/informer/bench_delta_throughput.py"]
         + (["--objects", "5000", "--events", "20000", "--repeat", "1"] if quick else []),
     }
+    if (REPO / "bench" / "imports.py").exists():
+        runs["imports"] = [py, "bench/imports.py"]
     out: dict[str, str] = {}
     for name, argv in runs.items():
         log(f"S4 {name}")
@@ -357,24 +383,61 @@ def micro(quick: bool) -> dict[str, str]:
     return out
 
 
+def bursts(sizes: str, repeat: int) -> list[dict[str, Any]]:
+    """S5: bench/sample_controller/burst.py in its own process and testenv."""
+    out = Path(tempfile.mkdtemp(prefix="kubeloop-burst-out-")) / "burst.json"
+    argv = [sys.executable, "-m", "bench.sample_controller.burst", "--foos", sizes]
+    argv += ["--repeat", str(repeat), "--budget", "matched", "--json", str(out)]
+    log(f"S5 sample-controller bursts of {sizes} Foos, {repeat} round(s)")
+    done = subprocess.run(argv, cwd=REPO, stdout=subprocess.DEVNULL, timeout=7200)
+    if done.returncode != 0 or not out.exists():
+        return [{"error": f"burst.py exited {done.returncode}"}]
+    results: list[dict[str, Any]] = json.loads(out.read_text())
+    shutil.rmtree(out.parent, ignore_errors=True)
+    return results
+
+
 # -- main ---------------------------------------------------------------------
+#: Only these peers run at the largest size (the issue: kubeloop and client-go).
+LARGE_PEERS = ("kubeloop-lib", "kubeloop", "client-go")
+#: kopf needs 13 s and 140 MB for 10,000 objects: larger sizes only cost time.
+KOPF_MAX = 10000
+
+
 @dataclass
 class Options:
     quick: bool
     sizes: list[int]
+    storm_sizes: list[int]
     repeat: int
     idle: float
     peers: list[str]
     out: Path
+    bursts: str
     results: list[dict[str, Any]] = field(default_factory=list)
+
+    def peers_at(self, n: int) -> list[str]:
+        """Who runs at ``n`` objects: everyone, kopf only up to KOPF_MAX,
+        and only LARGE_PEERS at the largest of three or more sizes."""
+        peers = [p for p in self.peers if p != "kopf" or n <= KOPF_MAX]
+        if len(self.sizes) >= 3 and n == max(self.sizes):
+            peers = [p for p in peers if p in LARGE_PEERS]
+        return peers
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="N=2000, 1 repetition, 10 s idle")
-    ap.add_argument("--sizes", help="comma-separated object counts (default 10000,30000)")
-    ap.add_argument("--repeat", type=int)
-    ap.add_argument("--idle", type=float, help="S3 window in seconds (default 60; quick 10)")
+    ap.add_argument("--sizes", help="comma-separated object counts (default 10000,30000,100000)")
+    ap.add_argument(
+        "--storm-sizes", help="sizes that also run S2 and S3 (default: the smallest size)"
+    )
+    ap.add_argument("--repeat", type=int, help="repetitions (default 5; quick 1)")
+    ap.add_argument("--idle", type=float, help="S3 window in seconds (default 30; quick 10)")
+    ap.add_argument(
+        "--bursts",
+        help="S5 burst sizes in Foos, comma-separated, or 'none' (default 500; quick none)",
+    )
     ap.add_argument("--peers", default=",".join(PEERS))
     ap.add_argument("--no-micro", action="store_true", help="skip S4")
     ap.add_argument("--out", default=str(REPO / "docs" / "benchmarks.md"))
@@ -389,15 +452,19 @@ def main() -> None:
         saved = json.loads(out.with_suffix(".json").read_text())
         report.write(out, saved["results"], saved["meta"], saved.get("micro", {}))
         return
-    # 30,000 does not fit in 20 minutes on 2 cores next to kopf (see the page).
-    default_sizes = "2000" if args.quick else "10000"
+    default_sizes = "2000" if args.quick else "10000,30000,100000"
+    sizes = [int(s) for s in (args.sizes or default_sizes).split(",")]
     opts = Options(
         quick=args.quick,
-        sizes=[int(s) for s in (args.sizes or default_sizes).split(",")],
-        repeat=args.repeat or (1 if args.quick else 3),
-        idle=args.idle or (10.0 if args.quick else 60.0),
+        sizes=sizes,
+        storm_sizes=[int(s) for s in args.storm_sizes.split(",")]
+        if args.storm_sizes
+        else [min(sizes)],
+        repeat=args.repeat or (1 if args.quick else 5),
+        idle=args.idle or (10.0 if args.quick else 30.0),
         peers=args.peers.split(","),
         out=Path(args.out),
+        bursts=args.bursts or ("none" if args.quick else "500"),
     )
 
     from kubeloop.testenv import ControlPlane
@@ -425,13 +492,16 @@ def main() -> None:
         for n in opts.sizes:
             seeding[n] = cluster.grow_to(n)
             log(f"{n} Networks in place ({seeding[n]:.1f} s to create)")
+            peers = opts.peers_at(n)
+            storm = n in opts.storm_sizes
             for rep in range(opts.repeat):
                 # Rotate the order so no peer always runs first (cold caches).
-                order = opts.peers[rep % len(opts.peers) :] + opts.peers[: rep % len(opts.peers)]
+                order = peers[rep % len(peers) :] + peers[: rep % len(peers)]
                 for name in order:
-                    # S3 only in the first repetition: 60 s per peer fits once.
-                    idle = opts.idle if rep == 0 else 0.0
-                    r = run_peer(specs[name], cluster, n, idle, workdir, f"{n}-{rep}")
+                    # S3 only in the first repetition: its window per peer fits once.
+                    idle = opts.idle if rep == 0 and storm else 0.0
+                    tag = f"{n}-{rep}"
+                    r = run_peer(specs[name], cluster, n, idle, workdir, tag, storm)
                     r["rep"] = rep
                     if "steady_rss_mb" in r:
                         r["rss_per_object_kb"] = (r["steady_rss_mb"] - baselines[name]) * 1024 / n
@@ -440,6 +510,7 @@ def main() -> None:
     finally:
         cluster.close()
         cp.stop()
+    burst_results = [] if opts.bursts == "none" else bursts(opts.bursts, opts.repeat)
     micro_out = {} if args.no_micro else micro(opts.quick)
     meta = report.machine_info(go_binary)
     meta.update(
@@ -454,6 +525,9 @@ def main() -> None:
         seeding_s=seeding,
         baseline_rss_mb=baselines,
         baseline_cpu_s=baseline_cpu,
+        storm_sizes=opts.storm_sizes,
+        peers_at={n: opts.peers_at(n) for n in opts.sizes},
+        bursts=burst_results,
     )
     report.write(opts.out, opts.results, meta, micro_out)
     shutil.rmtree(workdir, ignore_errors=True)

@@ -4,6 +4,13 @@ Every handler gets a :class:`ProcessorListener`: an unbounded buffer and its
 own thread calling the handler. The informer appends to every buffer and
 never waits for a handler, so one slow handler delays neither the others nor
 the reflector (at the cost of memory while it lags, exactly like client-go).
+
+A handler registered ``synchronous=True`` (kubeloop's, not client-go's) has
+neither: it is called on the thread that applies the change to the cache,
+right after the change, in the same order. That saves a thread wake-up per
+event, which in CPython costs more than the handler itself when it only puts
+a key on a workqueue (what the runtime's handlers do). Only for handlers that
+never block: a slow synchronous handler delays every handler and the cache.
 """
 
 from __future__ import annotations
@@ -50,8 +57,11 @@ class ProcessorListener:
         resync_period: float,
         now: float,
         upstream_has_synced: Callable[[], bool],
+        *,
+        synchronous: bool = False,
     ) -> None:
         self.handler = handler
+        self.synchronous = synchronous
         self._upstream_has_synced = upstream_has_synced
         # Guards _pending, _stopped and _initial_pending.
         self._cond = threading.Condition(threading.Lock())
@@ -80,6 +90,10 @@ class ProcessorListener:
     # -- buffer -------------------------------------------------------------
 
     def add(self, notification: Notification) -> None:
+        if self.synchronous:
+            if not self._stopped:
+                self._deliver(notification)
+            return
         with self._cond:
             if self._stopped:
                 return
@@ -89,6 +103,8 @@ class ProcessorListener:
             self._cond.notify()
 
     def start(self) -> None:
+        if self.synchronous:
+            return  # delivered by add(), on the caller's thread
         self._thread = threading.Thread(
             target=self._run, name=f"kubeloop-listener-{next(_ids)}", daemon=True
         )
@@ -107,27 +123,32 @@ class ProcessorListener:
             thread.join(timeout)
 
     def _run(self) -> None:
-        handler = self.handler
         while True:
             with self._cond:
                 while not self._pending and not self._stopped:
                     self._cond.wait()
                 if self._stopped:
                     return
-                kind, a, b = self._pending.popleft()
+                notification = self._pending.popleft()
             try:
-                if kind == ADD:
-                    handler.on_add(a, b)
-                elif kind == UPDATE:
-                    handler.on_update(a, b)
-                else:
-                    handler.on_delete(a)
-            except Exception:
-                _log.exception("event handler %r failed", handler)
+                self._deliver(notification)
             finally:
-                if kind == ADD and b:
+                if notification[0] == ADD and notification[2]:
                     with self._cond:
                         self._initial_pending -= 1
+
+    def _deliver(self, notification: Notification) -> None:
+        kind, a, b = notification
+        handler = self.handler
+        try:
+            if kind == ADD:
+                handler.on_add(a, b)
+            elif kind == UPDATE:
+                handler.on_update(a, b)
+            else:
+                handler.on_delete(a)
+        except Exception:
+            _log.exception("event handler %r failed", handler)
 
     # -- resync -------------------------------------------------------------
 
@@ -179,10 +200,19 @@ class SharedProcessor:
             return len(self._listeners)
 
     def distribute(self, notification: Notification, sync: bool) -> None:
+        # Synchronous handlers run after the lock is let go, so that one may
+        # add or remove handlers; distribute is only ever called by the one
+        # thread processing the informer's queue, which keeps their order.
+        synchronous: list[ProcessorListener] = []
         with self._lock:
             for listener, syncing in self._listeners.items():
                 if not sync or syncing:
-                    listener.add(notification)
+                    if listener.synchronous:
+                        synchronous.append(listener)
+                    else:
+                        listener.add(notification)
+        for listener in synchronous:
+            listener.add(notification)
 
     def run(self) -> None:
         """Start every listener's thread (and those added later)."""

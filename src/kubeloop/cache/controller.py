@@ -116,6 +116,10 @@ class Config:
     #: Applied by the reflector to each object as it arrives, before the
     #: queue (give the queue no transformer of its own then).
     transform: TransformFunc | None = None
+    #: A queue that can (a RealFIFO) is processed by the producer that
+    #: queues onto it while it is idle, not handed to the process thread
+    #: (see kubeloop.cache.real_fifo).
+    process_on_arrival: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,12 +134,18 @@ class InformerQueueOptions:
     which has no batches, no atomic relists and holds its lock while processing::
 
         SharedIndexInformer(lw, queue_options=InformerQueueOptions(in_order=False))
+
+    ``process_on_arrival`` (kubeloop's, RealFIFO only) lets the reflector
+    apply a change to the cache and notify handlers itself when the queue is
+    idle, instead of waking the informer's thread for every event (see
+    :mod:`kubeloop.cache.real_fifo`); ``False`` gives client-go's hand-off.
     """
 
     in_order: bool = True
     batch_process: bool = True
     atomic: bool = True
     unlock_while_processing: bool = True
+    process_on_arrival: bool = True
 
 
 def new_queue_fifo(
@@ -184,6 +194,9 @@ class Controller:
         )
         with self._lock:
             self._reflector = reflector
+        if cfg.process_on_arrival and isinstance(cfg.queue, RealFIFO):
+            batch = cfg.process_batch
+            cfg.queue.process_on_arrival(batch, cfg.process, _process_error)
         unregister = on_stop(stop, cfg.queue.close)
         thread = threading.Thread(
             target=reflector.run,
@@ -212,10 +225,8 @@ class Controller:
                 pop()
             except FIFOClosedError:
                 return
-            except Exception:
-                # A process error loses only these deltas, as in client-go
-                # without RetryOnError; the next relist or resync repairs it.
-                _log.exception("error processing deltas")
+            except Exception as err:
+                _process_error(err)
 
     def has_synced(self) -> bool:
         """True once the initial list has been fully processed."""
@@ -225,6 +236,12 @@ class Controller:
         with self._lock:
             reflector = self._reflector
         return reflector.last_sync_resource_version() if reflector is not None else ""
+
+
+def _process_error(err: Exception) -> None:
+    # A process error loses only these deltas, as in client-go without
+    # RetryOnError; the next relist or resync repairs it.
+    _log.error("error processing deltas", exc_info=err)
 
 
 def process_deltas(
@@ -339,6 +356,9 @@ def _upsert_for(client_state: Store) -> Callable[[Any], tuple[Any, bool]]:
     return upsert
 
 
+_ABSENT = object()
+
+
 def _process_replaced_all(
     handler: DeltaHandler,
     client_state: Store,
@@ -348,6 +368,21 @@ def _process_replaced_all(
 ) -> None:
     # Everything queued before this relist has been applied, so the cache is
     # exactly what the relist is to be compared with.
+    if isinstance(client_state, Indexer):
+        # One key per object and one step: the cache swaps its content and
+        # hands back the old one, which is what the comparison needs.
+        items = {key_func(obj): obj for obj in info.objects}
+        previous = client_state.replace_keyed(items, info.resource_version)
+        for key, gone in previous.items():
+            if key not in items:
+                handler.on_delete(DeletedFinalStateUnknown(key, gone))
+        for key, obj in items.items():
+            old = previous.get(key, _ABSENT)
+            if old is _ABSENT:
+                handler.on_add(obj, is_in_initial_list)
+            else:
+                handler.on_update(old, obj)
+        return
     deletions: builtins.list[DeletedFinalStateUnknown] = []
     replacements: builtins.list[tuple[Any, Any, bool]] = []
 

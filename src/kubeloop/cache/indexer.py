@@ -169,8 +169,15 @@ class Indexer:
 
     def replace(self, objs: Iterable[Any], resource_version: str = "") -> None:
         """Swap in a whole new content and rebuild every index."""
-        items = {self._key_func(obj): obj for obj in objs}
+        self.replace_keyed({self._key_func(obj): obj for obj in objs}, resource_version)
+
+    def replace_keyed(self, items: dict[str, Any], resource_version: str = "") -> dict[str, Any]:
+        """:meth:`replace` with the keys computed already (by this indexer's
+        key function); returns the content it replaced, taken in the same
+        step, so a caller can tell what a relist added, changed and removed
+        without computing every key again."""
         with self._lock:
+            previous = self._items
             indices: dict[str, _Index] = {name: {} for name in self._indexers}
             for key, obj in items.items():
                 for name, func in self._indexers.items():
@@ -181,6 +188,7 @@ class Indexer:
             self._indices = indices
             if self._rv_metric is not None:
                 self._record_rv_locked_str(resource_version)
+            return previous
 
     def _record_rv_locked(self, obj: Any) -> None:
         # A tombstone, or an object without metadata, has no resourceVersion:

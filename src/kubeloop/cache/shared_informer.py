@@ -125,6 +125,9 @@ class SharedIndexInformer:
         # so a joining handler's replay of the cache and the live stream of
         # events neither overlap nor leave a gap.
         self._block_deltas = threading.Lock()
+        # The thread applying deltas while it does (under _block_deltas): a
+        # synchronous handler runs there and must not take that lock again.
+        self._applying_thread: int | None = None
 
     # -- configuration (before start) ----------------------------------------
 
@@ -154,10 +157,26 @@ class SharedIndexInformer:
     # -- handlers -------------------------------------------------------------
 
     def add_event_handler(
-        self, handler: ResourceEventHandler, resync_period: float | None = None
+        self,
+        handler: ResourceEventHandler,
+        resync_period: float | None = None,
+        *,
+        synchronous: bool = False,
     ) -> ResourceEventHandlerRegistration:
         """Register ``handler``; if the informer runs already, it first gets
-        every cached object as ``on_add(obj, is_in_initial_list=True)``."""
+        every cached object as ``on_add(obj, is_in_initial_list=True)``.
+
+        ``synchronous``: call it on the thread that updates the cache, with
+        no buffer and thread of its own; only for a handler that never
+        blocks, such as one that only adds keys to a workqueue (see
+        :mod:`kubeloop.cache._processor`)::
+
+            informer.add_event_handler(
+                ResourceEventHandlerFuncs(add_func=lambda o: queue.add(key(o))),
+                synchronous=True,
+            )
+        """
+        self._refuse_from_synchronous_handler("add_event_handler")
         if resync_period is None:
             resync_period = self._default_handler_resync_period
         with self._started_lock:
@@ -186,6 +205,7 @@ class SharedIndexInformer:
                 determine_resync_period(resync_period, self._resync_check_period),
                 self._clock.now(),
                 self._controller_has_synced,
+                synchronous=synchronous,
             )
             if not self._started:
                 self._processor.add_listener(listener)
@@ -200,6 +220,7 @@ class SharedIndexInformer:
 
     def remove_event_handler(self, registration: ResourceEventHandlerRegistration) -> None:
         """Stop delivering to a handler; unknown registrations are ignored."""
+        self._refuse_from_synchronous_handler("remove_event_handler")
         with self._started_lock, self._block_deltas:
             self._processor.remove_listener(registration)
 
@@ -236,6 +257,7 @@ class SharedIndexInformer:
                     watch_error_handler=self._watch_error_handler,
                     reflector_options=self._reflector_options,
                     transform=self._transform,
+                    process_on_arrival=self._queue_options.process_on_arrival,
                 )
             )
             self._started = True
@@ -281,11 +303,28 @@ class SharedIndexInformer:
 
     def _handle_deltas(self, deltas: Deltas, is_in_initial_list: bool) -> None:
         with self._block_deltas:
-            process_deltas(self, self._indexer, deltas, is_in_initial_list)
+            self._applying_thread = threading.get_ident()
+            try:
+                process_deltas(self, self._indexer, deltas, is_in_initial_list)
+            finally:
+                self._applying_thread = None
 
     def _handle_batch_deltas(self, deltas: list[Delta], is_in_initial_list: bool) -> None:
         with self._block_deltas:
-            process_deltas_in_batch(self, self._indexer, deltas, is_in_initial_list)
+            self._applying_thread = threading.get_ident()
+            try:
+                process_deltas_in_batch(self, self._indexer, deltas, is_in_initial_list)
+            finally:
+                self._applying_thread = None
+
+    def _refuse_from_synchronous_handler(self, what: str) -> None:
+        if self._applying_thread == threading.get_ident():
+            raise InformerStateError(
+                f"{what} was called from a synchronous event handler of this informer,"
+                " which runs while the informer applies a change: it would wait for"
+                " itself. Call it from another thread, or register the handler"
+                " without synchronous=True"
+            )
 
     def on_add(self, obj: Any, is_in_initial_list: bool) -> None:
         self._processor.distribute((ADD, obj, is_in_initial_list), False)

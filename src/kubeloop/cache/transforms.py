@@ -25,6 +25,11 @@ def strip_managed_fields(obj: Any) -> Any:
     decoder belong to the cache alone); frozen msgspec Structs are rebuilt.
     Objects without metadata, and tombstones, pass through unchanged.
     """
+    if type(obj) is dict:  # fast path: decoded JSON (an ABC isinstance costs more)
+        md = obj.get("metadata")
+        if type(md) is dict:
+            md.pop("managedFields", None)
+            return obj
     if isinstance(obj, DeletedFinalStateUnknown):
         return obj
     if isinstance(obj, Mapping):

@@ -287,7 +287,13 @@ class Controller(Generic[T]):
         for source, entry in zip(self.sources, self._entries, strict=True):
             handler = self._handler(source, runner, primary)
             assert entry.informer is not None
-            self._registrations.append((entry, entry.informer.add_event_handler(handler)))
+            # For and Owns map with our own pure functions: called on the
+            # informer's thread (no thread wake-up per event); a watches()
+            # mapper is the user's and may block, so it gets a buffer and
+            # thread of its own, as in client-go.
+            synchronous = source.role in ("for", "owns")
+            registration = entry.informer.add_event_handler(handler, synchronous=synchronous)
+            self._registrations.append((entry, registration))
             runner.log.info("Starting EventSource", source=f"{source.role} {entry}")
 
     def _handler(self, source: Source, runner: Runner[T], primary: Kind) -> SourceHandler:

@@ -13,6 +13,13 @@ Three roles, as in controller-runtime's builder:
 An update maps both the old and the new object, so moving an object from
 one owner (or mapped key) to another wakes both. Event filters decide first
 whether the event counts at all.
+
+Where they run: ``for`` and ``owns`` handlers are registered synchronous
+(:meth:`kubeloop.cache.SharedIndexInformer.add_event_handler`), on the thread
+that updates the informer's cache, because their mapping is ours and only
+adds keys to the queue; so their event filters must not block either (they
+are meant to be pure checks of the objects). A ``watches`` handler runs the
+user's mapper and gets its own buffer and thread, as client-go's do.
 """
 
 from __future__ import annotations

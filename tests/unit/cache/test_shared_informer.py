@@ -37,6 +37,8 @@ from .helpers import WAIT, FakeBackoff, Recorder, pod, running
 # Reflector checks for due resyncs this often (real time); handler resync
 # periods are measured on a fake clock, so tests decide when one is due.
 CHECK = 0.02
+#: A resync check period long enough that no check overtakes a resync's delivery.
+SLOW_CHECK = 1.0
 
 QUEUES = {
     "RealFIFO": InformerQueueOptions(),
@@ -175,10 +177,15 @@ def test_watch_disruption() -> None:
     source.add({"metadata": {"name": "pod1", "uid": "pod1"}})
     source.add({"metadata": {"name": "pod2", "uid": "pod2"}})
     clock = FakeClock()
-    informer = new_informer(source, CHECK, clock)
+    # The resync check runs on real time. Each check recomputes which handlers
+    # take part in the coming resync (client-go's shouldResync), so a check
+    # that came before the queue had delivered the previous resync would take
+    # the resync handler out of it: a second of real time between checks
+    # leaves even a loaded machine time to deliver.
+    informer = new_informer(source, SLOW_CHECK, clock)
     no_resync, resync = Recorder(), Recorder()
     informer.add_event_handler(no_resync, 0)
-    informer.add_event_handler(resync, 1)
+    informer.add_event_handler(resync, SLOW_CHECK)
     with started(informer):
         for rec in (no_resync, resync):
             rec.wait_for(lambda ev: {_name(e) for e in ev} == {"pod1", "pod2"})

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
+import random
+
 import pytest
 
 from network_controller.backend import ActualNetwork, DesiredNetwork, differs, normalise_cidr
@@ -55,3 +58,38 @@ def test_differs_is_false_when_cidr_gateway_and_uid_agree() -> None:
 def test_differs_when_any_realised_field_changes(change: dict[str, str]) -> None:
     fields = {"key": "ns/a", "cidr": "10.0.0.0/24", "gateway": "10.0.0.1", "uid": "u1"}
     assert differs(ACTUAL, DesiredNetwork(**{**fields, **change}))
+
+
+def _by_ipaddress(text: str) -> tuple[str, bool] | str:
+    """What ``ipaddress`` alone makes of ``text``: the reference the fast
+    IPv4 path must agree with, refusals included."""
+    try:
+        interface = ipaddress.ip_interface(text.strip())
+    except ValueError:
+        return "refused"
+    return str(interface.network), interface.ip != interface.network.network_address
+
+
+def _ours(text: str) -> tuple[str, bool] | str:
+    try:
+        return normalise_cidr(text)
+    except ValueError:
+        return "refused"
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 20261201])
+def test_the_fast_ipv4_path_agrees_with_ipaddress_on_random_spellings(seed: int) -> None:
+    rng = random.Random(seed)
+    pieces = ["0", "00", "01", "1", "9", "10", "99", "127", "192", "255", "256", "999", "1000"]
+    pieces += ["", " ", "+1", "-1", "٣", "1e1", "0x1"]
+    for _ in range(5000):
+        octets = [rng.choice(pieces) for _ in range(rng.choice([3, 4, 4, 4, 5]))]
+        prefix = rng.choice(["0", "8", "08", "16", "24", "31", "32", "33", "", "+8", "٨", "1a"])
+        text = ".".join(octets) + rng.choice(["/", "/", "//", ""]) + prefix
+        assert _ours(text) == _by_ipaddress(text), text
+
+
+def test_the_fast_ipv4_path_covers_every_prefix_of_one_address() -> None:
+    for prefix in range(33):
+        text = f"203.0.113.77/{prefix}"
+        assert normalise_cidr(text) == _by_ipaddress(text), text

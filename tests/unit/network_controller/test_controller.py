@@ -160,3 +160,21 @@ def test_a_deleted_network_whose_name_is_held_by_someone_else_deletes_nothing(
 def test_a_name_collision_is_its_own_ready_reason() -> None:
     assert NameCollision("x").reason == "NameCollision" != BackendError("x").reason
     assert issubclass(NameCollision, BackendError)  # retried like any backend error
+
+
+def test_a_sweep_that_flags_many_keys_names_the_first_and_counts_the_rest(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A first start on an empty backend flags every Network: the log names
+    # SWEEP_LINES of them at INFO, counts the others, and -v 4 names all.
+    from network_controller.controller import SWEEP_LINES
+
+    count = SWEEP_LINES + 7
+    cached = [network_obj("ns", f"n{i:04d}", "10.9.0.0/24", "10.9.0.1") for i in range(count)]
+    with caplog.at_level(logging.DEBUG, logger="network_controller"):
+        keys = NetworkReconciler(None, MockBackend(tmp_path)).sweep(lambda: cached)
+    assert len(keys) == count
+    named = [r for r in caplog.records if "is out of sync" in r.getMessage()]
+    assert [r.levelno for r in named] == [logging.INFO] * SWEEP_LINES + [logging.DEBUG] * 7
+    summary = [r.getMessage() for r in caplog.records if "more keys" in r.getMessage()]
+    assert summary == ["backend sweep: 7 more keys orphaned or out of sync (each logged at -v 4)"]

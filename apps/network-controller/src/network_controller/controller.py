@@ -44,6 +44,9 @@ from network_controller.models import Network, NetworkStatus
 
 log = logging.getLogger("network_controller")
 
+#: The most keys one backend sweep names at INFO; the rest are counted.
+SWEEP_LINES = 100
+
 
 class InvalidSpec(Exception):
     """The Network's spec cannot be realised; retrying will not help."""
@@ -167,12 +170,20 @@ class NetworkReconciler:
         actual = {k: a for k, a in actual.items() if self._in_scope(k)}
         stale = set(actual) - known
         stale |= {k for k, d in wanted.items() if k not in actual or differs(actual[k], d)}
-        for key in sorted(stale):
+        flagged = sorted(stale)
+        for i, key in enumerate(flagged):
             what = "orphaned" if key not in wanted else "out of sync"
             if key in actual and actual[key].drift:
                 what += f" ({actual[key].drift})"
-            log.info("backend sweep: '%s' is %s", key, what)
-        return sorted(stale)
+            # A first start on an empty backend flags every Network: name the
+            # first ones, count the rest (all of them at -v 4).
+            (log.info if i < SWEEP_LINES else log.debug)("backend sweep: '%s' is %s", key, what)
+        if len(flagged) > SWEEP_LINES:
+            log.info(
+                "backend sweep: %d more keys orphaned or out of sync (each logged at -v 4)",
+                len(flagged) - SWEEP_LINES,
+            )
+        return flagged
 
     def _in_scope(self, key: str) -> bool:
         return self.namespace is None or key.startswith(f"{self.namespace}/")
