@@ -32,6 +32,7 @@ __all__ = [
     "get_metadata",
     "get_name",
     "get_namespace",
+    "get_namespace_and_name",
     "get_resource_version",
     "get_uid",
 ]
@@ -43,13 +44,26 @@ class MissingMetadataError(KubeloopError, TypeError):
 
 _MISSING = object()
 
+# Whether a type is a Mapping, remembered per type: the ABC check costs more
+# than the read it guards, and typed objects (msgspec Structs) are read on
+# every event, several times.
+_mapping_types: dict[type, bool] = {dict: True}
+
+
+def _is_mapping(obj: Any) -> bool:
+    kind = type(obj)
+    known = _mapping_types.get(kind)
+    if known is None:
+        known = _mapping_types[kind] = isinstance(obj, Mapping)
+    return known
+
 
 def get_metadata(obj: Any) -> Any:
     """The object's metadata (a mapping or an attribute-style object).
 
     Raises :class:`MissingMetadataError` when the object has none.
     """
-    if type(obj) is dict or isinstance(obj, Mapping):  # fast path: decoded JSON
+    if _is_mapping(obj):  # decoded JSON
         md = obj.get("metadata", _MISSING)
     else:
         md = getattr(obj, "metadata", _MISSING)
@@ -58,14 +72,23 @@ def get_metadata(obj: Any) -> Any:
     return md
 
 
-def _field(obj: Any, camel: str, snake: str) -> Any:
-    md = get_metadata(obj)
-    if type(md) is dict or isinstance(md, Mapping):
+def _read(md: Any, camel: str, snake: str) -> Any:
+    if _is_mapping(md):
         return md.get(camel)
     value = getattr(md, snake, None)
     if value is None and snake != camel:
         value = getattr(md, camel, None)
     return value
+
+
+def _field(obj: Any, camel: str, snake: str) -> Any:
+    return _read(get_metadata(obj), camel, snake)
+
+
+def get_namespace_and_name(obj: Any) -> tuple[str, str]:
+    """``(namespace, name)`` with one metadata lookup (what a key needs)."""
+    md = get_metadata(obj)
+    return _read(md, "namespace", "namespace") or "", _read(md, "name", "name") or ""
 
 
 def get_name(obj: Any) -> str:

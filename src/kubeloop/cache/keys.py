@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kubeloop.cache.accessor import MissingMetadataError, get_name, get_namespace
+from kubeloop.cache.accessor import MissingMetadataError, get_namespace_and_name
 from kubeloop.errors import KubeloopError
 
 __all__ = [
@@ -64,8 +64,7 @@ def meta_namespace_key_func(obj: Any) -> str:
             name = md.get("name") or ""
             return f"{namespace}/{name}" if namespace else name
     try:
-        namespace = get_namespace(obj)
-        name = get_name(obj)
+        namespace, name = get_namespace_and_name(obj)
     except MissingMetadataError as err:
         raise KeyFuncError(f"object has no meta: {err}") from err
     if namespace:

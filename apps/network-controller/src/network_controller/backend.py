@@ -9,6 +9,7 @@ Linux bridge through netlink (:mod:`network_controller.linux_backend`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 from dataclasses import dataclass
@@ -81,6 +82,7 @@ class Backend(Protocol):
     def delete(self, key: str) -> None: ...
 
 
+@functools.lru_cache(maxsize=16384)
 def normalise_cidr(cidr: str) -> tuple[str, bool]:
     """The network of ``cidr`` with host bits cleared, and whether host bits
     were set ("192.168.1.0/16" -> ("192.168.0.0/16", True)).
@@ -91,7 +93,10 @@ def normalise_cidr(cidr: str) -> tuple[str, bool]:
     host bits were set.
 
     Raises ValueError for a string that is not a CIDR at all (the CRD's CEL
-    rules refuse those, so only a CRD without them lets one through)."""
+    rules refuse those, so only a CRD without them lets one through).
+
+    Remembered for the last 16,384 spellings: the backend sweep and the
+    reconcile of the same Network ask about the same string."""
     text = cidr.strip()
     fast = _normalise_ipv4(text)
     if fast is not None:
