@@ -281,3 +281,33 @@ def test_items_are_handed_out_in_fifo_order() -> None:
     for i in range(5):
         q.add(i)
     assert [q.get()[0] for _ in range(5)] == [0, 1, 2, 3, 4]
+
+
+def test_each_item_wakes_one_sleeping_getter() -> None:
+    q: Queue[int] = Queue()
+    results: list[object] = []
+    getters = [start(lambda: results.append(q.get())) for _ in range(3)]
+    for i in range(3):
+        q.add(i)
+    join_all(getters)
+    assert sorted(results) == [(0, False), (1, False), (2, False)]
+
+
+def test_a_contended_lock_is_taken_once_its_holder_releases_it() -> None:
+    from kubeloop.workqueue.queue import _acquire_contended
+
+    lock = threading.Lock()
+    lock.acquire()
+    taken = threading.Event()
+
+    def take() -> None:
+        _acquire_contended(lock)
+        taken.set()
+
+    taker = start(take)
+    # Longer than the yields before blocking: the taker must be blocked, not gone.
+    assert not taken.wait(0.1)
+    lock.release()
+    join_all([taker])
+    assert taken.is_set()
+    assert lock.locked()
