@@ -29,7 +29,6 @@ from collections.abc import Callable, Hashable
 from typing import Generic, Protocol, TypeVar
 
 from kubeloop.clock import Clock
-from kubeloop.workqueue.prometheus_metrics import PrometheusMetricsProvider
 
 __all__ = [
     "NOOP_METRICS_PROVIDER",
@@ -158,6 +157,10 @@ def get_provider() -> MetricsProvider:
     global _global_provider
     with _global_lock:
         if _global_provider is None:
+            # Imported here: prometheus_client is loaded only by a process
+            # that names a queue.
+            from kubeloop.workqueue.prometheus_metrics import PrometheusMetricsProvider
+
             _global_provider = PrometheusMetricsProvider()
         return _global_provider
 
