@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import signal
 import threading
+import time
 import weakref
 from collections.abc import Callable
 
@@ -311,3 +313,36 @@ def test_a_contended_lock_is_taken_once_its_holder_releases_it() -> None:
     join_all([taker])
     assert taken.is_set()
     assert lock.locked()
+
+
+def test_a_getter_interrupted_while_asleep_leaves_no_stale_wake_up() -> None:
+    # SIGINT (Ctrl-C) interrupts a blocked lock acquire in the main thread;
+    # the interrupted getter must leave the sleepers, or the next add would
+    # wake it instead of a live getter, which would then sleep for ever.
+    assert threading.current_thread() is threading.main_thread()
+    q: Queue[str] = Queue()
+    main = threading.main_thread().ident
+    assert main is not None
+
+    def interrupt_once_asleep() -> None:
+        # get() lists its sleeper and releases the lock in one step, so a
+        # listed sleeper seen under the lock is asleep (or about to be).
+        # Nothing public says so, hence the bounded poll.
+        for _ in range(100_000):
+            with q._lock:
+                if q._sleepers:
+                    break
+            time.sleep(0.0001)
+        signal.pthread_kill(main, signal.SIGINT)
+
+    interrupter = start(interrupt_once_asleep)
+    with pytest.raises(KeyboardInterrupt):
+        q.get()
+    join_all([interrupter])
+    assert not q._sleepers
+
+    results: list[object] = []
+    getter = start(lambda: results.append(q.get()))
+    q.add("x")
+    join_all([getter])
+    assert results == [("x", False)]
