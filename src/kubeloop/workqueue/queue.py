@@ -66,8 +66,6 @@ from kubeloop.workqueue.metrics import (
 
 __all__ = ["GetResult", "Queue"]
 
-_yield_gil = time.sleep
-
 T = TypeVar("T", bound=Hashable)
 
 GetResult: TypeAlias = tuple[T, Literal[False]] | tuple[None, Literal[True]]
@@ -98,7 +96,7 @@ def _acquire_contended(lock: threading.Lock) -> None:
     (the machine is overloaded) makes us block after all.
     """
     for _ in range(_YIELDS_BEFORE_BLOCKING):
-        _yield_gil(0)
+        time.sleep(0)  # gives up the GIL
         if lock.acquire(False):
             return
     lock.acquire()
