@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 APPS   := apps/network-controller apps/sample-controller
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml $(addsuffix /pyproject.toml,$(APPS)) | sha1sum | cut -c1-12)
 
-.PHONY: all venv testenv test lint demo chaos chaos-quick chaos-quick-linux bench-client bench-workqueue bench-informer bench-faultproxy bench bench-quick clean
+.PHONY: all venv testenv test lint demo chaos chaos-quick chaos-quick-linux bench-client bench-workqueue bench-imports bench-informer bench-faultproxy bench bench-quick clean
 
 all: test
 
@@ -55,6 +55,11 @@ bench-informer: venv testenv
 # (bench/workqueue/go), side by side with the ratio (prints figures).
 bench-workqueue: venv
 	$(PY) bench/workqueue/bench_workqueue.py
+
+# Wall time and peak RSS of importing kubeloop, kubeloop.client, .cache and
+# .runtime in fresh processes, medians of 5 (prints figures).
+bench-imports: venv
+	$(PY) bench/imports.py
 
 # The fault proxy's added latency: chunks of concurrent connections are
 # delayed side by side, not one after another (prints figures).

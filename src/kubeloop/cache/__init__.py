@@ -26,89 +26,94 @@ one key together, stays selectable with
 ``SharedIndexInformer(queue_options=InformerQueueOptions(in_order=False))``.
 """
 
-from kubeloop.cache.accessor import (
-    MissingMetadataError,
-    get_annotations,
-    get_deletion_timestamp,
-    get_labels,
-    get_name,
-    get_namespace,
-    get_resource_version,
-    get_uid,
-)
-from kubeloop.cache.backoff import BackoffManager, ExponentialBackoffManager
-from kubeloop.cache.controller import (
-    BatchProcessError,
-    Config,
-    Controller,
-    InformerQueueOptions,
-    process_deltas,
-    process_deltas_in_batch,
-)
-from kubeloop.cache.delta_fifo import (
-    Delta,
-    DeltaFIFO,
-    Deltas,
-    DeltaType,
-    FIFOClosedError,
-    PopProcessFunc,
-    TransformFunc,
-)
-from kubeloop.cache.factory import InformerKey, SharedInformerFactory
-from kubeloop.cache.handlers import (
-    ResourceEventHandler,
-    ResourceEventHandlerDetailedFuncs,
-    ResourceEventHandlerFuncs,
-    ResourceEventHandlerRegistration,
-)
-from kubeloop.cache.index import (
-    NAMESPACE_INDEX,
-    IndexConflictError,
-    Indexers,
-    IndexFunc,
-    IndexNotFoundError,
-    meta_namespace_index_func,
-)
-from kubeloop.cache.indexer import Indexer
-from kubeloop.cache.informer_metrics import (
-    InformerMetricsProvider,
-    InformerNameAndResource,
-    NoopInformerMetricsProvider,
-    get_informer_metrics_provider,
-    set_informer_metrics_provider,
-)
-from kubeloop.cache.keys import (
-    DeletedFinalStateUnknown,
-    KeyFunc,
-    KeyFuncError,
-    deletion_handling_meta_namespace_key_func,
-    meta_namespace_key_func,
-    split_meta_namespace_key,
-)
-from kubeloop.cache.labels import Selector, SelectorParseError, parse_selector
-from kubeloop.cache.lister import Lister, NamespaceLister
-from kubeloop.cache.listwatch import ListerWatcher, ListWatch, TweakListOptionsFunc
-from kubeloop.cache.prometheus_informer_metrics import PrometheusInformerMetricsProvider
-from kubeloop.cache.queue import Queue, QueueWithBatch
-from kubeloop.cache.real_fifo import (
-    BookmarkInfo,
-    ProcessBatchFunc,
-    RealFIFO,
-    ReplacedAllInfo,
-    SyncAllInfo,
-)
-from kubeloop.cache.reflector import (
-    Reflector,
-    ReflectorOptions,
-    VeryShortWatchError,
-    WatchErrorHandler,
-    default_watch_error_handler,
-)
-from kubeloop.cache.shared_informer import InformerStateError, SharedIndexInformer
-from kubeloop.cache.stop import on_stop
-from kubeloop.cache.store import KeyListerGetter, ReflectorStore, Store
-from kubeloop.cache.transforms import strip_managed_fields
-from kubeloop.cache.wait import wait_for_cache_sync
+from typing import TYPE_CHECKING
+
+from kubeloop._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from kubeloop.cache.accessor import (
+        MissingMetadataError,
+        get_annotations,
+        get_deletion_timestamp,
+        get_labels,
+        get_name,
+        get_namespace,
+        get_resource_version,
+        get_uid,
+    )
+    from kubeloop.cache.backoff import BackoffManager, ExponentialBackoffManager
+    from kubeloop.cache.controller import (
+        BatchProcessError,
+        Config,
+        Controller,
+        InformerQueueOptions,
+        process_deltas,
+        process_deltas_in_batch,
+    )
+    from kubeloop.cache.delta_fifo import (
+        Delta,
+        DeltaFIFO,
+        Deltas,
+        DeltaType,
+        FIFOClosedError,
+        PopProcessFunc,
+        TransformFunc,
+    )
+    from kubeloop.cache.factory import InformerKey, SharedInformerFactory
+    from kubeloop.cache.handlers import (
+        ResourceEventHandler,
+        ResourceEventHandlerDetailedFuncs,
+        ResourceEventHandlerFuncs,
+        ResourceEventHandlerRegistration,
+    )
+    from kubeloop.cache.index import (
+        NAMESPACE_INDEX,
+        IndexConflictError,
+        Indexers,
+        IndexFunc,
+        IndexNotFoundError,
+        meta_namespace_index_func,
+    )
+    from kubeloop.cache.indexer import Indexer
+    from kubeloop.cache.informer_metrics import (
+        InformerMetricsProvider,
+        InformerNameAndResource,
+        NoopInformerMetricsProvider,
+        get_informer_metrics_provider,
+        set_informer_metrics_provider,
+    )
+    from kubeloop.cache.keys import (
+        DeletedFinalStateUnknown,
+        KeyFunc,
+        KeyFuncError,
+        deletion_handling_meta_namespace_key_func,
+        meta_namespace_key_func,
+        split_meta_namespace_key,
+    )
+    from kubeloop.cache.labels import Selector, SelectorParseError, parse_selector
+    from kubeloop.cache.lister import Lister, NamespaceLister
+    from kubeloop.cache.listwatch import ListerWatcher, ListWatch, TweakListOptionsFunc
+    from kubeloop.cache.prometheus_informer_metrics import PrometheusInformerMetricsProvider
+    from kubeloop.cache.queue import Queue, QueueWithBatch
+    from kubeloop.cache.real_fifo import (
+        BookmarkInfo,
+        ProcessBatchFunc,
+        RealFIFO,
+        ReplacedAllInfo,
+        SyncAllInfo,
+    )
+    from kubeloop.cache.reflector import (
+        Reflector,
+        ReflectorOptions,
+        VeryShortWatchError,
+        WatchErrorHandler,
+        default_watch_error_handler,
+    )
+    from kubeloop.cache.shared_informer import InformerStateError, SharedIndexInformer
+    from kubeloop.cache.stop import on_stop
+    from kubeloop.cache.store import KeyListerGetter, ReflectorStore, Store
+    from kubeloop.cache.transforms import strip_managed_fields
+    from kubeloop.cache.wait import wait_for_cache_sync
 
 __all__ = [
     "NAMESPACE_INDEX",
@@ -188,3 +193,58 @@ __all__ = [
     "strip_managed_fields",
     "wait_for_cache_sync",
 ]
+
+# The names above are imported when first used (see kubeloop._lazy).
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "kubeloop.cache.accessor": (
+            "MissingMetadataError get_annotations get_deletion_timestamp get_labels get_name "
+            "get_namespace get_resource_version get_uid"
+        ),
+        "kubeloop.cache.backoff": "BackoffManager ExponentialBackoffManager",
+        "kubeloop.cache.controller": (
+            "BatchProcessError Config Controller InformerQueueOptions process_deltas "
+            "process_deltas_in_batch"
+        ),
+        "kubeloop.cache.delta_fifo": (
+            "Delta DeltaFIFO Deltas DeltaType FIFOClosedError PopProcessFunc TransformFunc"
+        ),
+        "kubeloop.cache.factory": "InformerKey SharedInformerFactory",
+        "kubeloop.cache.handlers": (
+            "ResourceEventHandler ResourceEventHandlerDetailedFuncs ResourceEventHandlerFuncs "
+            "ResourceEventHandlerRegistration"
+        ),
+        "kubeloop.cache.index": (
+            "NAMESPACE_INDEX IndexConflictError Indexers IndexFunc IndexNotFoundError "
+            "meta_namespace_index_func"
+        ),
+        "kubeloop.cache.indexer": "Indexer",
+        "kubeloop.cache.informer_metrics": (
+            "InformerMetricsProvider InformerNameAndResource NoopInformerMetricsProvider "
+            "get_informer_metrics_provider set_informer_metrics_provider"
+        ),
+        "kubeloop.cache.keys": (
+            "DeletedFinalStateUnknown KeyFunc KeyFuncError "
+            "deletion_handling_meta_namespace_key_func meta_namespace_key_func "
+            "split_meta_namespace_key"
+        ),
+        "kubeloop.cache.labels": "Selector SelectorParseError parse_selector",
+        "kubeloop.cache.lister": "Lister NamespaceLister",
+        "kubeloop.cache.listwatch": "ListerWatcher ListWatch TweakListOptionsFunc",
+        "kubeloop.cache.prometheus_informer_metrics": "PrometheusInformerMetricsProvider",
+        "kubeloop.cache.queue": "Queue QueueWithBatch",
+        "kubeloop.cache.real_fifo": (
+            "BookmarkInfo ProcessBatchFunc RealFIFO ReplacedAllInfo SyncAllInfo"
+        ),
+        "kubeloop.cache.reflector": (
+            "Reflector ReflectorOptions VeryShortWatchError WatchErrorHandler "
+            "default_watch_error_handler"
+        ),
+        "kubeloop.cache.shared_informer": "InformerStateError SharedIndexInformer",
+        "kubeloop.cache.stop": "on_stop",
+        "kubeloop.cache.store": "KeyListerGetter ReflectorStore Store",
+        "kubeloop.cache.transforms": "strip_managed_fields",
+        "kubeloop.cache.wait": "wait_for_cache_sync",
+    },
+)

@@ -23,8 +23,6 @@ import threading
 from dataclasses import dataclass
 from typing import Protocol
 
-from kubeloop.cache.prometheus_informer_metrics import PrometheusInformerMetricsProvider
-
 __all__ = [
     "NOOP_INFORMER_METRICS_PROVIDER",
     "FIFOMetrics",
@@ -128,6 +126,12 @@ def get_informer_metrics_provider() -> InformerMetricsProvider:
     global _global_provider
     with _global_lock:
         if _global_provider is None:
+            # Imported here: prometheus_client is loaded only by a process
+            # that names an informer.
+            from kubeloop.cache.prometheus_informer_metrics import (
+                PrometheusInformerMetricsProvider,
+            )
+
             _global_provider = PrometheusInformerMetricsProvider()
         return _global_provider
 

@@ -20,20 +20,25 @@ Example::
   the response bytes.
 """
 
-from kubeloop.client._client import APIResource, Client
-from kubeloop.client._config import Config, ExecConfig, TokenSource
-from kubeloop.client._loader import load_config, load_incluster_config, load_kubeconfig
-from kubeloop.client._metadata import (
-    METADATA_ACCEPT,
-    METADATA_LIST_ACCEPT,
-    MetadataClient,
-    MetadataWatch,
-)
-from kubeloop.client._pages import PATCH_CONTENT_TYPES, group_version_path
-from kubeloop.client._resource import ResourceClient
-from kubeloop.client._typed import TypedResourceClient
-from kubeloop.client._watch import Watch
-from kubeloop.client.types import EventType, ListOptions, ListPage, WatchEvent, WatchStream
+from typing import TYPE_CHECKING
+
+from kubeloop._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from kubeloop.client._client import APIResource, Client
+    from kubeloop.client._config import Config, ExecConfig, TokenSource
+    from kubeloop.client._loader import load_config, load_incluster_config, load_kubeconfig
+    from kubeloop.client._metadata import (
+        METADATA_ACCEPT,
+        METADATA_LIST_ACCEPT,
+        MetadataClient,
+        MetadataWatch,
+    )
+    from kubeloop.client._pages import PATCH_CONTENT_TYPES, group_version_path
+    from kubeloop.client._resource import ResourceClient
+    from kubeloop.client._typed import TypedResourceClient
+    from kubeloop.client._watch import Watch
+    from kubeloop.client.types import EventType, ListOptions, ListPage, WatchEvent, WatchStream
 
 __all__ = [
     "METADATA_ACCEPT",
@@ -59,3 +64,21 @@ __all__ = [
     "load_incluster_config",
     "load_kubeconfig",
 ]
+
+# The names above are imported when first used (see kubeloop._lazy).
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "kubeloop.client._client": "APIResource Client",
+        "kubeloop.client._config": "Config ExecConfig TokenSource",
+        "kubeloop.client._loader": "load_config load_incluster_config load_kubeconfig",
+        "kubeloop.client._metadata": (
+            "METADATA_ACCEPT METADATA_LIST_ACCEPT MetadataClient MetadataWatch"
+        ),
+        "kubeloop.client._pages": "PATCH_CONTENT_TYPES group_version_path",
+        "kubeloop.client._resource": "ResourceClient",
+        "kubeloop.client._typed": "TypedResourceClient",
+        "kubeloop.client._watch": "Watch",
+        "kubeloop.client.types": "EventType ListOptions ListPage WatchEvent WatchStream",
+    },
+)

@@ -33,61 +33,66 @@ health, logging) lives here, once.
   klog and JSON logging (:func:`setup_logging`).
 """
 
-from kubeloop.runtime.cache import Cache, CacheEntry, CacheNotStartedError
-from kubeloop.runtime.conditions import (
-    find_condition,
-    is_condition_true,
-    remove_condition,
-    set_condition,
-    status_differs,
-    update_status,
-)
-from kubeloop.runtime.context import Context, EventRecorderLike
-from kubeloop.runtime.controller import Controller
-from kubeloop.runtime.finalizers import (
-    add_finalizer,
-    finalize,
-    finalizers_of,
-    has_finalizer,
-    remove_finalizer,
-)
-from kubeloop.runtime.flags import (
-    DEFAULT_BURST,
-    DEFAULT_QPS,
-    add_manager_flags,
-    argument_parser,
-    duration,
-)
-from kubeloop.runtime.kinds import Kind, KindRef, KindResolver, group_of, kind_of
-from kubeloop.runtime.klog import JsonFormatter, KeyValueLogger, KlogFormatter, setup_logging
-from kubeloop.runtime.manager import LeaderElectionOptions, Manager
-from kubeloop.runtime.metrics import RECONCILE_TIME_BUCKETS, ReconcileMetrics
-from kubeloop.runtime.owners import (
-    AlreadyOwnedError,
-    OwnerRef,
-    controller_of,
-    is_controlled_by,
-    new_controller_ref,
-    owner_references,
-    set_controller_reference,
-)
-from kubeloop.runtime.predicates import (
-    DEFAULT_FILTERS,
-    EventFilter,
-    FilterLike,
-    Predicate,
-    all_of,
-    annotations_changed,
-    any_of,
-    generation_changed,
-    get_generation,
-    labels_changed,
-    resource_version_changed,
-)
-from kubeloop.runtime.result import ReconcileTimeoutError, Result, TerminalError
-from kubeloop.runtime.runner import LastKnownStates, Reconciler, Runner
-from kubeloop.runtime.sources import Mapper, Scope
-from kubeloop.runtime.writes import OperationResult, create_or_update
+from typing import TYPE_CHECKING
+
+from kubeloop._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from kubeloop.runtime.cache import Cache, CacheEntry, CacheNotStartedError
+    from kubeloop.runtime.conditions import (
+        find_condition,
+        is_condition_true,
+        remove_condition,
+        set_condition,
+        status_differs,
+        update_status,
+    )
+    from kubeloop.runtime.context import Context, EventRecorderLike
+    from kubeloop.runtime.controller import Controller
+    from kubeloop.runtime.finalizers import (
+        add_finalizer,
+        finalize,
+        finalizers_of,
+        has_finalizer,
+        remove_finalizer,
+    )
+    from kubeloop.runtime.flags import (
+        DEFAULT_BURST,
+        DEFAULT_QPS,
+        add_manager_flags,
+        argument_parser,
+        duration,
+    )
+    from kubeloop.runtime.kinds import Kind, KindRef, KindResolver, group_of, kind_of
+    from kubeloop.runtime.klog import JsonFormatter, KeyValueLogger, KlogFormatter, setup_logging
+    from kubeloop.runtime.manager import LeaderElectionOptions, Manager
+    from kubeloop.runtime.metrics import RECONCILE_TIME_BUCKETS, ReconcileMetrics
+    from kubeloop.runtime.owners import (
+        AlreadyOwnedError,
+        OwnerRef,
+        controller_of,
+        is_controlled_by,
+        new_controller_ref,
+        owner_references,
+        set_controller_reference,
+    )
+    from kubeloop.runtime.predicates import (
+        DEFAULT_FILTERS,
+        EventFilter,
+        FilterLike,
+        Predicate,
+        all_of,
+        annotations_changed,
+        any_of,
+        generation_changed,
+        get_generation,
+        labels_changed,
+        resource_version_changed,
+    )
+    from kubeloop.runtime.result import ReconcileTimeoutError, Result, TerminalError
+    from kubeloop.runtime.runner import LastKnownStates, Reconciler, Runner
+    from kubeloop.runtime.sources import Mapper, Scope
+    from kubeloop.runtime.writes import OperationResult, create_or_update
 
 __all__ = [
     "DEFAULT_BURST",
@@ -154,3 +159,39 @@ __all__ = [
     "status_differs",
     "update_status",
 ]
+
+# The names above are imported when first used (see kubeloop._lazy).
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "kubeloop.runtime.cache": "Cache CacheEntry CacheNotStartedError",
+        "kubeloop.runtime.conditions": (
+            "find_condition is_condition_true remove_condition set_condition status_differs "
+            "update_status"
+        ),
+        "kubeloop.runtime.context": "Context EventRecorderLike",
+        "kubeloop.runtime.controller": "Controller",
+        "kubeloop.runtime.finalizers": (
+            "add_finalizer finalize finalizers_of has_finalizer remove_finalizer"
+        ),
+        "kubeloop.runtime.flags": (
+            "DEFAULT_BURST DEFAULT_QPS add_manager_flags argument_parser duration"
+        ),
+        "kubeloop.runtime.kinds": "Kind KindRef KindResolver group_of kind_of",
+        "kubeloop.runtime.klog": "JsonFormatter KeyValueLogger KlogFormatter setup_logging",
+        "kubeloop.runtime.manager": "LeaderElectionOptions Manager",
+        "kubeloop.runtime.metrics": "RECONCILE_TIME_BUCKETS ReconcileMetrics",
+        "kubeloop.runtime.owners": (
+            "AlreadyOwnedError OwnerRef controller_of is_controlled_by new_controller_ref "
+            "owner_references set_controller_reference"
+        ),
+        "kubeloop.runtime.predicates": (
+            "DEFAULT_FILTERS EventFilter FilterLike Predicate all_of annotations_changed any_of "
+            "generation_changed get_generation labels_changed resource_version_changed"
+        ),
+        "kubeloop.runtime.result": "ReconcileTimeoutError Result TerminalError",
+        "kubeloop.runtime.runner": "LastKnownStates Reconciler Runner",
+        "kubeloop.runtime.sources": "Mapper Scope",
+        "kubeloop.runtime.writes": "OperationResult create_or_update",
+    },
+)

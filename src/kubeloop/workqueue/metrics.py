@@ -29,7 +29,6 @@ from collections.abc import Callable, Hashable
 from typing import Generic, Protocol, TypeVar
 
 from kubeloop.clock import Clock
-from kubeloop.workqueue.prometheus_metrics import PrometheusMetricsProvider
 
 __all__ = [
     "NOOP_METRICS_PROVIDER",
@@ -77,7 +76,14 @@ class HistogramMetric(Protocol):
 
 
 class MetricsProvider(Protocol):
-    """Makes the metrics of one named queue; ``name`` is the ``name`` label value."""
+    """Makes the metrics of one named queue; ``name`` is the ``name`` label value.
+
+    Each queue asks once for each metric and calls depth, adds, latency and
+    work duration only under its own lock, so a provider may hand every
+    queue objects of its own that need no lock (the Prometheus provider
+    does, and sums same-named queues when scraped). Retries are counted
+    outside the queue's lock.
+    """
 
     def new_depth_metric(self, name: str) -> GaugeMetric: ...
     def new_adds_metric(self, name: str) -> CounterMetric: ...
@@ -151,6 +157,10 @@ def get_provider() -> MetricsProvider:
     global _global_provider
     with _global_lock:
         if _global_provider is None:
+            # Imported here: prometheus_client is loaded only by a process
+            # that names a queue.
+            from kubeloop.workqueue.prometheus_metrics import PrometheusMetricsProvider
+
             _global_provider = PrometheusMetricsProvider()
         return _global_provider
 
@@ -180,7 +190,11 @@ NO_QUEUE_METRICS = _NoQueueMetrics()
 
 
 class _DefaultQueueMetrics(Generic[T]):
-    """Records client-go's queue metrics; every hook runs under the queue's lock."""
+    """Records client-go's queue metrics; every hook runs under the queue's lock.
+
+    The metric objects' methods are bound once here: five updates per item
+    are a large part of a named queue's cost.
+    """
 
     def __init__(
         self, provider: MetricsProvider, name: str, clock: Clock, queue_lock: threading.Lock
@@ -189,10 +203,12 @@ class _DefaultQueueMetrics(Generic[T]):
         # The queue's own lock: it guards _add_times and _processing_start_times
         # (hooks already hold it; the scrape-time callbacks take it).
         self._queue_lock = queue_lock
-        self._depth = provider.new_depth_metric(name)
-        self._adds = provider.new_adds_metric(name)
-        self._latency = provider.new_latency_metric(name)
-        self._work_duration = provider.new_work_duration_metric(name)
+        depth = provider.new_depth_metric(name)
+        self._depth_inc = depth.inc
+        self._depth_dec = depth.dec
+        self._adds_inc = provider.new_adds_metric(name).inc
+        self._latency_observe = provider.new_latency_metric(name).observe
+        self._work_duration_observe = provider.new_work_duration_metric(name).observe
         self._add_times: dict[T, float] = {}
         self._processing_start_times: dict[T, float] = {}
         provider.new_unfinished_work_seconds_metric(name).set_function(self._unfinished_work)
@@ -201,23 +217,23 @@ class _DefaultQueueMetrics(Generic[T]):
         )
 
     def add(self, item: T) -> None:
-        self._adds.inc()
-        self._depth.inc()
+        self._adds_inc()
+        self._depth_inc()
         if item not in self._add_times:
             self._add_times[item] = self._now()
 
     def get(self, item: T) -> None:
         now = self._now()
-        self._depth.dec()
+        self._depth_dec()
         self._processing_start_times[item] = now
         start = self._add_times.pop(item, None)
         if start is not None:
-            self._latency.observe(now - start)
+            self._latency_observe(now - start)
 
     def done(self, item: T) -> None:
         start = self._processing_start_times.pop(item, None)
         if start is not None:
-            self._work_duration.observe(self._now() - start)
+            self._work_duration_observe(self._now() - start)
 
     def _unfinished_work(self) -> float:
         now = self._now()

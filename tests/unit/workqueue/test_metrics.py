@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
@@ -192,6 +195,29 @@ def test_queues_with_the_same_name_share_series(registry: CollectorRegistry) -> 
     b.add("x")
     assert Metrics(registry).value("workqueue_adds_total") == 2
     assert Metrics(registry).value("workqueue_depth") == 2
+
+
+def test_a_collected_queue_leaves_its_counts_in_the_shared_series(
+    registry: CollectorRegistry,
+) -> None:
+    provider = PrometheusMetricsProvider(registry)
+    a: Queue[str] = Queue("test", metrics_provider=provider)
+    a.add("x")
+    a.add("y")
+    a.get()
+    # b takes over the scrape-time gauges, the last reference to a's metrics.
+    b: Queue[str] = Queue("test", metrics_provider=provider)
+    b.add("z")
+    a_metrics = weakref.ref(a._metrics)
+    del a
+    gc.collect()
+    assert a_metrics() is None
+    m = Metrics(registry)
+    assert m.value("workqueue_adds_total") == 3  # a counter never goes down
+    assert m.value("workqueue_depth") == 2  # "y" in the dead queue, "z" in b
+    assert m.histogram("workqueue_queue_duration_seconds")[0] == 1
+    b.get()
+    assert m.histogram("workqueue_queue_duration_seconds")[0] == 2
 
 
 def test_text_exposition_uses_client_go_names(registry: CollectorRegistry) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import signal
 import threading
+import time
 import weakref
 from collections.abc import Callable
 
@@ -281,3 +283,66 @@ def test_items_are_handed_out_in_fifo_order() -> None:
     for i in range(5):
         q.add(i)
     assert [q.get()[0] for _ in range(5)] == [0, 1, 2, 3, 4]
+
+
+def test_each_item_wakes_one_sleeping_getter() -> None:
+    q: Queue[int] = Queue()
+    results: list[object] = []
+    getters = [start(lambda: results.append(q.get())) for _ in range(3)]
+    for i in range(3):
+        q.add(i)
+    join_all(getters)
+    assert sorted(results) == [(0, False), (1, False), (2, False)]
+
+
+def test_a_contended_lock_is_taken_once_its_holder_releases_it() -> None:
+    from kubeloop.workqueue.queue import _acquire_contended
+
+    lock = threading.Lock()
+    lock.acquire()
+    taken = threading.Event()
+
+    def take() -> None:
+        _acquire_contended(lock)
+        taken.set()
+
+    taker = start(take)
+    # Longer than the yields before blocking: the taker must be blocked, not gone.
+    assert not taken.wait(0.1)
+    lock.release()
+    join_all([taker])
+    assert taken.is_set()
+    assert lock.locked()
+
+
+def test_a_getter_interrupted_while_asleep_leaves_no_stale_wake_up() -> None:
+    # SIGINT (Ctrl-C) interrupts a blocked lock acquire in the main thread;
+    # the interrupted getter must leave the sleepers, or the next add would
+    # wake it instead of a live getter, which would then sleep for ever.
+    assert threading.current_thread() is threading.main_thread()
+    q: Queue[str] = Queue()
+    main = threading.main_thread().ident
+    assert main is not None
+
+    def interrupt_once_asleep() -> None:
+        # get() lists its sleeper and releases the lock in one step, so a
+        # listed sleeper seen under the lock is asleep (or about to be).
+        # Nothing public says so, hence the bounded poll.
+        for _ in range(100_000):
+            with q._lock:
+                if q._sleepers:
+                    break
+            time.sleep(0.0001)
+        signal.pthread_kill(main, signal.SIGINT)
+
+    interrupter = start(interrupt_once_asleep)
+    with pytest.raises(KeyboardInterrupt):
+        q.get()
+    join_all([interrupter])
+    assert not q._sleepers
+
+    results: list[object] = []
+    getter = start(lambda: results.append(q.get()))
+    q.add("x")
+    join_all([getter])
+    assert results == [("x", False)]
