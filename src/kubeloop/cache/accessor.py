@@ -63,10 +63,8 @@ def get_metadata(obj: Any) -> Any:
 
     Raises :class:`MissingMetadataError` when the object has none.
     """
-    if _is_mapping(obj):  # decoded JSON
-        md = obj.get("metadata", _MISSING)
-    else:
-        md = getattr(obj, "metadata", _MISSING)
+    # Decoded JSON is a mapping; a typed object carries an attribute.
+    md = obj.get("metadata", _MISSING) if _is_mapping(obj) else getattr(obj, "metadata", _MISSING)
     if md is _MISSING or md is None:
         raise MissingMetadataError(f"object of type {type(obj).__name__} has no metadata")
     return md
