@@ -438,6 +438,10 @@ def main() -> None:
         "--bursts",
         help="S5 burst sizes in Foos, comma-separated, or 'none' (default 500; quick none)",
     )
+    ap.add_argument(
+        "--bursts-from",
+        help="take S5 from this JSON (burst.py --json) instead of running it (same commit)",
+    )
     ap.add_argument("--peers", default=",".join(PEERS))
     ap.add_argument("--no-micro", action="store_true", help="skip S4")
     ap.add_argument("--out", default=str(REPO / "docs" / "benchmarks.md"))
@@ -510,7 +514,12 @@ def main() -> None:
     finally:
         cluster.close()
         cp.stop()
-    burst_results = [] if opts.bursts == "none" else bursts(opts.bursts, opts.repeat)
+    if args.bursts_from:
+        burst_results = json.loads(Path(args.bursts_from).read_text())
+    elif opts.bursts == "none":
+        burst_results = []
+    else:
+        burst_results = bursts(opts.bursts, opts.repeat)
     micro_out = {} if args.no_micro else micro(opts.quick)
     meta = report.machine_info(go_binary)
     meta.update(
