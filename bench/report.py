@@ -306,6 +306,8 @@ def _targets(meds: dict[tuple[int, str], dict[str, Any]], meta: dict[str, Any]) 
                 continue
             ratio = k[key] / g[key]
             verdict = "met" if ratio <= limit else "**missed**"
+            if key == "statuses_s":
+                verdict += " (the Go program's Events share its Deployments' budget: see S5)"
             who = "sample-controller vs k8s.io/sample-controller"
             out.append(f"| {what} ({foos} Foos) | {who} | {ratio:.2f}x | {limit}x | {verdict} |")
     head = ["| target | ours vs peer | ratio | limit | verdict |", "|---|---|---|---|---|"]
