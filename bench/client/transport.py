@@ -612,7 +612,7 @@ def seed(kubeconfig: str) -> None:
                 {"metadata": {"name": LIST_NAMESPACE}}
             )
         cms = c.resource("v1", "configmaps", namespace=LIST_NAMESPACE, namespaced=True)
-        have = len(cms.list_page(limit=1).items) and len(cms.list_all().items)
+        have = len(cms.list_page(limit=1).items) and len(cms.list().items)
         if have < LIST_OBJECTS:
             with ThreadPoolExecutor(16) as pool:
                 list(pool.map(lambda _: cms.create(configmap()), range(LIST_OBJECTS - have)))

@@ -331,8 +331,8 @@ class _DeferredResourceClient:
                 self._made = self._make()
             return self._made
 
-    def list_page(self, options: ListOptions) -> ListPage:
+    def list_page(self, options: ListOptions) -> ListPage[Any]:
         return self._get().list_page(options)
 
-    def watch(self, options: ListOptions) -> WatchStream:
+    def watch(self, options: ListOptions) -> WatchStream[Any]:
         return self._get().watch(options)

@@ -13,44 +13,58 @@ Example::
   watches, throttles to ``config.qps``/``config.burst`` and honours
   Retry-After.
 - :class:`ResourceClient` (from ``client.resource(...)``) does get, list
-  (paged), watch, create, update, patch (merge, JSON, strategic, apply),
-  delete and the status subresource, with plain dicts in and out.
-- :class:`TypedResourceClient` (from ``client.resource(Model, ...)``) does
-  the same with typed models (:mod:`kubeloop.typed`) decoded straight from
-  the response bytes.
+  (paged), watch, create, update (a PUT conditioned on resourceVersion),
+  patch (merge, JSON, strategic, apply), delete and the status
+  subresource. It is generic over its objects: ``ResourceClient[Object]``
+  (plain dicts) from ``client.resource("v1", "configmaps")``,
+  ``ResourceClient[Network]`` (a typed model, :mod:`kubeloop.typed`,
+  decoded straight from the bytes) from ``client.resource(Network)``, and
+  ``ResourceClient[PartialObjectMetadata]`` from ``.metadata(kind)``.
 """
 
 from kubeloop.client._client import APIResource, Client
-from kubeloop.client._config import Config, ExecConfig, TokenSource
-from kubeloop.client._loader import load_config, load_incluster_config, load_kubeconfig
-from kubeloop.client._metadata import (
+from kubeloop.client._codecs import (
+    DICT_CODEC,
     METADATA_ACCEPT,
     METADATA_LIST_ACCEPT,
-    MetadataClient,
-    MetadataWatch,
+    Codec,
+    DictCodec,
+    MetadataCodec,
+    ModelCodec,
 )
+from kubeloop.client._config import Config, ExecConfig, TokenSource
+from kubeloop.client._loader import load_config, load_incluster_config, load_kubeconfig
 from kubeloop.client._pages import PATCH_CONTENT_TYPES, group_version_path
 from kubeloop.client._resource import ResourceClient
-from kubeloop.client._typed import TypedResourceClient
 from kubeloop.client._watch import Watch
-from kubeloop.client.types import EventType, ListOptions, ListPage, WatchEvent, WatchStream
+from kubeloop.client.types import (
+    EventType,
+    ListOptions,
+    ListPage,
+    Object,
+    WatchEvent,
+    WatchStream,
+)
 
 __all__ = [
+    "DICT_CODEC",
     "METADATA_ACCEPT",
     "METADATA_LIST_ACCEPT",
     "PATCH_CONTENT_TYPES",
     "APIResource",
     "Client",
+    "Codec",
     "Config",
+    "DictCodec",
     "EventType",
     "ExecConfig",
     "ListOptions",
     "ListPage",
-    "MetadataClient",
-    "MetadataWatch",
+    "MetadataCodec",
+    "ModelCodec",
+    "Object",
     "ResourceClient",
     "TokenSource",
-    "TypedResourceClient",
     "Watch",
     "WatchEvent",
     "WatchStream",

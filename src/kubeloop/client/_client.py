@@ -14,11 +14,13 @@ from __future__ import annotations
 import dataclasses
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, overload
 
 from kubeloop.client._auth import build_auth
 from kubeloop.client._codec import decode_json, encode_json
+from kubeloop.client._codecs import DICT_CODEC, ModelCodec
 from kubeloop.client._config import Config
 from kubeloop.client._pages import group_version_path
 from kubeloop.client._ratelimit import PerGroupTokenBuckets, TokenBucket
@@ -26,9 +28,9 @@ from kubeloop.client._resource import ResourceClient
 from kubeloop.client._rest import Rest
 from kubeloop.client._tls import build_ssl_context
 from kubeloop.client._transport import Transport
-from kubeloop.client._typed import TypedResourceClient
 from kubeloop.client._urllib3 import Urllib3Transport
 from kubeloop.client._watch import Watch
+from kubeloop.client.types import Object
 from kubeloop.errors import NotFound, TransportError
 from kubeloop.typed import Resource, ResourceT
 
@@ -42,6 +44,13 @@ class APIResource:
     kind: str
     namespaced: bool
     verbs: tuple[str, ...]
+
+
+def checked_model(model: type[ResourceT]) -> type[ResourceT]:
+    """``model`` if it is a :class:`kubeloop.typed.Resource`, else TypeError."""
+    if not issubclass(model, Resource):
+        raise TypeError(f"{model.__name__} is not a kubeloop.typed.Resource")
+    return model
 
 
 class Client:
@@ -76,7 +85,7 @@ class Client:
         )
         # Open watches, stopped by close(); guarded by _watches_lock.
         self._watches_lock = threading.Lock()
-        self._watches: weakref.WeakSet[Watch] = weakref.WeakSet()
+        self._watches: weakref.WeakSet[Watch[Any]] = weakref.WeakSet()
         # Guards _discovery: group-version -> resources served there.
         self._discovery_lock = threading.Lock()
         self._discovery: dict[str, list[APIResource]] = {}
@@ -115,7 +124,8 @@ class Client:
         model: type[Any] | None = None,
         *,
         accept: str | None = None,
-    ) -> Watch:
+        convert: Callable[[Any, str], Any] | None = None,
+    ) -> Watch[Any]:
         """Open a watch on ``path`` (``params`` must hold ``watch=true``) over
         the watch connection; events decode to ``model`` when given, else to
         dicts. ``accept`` replaces the ``Accept`` header (e.g. to ask for
@@ -123,7 +133,7 @@ class Client:
         ``client.resource(...).watch()``."""
         if self._closed.is_set():
             raise TransportError(f"{self.config.host}: the client is closed")
-        watch = Watch(
+        watch: Watch[Any] = Watch(
             self._rest,
             path,
             params,
@@ -131,6 +141,7 @@ class Client:
             model=model,
             headers={"Accept": accept} if accept else None,
             on_stop=self._forget_watch,
+            convert=convert,
         )
         with self._watches_lock:
             self._watches.add(watch)
@@ -150,7 +161,7 @@ class Client:
         server_ends = float(seconds) if seconds else 3600.0
         return server_ends + self.config.timeout
 
-    def _forget_watch(self, watch: Watch) -> None:
+    def _forget_watch(self, watch: Watch[Any]) -> None:
         with self._watches_lock:
             self._watches.discard(watch)
 
@@ -239,12 +250,12 @@ class Client:
         *,
         namespace: str | None = None,
         namespaced: bool | None = None,
-    ) -> ResourceClient: ...
+    ) -> ResourceClient[Object]: ...
 
     @overload
     def resource(
         self, api_version: type[ResourceT], *, namespace: str | None = None
-    ) -> TypedResourceClient[ResourceT]: ...
+    ) -> ResourceClient[ResourceT]: ...
 
     def resource(
         self,
@@ -253,32 +264,32 @@ class Client:
         *,
         namespace: str | None = None,
         namespaced: bool | None = None,
-    ) -> ResourceClient | TypedResourceClient[ResourceT]:
-        """A :class:`ResourceClient` for a resource. ``namespace=None`` means
-        all namespaces for list/watch. Whether the resource is namespaced is
-        looked up in discovery unless given.
+    ) -> ResourceClient[Object] | ResourceClient[ResourceT]:
+        """A :class:`ResourceClient` of dicts for a resource. ``namespace=None``
+        means all namespaces for list/watch. Whether the resource is
+        namespaced is looked up in discovery unless given.
 
         Given a model class (``client.resource(Network, namespace=ns)``), a
-        :class:`TypedResourceClient` whose objects are that model; the URL
+        ``ResourceClient[Network]`` whose objects are that model; the URL
         comes from the model's ``API_VERSION``, ``PLURAL`` and ``NAMESPACED``.
         """
         if isinstance(api_version, type):
-            if not issubclass(api_version, Resource):
-                raise TypeError(f"{api_version.__name__} is not a kubeloop.typed.Resource")
-            model = api_version
-            raw = ResourceClient(
+            model = checked_model(api_version)
+            return ResourceClient(
                 self,
+                ModelCodec(model),
                 model.API_VERSION,
                 model.PLURAL,
                 namespace=namespace,
                 namespaced=model.NAMESPACED,
             )
-            return TypedResourceClient(model, raw)
         plural = plural_or_kind
         if namespaced is None or plural_or_kind[:1].isupper():
             info = self.resource_for(api_version, plural_or_kind)
             plural, namespaced = info.name, info.namespaced
-        return ResourceClient(self, api_version, plural, namespace=namespace, namespaced=namespaced)
+        return ResourceClient(
+            self, DICT_CODEC, api_version, plural, namespace=namespace, namespaced=namespaced
+        )
 
     # -- lifecycle -----------------------------------------------------------
     def close(self) -> None:

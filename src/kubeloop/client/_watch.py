@@ -74,7 +74,7 @@ def decode_model_event(line: bytes, model: type[Any]) -> Any:
         raise
 
 
-class Watch:
+class Watch(Generic[T]):
     """An open watch (implements :class:`kubeloop.client.WatchStream`).
 
     Iterate for :class:`WatchEvent`; iteration ends when the server closes
@@ -86,7 +86,9 @@ class Watch:
     (decoded straight from the line). A typed watch decodes
     EventType.BOOKMARK objects, which carry only metadata, as
     :class:`PartialObjectMetadata`, and an EventType.ERROR event's Status as
-    a dict, so it still raises the typed ApiError.
+    a dict, so it still raises the typed ApiError. ``convert(obj, what)``
+    (a codec's ``event_object``) is applied to every other event's object;
+    an error it raises stops the watch.
     """
 
     def __init__(
@@ -98,10 +100,12 @@ class Watch:
         idle_timeout: float,
         model: type[Any] | None = None,
         headers: dict[str, str] | None = None,
-        on_stop: Callable[[Watch], None] | None = None,
+        on_stop: Callable[[Watch[Any]], None] | None = None,
+        convert: Callable[[Any, str], Any] | None = None,
     ) -> None:
         self._path = path
         self._model = model
+        self._convert = convert
         self._idle_timeout = idle_timeout
         self._stopped = threading.Event()
         # Guards _reading: while a thread is inside a read, only it may close
@@ -162,8 +166,10 @@ class Watch:
         if buffer.strip() and not self._stopped.is_set():
             yield buffer
 
-    def __iter__(self) -> Iterator[WatchEvent]:
+    def __iter__(self) -> Iterator[WatchEvent[T]]:
         model = self._model
+        convert = self._convert
+        what = f"watch {self._path}"
         decode = _event_decoder.decode if model is None else lambda b: decode_model_event(b, model)
         try:
             for line in self._lines():
@@ -176,7 +182,10 @@ class Watch:
                         event = _event_decoder.decode(line)
                     obj = event.object if isinstance(event.object, dict) else {}
                     raise api_error_from_status(obj)
-                yield WatchEvent(event.type, event.object)
+                obj = event.object
+                if convert is not None and event.type != EventType.BOOKMARK:
+                    obj = convert(obj, what)
+                yield WatchEvent(event.type, obj)
                 if self._stopped.is_set():
                     return
         finally:
@@ -201,7 +210,7 @@ class Watch:
         else:
             self._release()
 
-    def __enter__(self) -> Watch:
+    def __enter__(self) -> Watch[T]:
         return self
 
     def __exit__(self, *exc: object) -> None:
