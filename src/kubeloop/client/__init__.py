@@ -20,9 +20,17 @@ Example::
   ``ResourceClient[Network]`` (a typed model, :mod:`kubeloop.typed`,
   decoded straight from the bytes) from ``client.resource(Network)``, and
   ``ResourceClient[PartialObjectMetadata]`` from ``.metadata(kind)``.
+- :class:`AsyncClient` is its async twin (aiohttp, ``pip install
+  kubeloop[async]``): the same resources and verbs, awaited
+  (:class:`AsyncResourceClient`), watches as async iterators
+  (:class:`AsyncWatch`), the same config, credentials, throttle and retry
+  rules.
 """
 
-from kubeloop.client._client import APIResource, Client
+from kubeloop.client._async_client import AsyncClient
+from kubeloop.client._async_resource import AsyncResourceClient
+from kubeloop.client._async_watch import AsyncWatch
+from kubeloop.client._client import Client
 from kubeloop.client._codecs import (
     DICT_CODEC,
     METADATA_ACCEPT,
@@ -33,6 +41,7 @@ from kubeloop.client._codecs import (
     ModelCodec,
 )
 from kubeloop.client._config import Config, ExecConfig, TokenSource
+from kubeloop.client._discovery import APIResource
 from kubeloop.client._loader import load_config, load_incluster_config, load_kubeconfig
 from kubeloop.client._pages import PATCH_CONTENT_TYPES, group_version_path
 from kubeloop.client._resource import ResourceClient
@@ -52,6 +61,9 @@ __all__ = [
     "METADATA_LIST_ACCEPT",
     "PATCH_CONTENT_TYPES",
     "APIResource",
+    "AsyncClient",
+    "AsyncResourceClient",
+    "AsyncWatch",
     "Client",
     "Codec",
     "Config",

@@ -15,13 +15,13 @@ import dataclasses
 import threading
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, overload
 
 from kubeloop.client._auth import build_auth
 from kubeloop.client._codec import decode_json, encode_json
 from kubeloop.client._codecs import DICT_CODEC, ModelCodec
 from kubeloop.client._config import Config
+from kubeloop.client._discovery import APIResource, find_resource, not_served, parse_resources
 from kubeloop.client._pages import group_version_path
 from kubeloop.client._ratelimit import PerGroupTokenBuckets, TokenBucket
 from kubeloop.client._resource import ResourceClient
@@ -29,21 +29,10 @@ from kubeloop.client._rest import Rest
 from kubeloop.client._tls import build_ssl_context
 from kubeloop.client._transport import Transport
 from kubeloop.client._urllib3 import Urllib3Transport
-from kubeloop.client._watch import Watch
+from kubeloop.client._watch import Watch, watch_idle_timeout
 from kubeloop.client.types import Object
-from kubeloop.errors import NotFound, TransportError
+from kubeloop.errors import TransportError
 from kubeloop.typed import Resource, ResourceT
-
-
-@dataclass(frozen=True, slots=True)
-class APIResource:
-    """One entry of discovery: how a kind is served."""
-
-    api_version: str
-    name: str  # the plural, e.g. "networks"
-    kind: str
-    namespaced: bool
-    verbs: tuple[str, ...]
 
 
 def checked_model(model: type[ResourceT]) -> type[ResourceT]:
@@ -137,7 +126,7 @@ class Client:
             self._rest,
             path,
             params,
-            idle_timeout=self._idle_timeout(params),
+            idle_timeout=watch_idle_timeout(self.config, params),
             model=model,
             headers={"Accept": accept} if accept else None,
             on_stop=self._forget_watch,
@@ -148,18 +137,6 @@ class Client:
         if self._closed.is_set():  # close() ran while it opened
             watch.stop()
         return watch
-
-    def _idle_timeout(self, params: dict[str, str]) -> float:
-        """How long a watch may hear nothing: ``watch_idle_timeout`` when it
-        asked for bookmarks (the server then speaks about every minute);
-        else until the server must have ended it, ``timeoutSeconds`` or the
-        API server's longest default (twice its 30-minute
-        ``--min-request-timeout``), plus one request timeout."""
-        if str(params.get("allowWatchBookmarks", "")).lower() == "true":
-            return self.config.watch_idle_timeout
-        seconds = params.get("timeoutSeconds")
-        server_ends = float(seconds) if seconds else 3600.0
-        return server_ends + self.config.timeout
 
     def _forget_watch(self, watch: Watch[Any]) -> None:
         with self._watches_lock:
@@ -217,18 +194,9 @@ class Client:
             cached = self._discovery.get(api_version)
         if cached is not None and not refresh:
             return cached
-        doc = self.request("GET", group_version_path(api_version))
-        resources = [
-            APIResource(
-                api_version=api_version,
-                name=r["name"],
-                kind=r["kind"],
-                namespaced=bool(r.get("namespaced")),
-                verbs=tuple(r.get("verbs") or ()),
-            )
-            for r in doc.get("resources", [])
-            if "/" not in r["name"]  # subresources are reached through their parent
-        ]
+        resources = parse_resources(
+            api_version, self.request("GET", group_version_path(api_version))
+        )
         with self._discovery_lock:
             self._discovery[api_version] = resources
         return resources
@@ -237,10 +205,12 @@ class Client:
         """Discovery lookup by kind ("Network") or plural ("networks"); a miss
         re-reads discovery once, because CRDs appear at runtime."""
         for refresh in (False, True):
-            for r in self.server_resources(api_version, refresh=refresh):
-                if kind_or_plural in (r.kind, r.name):
-                    return r
-        raise NotFound(404, "NotFound", f"{api_version} has no resource {kind_or_plural!r}")
+            found = find_resource(
+                self.server_resources(api_version, refresh=refresh), kind_or_plural
+            )
+            if found is not None:
+                return found
+        raise not_served(api_version, kind_or_plural)
 
     @overload
     def resource(
