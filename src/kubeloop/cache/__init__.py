@@ -108,7 +108,7 @@ from kubeloop.cache.shared_informer import InformerStateError, SharedIndexInform
 from kubeloop.cache.stop import on_stop
 from kubeloop.cache.store import KeyListerGetter, ReflectorStore, Store
 from kubeloop.cache.transforms import strip_managed_fields
-from kubeloop.cache.wait import wait_for_cache_sync
+from kubeloop.cache.wait import wait_for_cache_sync, wait_for_cache_sync_async
 
 __all__ = [
     "NAMESPACE_INDEX",
@@ -187,4 +187,5 @@ __all__ = [
     "split_meta_namespace_key",
     "strip_managed_fields",
     "wait_for_cache_sync",
+    "wait_for_cache_sync_async",
 ]
