@@ -25,7 +25,10 @@ health, logging) lives here, once.
   ``watches``, event filters (:mod:`~kubeloop.runtime.predicates`),
   selectors, transforms, workers, timeout, periodic requeue.
 - The contract: :class:`Context`, :class:`Result`, :class:`TerminalError`;
-  :class:`Runner` is the worker loop.
+  :class:`Runner` is the worker loop. An ``async def reconcile`` has the same
+  contract and runs as tasks (:class:`AsyncRunner`, at most ``workers`` at
+  once) on the manager's loop; ``await manager.run_async()`` is the awaited
+  :meth:`Manager.run`.
 - Helpers: :func:`finalize`, conditions (:func:`set_condition`,
   :func:`update_status`), owner references (:func:`controller_of`,
   :func:`set_controller_reference`), :func:`create_or_update`.
@@ -33,6 +36,7 @@ health, logging) lives here, once.
   klog and JSON logging (:func:`setup_logging`).
 """
 
+from kubeloop.runtime.async_runner import AsyncRunner
 from kubeloop.runtime.cache import Cache, CacheEntry, CacheNotStartedError
 from kubeloop.runtime.conditions import (
     find_condition,
@@ -85,7 +89,7 @@ from kubeloop.runtime.predicates import (
     resource_version_changed,
 )
 from kubeloop.runtime.result import ReconcileTimeoutError, Result, TerminalError
-from kubeloop.runtime.runner import LastKnownStates, Reconciler, Runner
+from kubeloop.runtime.runner import AsyncReconciler, LastKnownStates, Reconciler, Runner
 from kubeloop.runtime.sources import Mapper, Scope
 from kubeloop.runtime.writes import OperationResult, create_or_update
 
@@ -95,6 +99,8 @@ __all__ = [
     "DEFAULT_QPS",
     "RECONCILE_TIME_BUCKETS",
     "AlreadyOwnedError",
+    "AsyncReconciler",
+    "AsyncRunner",
     "Cache",
     "CacheEntry",
     "CacheNotStartedError",
