@@ -31,7 +31,6 @@ soon as the workers start (and only then, without ``requeue_every``).
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -48,7 +47,7 @@ from kubeloop.runtime.context import EventRecorderLike
 from kubeloop.runtime.kinds import Kind, KindRef, kind_of
 from kubeloop.runtime.metrics import ReconcileMetrics
 from kubeloop.runtime.predicates import FilterLike, normalize_filters
-from kubeloop.runtime.runner import AsyncReconciler, Reconciler, Runner
+from kubeloop.runtime.runner import AsyncReconciler, Reconciler, Runner, is_async_reconciler
 from kubeloop.runtime.sources import Mapper, Role, Scope, Source, SourceHandler, owner_key
 from kubeloop.workqueue import (
     REAL_CLOCK,
@@ -239,7 +238,7 @@ class Controller(Generic[T]):
     @property
     def is_async(self) -> bool:
         """Whether the reconcile is ``async def`` (run as tasks on a loop)."""
-        return inspect.iscoroutinefunction(self.reconcile)
+        return is_async_reconciler(self.reconcile)
 
     @property
     def primary(self) -> CacheEntry:

@@ -55,6 +55,13 @@ AsyncReconciler = Callable[[Context[T], T | None], Awaitable[Result | None]]
 run by :class:`~kubeloop.runtime.async_runner.AsyncRunner`."""
 
 
+def is_async_reconciler(reconcile: object) -> bool:
+    """Whether ``reconcile`` is an ``async def`` function, or an object whose
+    ``__call__`` is one (a reconciler class)."""
+    call = inspect.getattr_static(type(reconcile), "__call__", None)
+    return inspect.iscoroutinefunction(reconcile) or inspect.iscoroutinefunction(call)
+
+
 @dataclass(slots=True)
 class Attempt(Generic[T]):
     """One reconcile of one key, as the runner starts it."""
@@ -133,9 +140,9 @@ class Runner(Generic[T]):
         clock: Clock = REAL_CLOCK,
         log: logging.Logger = _log,
     ) -> None:
-        if inspect.iscoroutinefunction(reconcile) and not self.takes_coroutines:
+        if is_async_reconciler(reconcile) and not self.takes_coroutines:
             raise TypeError(f"{name}: the threaded runner takes a plain function, not async def")
-        if self.takes_coroutines and not inspect.iscoroutinefunction(reconcile):
+        if self.takes_coroutines and not is_async_reconciler(reconcile):
             raise TypeError(f"{name}: the async runner takes an async def reconcile")
         if timeout is not None and timeout <= 0:
             raise ValueError(f"{name}: timeout must be positive, not {timeout!r}")
