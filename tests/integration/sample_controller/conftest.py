@@ -16,7 +16,8 @@ from prometheus_client import CollectorRegistry
 from kubeloop.cache import ResourceEventHandlerFuncs, SharedInformerFactory
 from kubeloop.client import AsyncClient, Client, load_config
 from kubeloop.runtime import Controller, Manager
-from sample_controller import add_async_controller, add_controller
+from sample_controller import add_controller
+from sample_controller.async_controller import add_async_controller
 from tests.integration.runtime.conftest import running
 from tests.integration.support import REPO, ensure_crd
 
