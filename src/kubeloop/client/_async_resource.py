@@ -26,7 +26,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from kubeloop.client._async_watch import AsyncWatch
 from kubeloop.client._calls import Call, PropagationPolicy, ResourceCalls
 from kubeloop.client._codec import decode_json
-from kubeloop.client._codecs import Codec, MetadataCodec
+from kubeloop.client._codecs import Codec
 from kubeloop.client._config import Config
 from kubeloop.client._discovery import APIResource
 from kubeloop.client._pages import PatchType, add_page, next_page_options, page_options
@@ -97,10 +97,9 @@ class AsyncResourceClient(ResourceCalls[T], Generic[T]):
     def metadata(self, kind: str = "") -> AsyncResourceClient[PartialObjectMetadata]:
         """The same resource read for its metadata only (see
         :meth:`ResourceClient.metadata`)."""
-        kind = kind or str(getattr(getattr(self.codec, "model", None), "KIND", ""))
         return AsyncResourceClient(
             self.client,
-            MetadataCodec(self.api_version, kind),
+            self.metadata_codec(kind),
             self.api_version,
             self.plural,
             namespace=self.namespace,

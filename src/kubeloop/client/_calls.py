@@ -23,7 +23,7 @@ from typing import Any, Generic, Literal, TypeVar
 from urllib.parse import quote
 
 from kubeloop.client._codec import encode_json
-from kubeloop.client._codecs import Codec
+from kubeloop.client._codecs import Codec, MetadataCodec
 from kubeloop.client._pages import PATCH_CONTENT_TYPES, PatchType, group_version_path, list_params
 from kubeloop.client.types import ListOptions
 from kubeloop.errors import FieldsWouldBeDropped
@@ -100,6 +100,12 @@ class ResourceCalls(Generic[T]):
             f"{type(self).__name__}({self.api_version}, {self.plural}, "
             f"namespace={self.namespace!r})"
         )
+
+    def metadata_codec(self, kind: str = "") -> MetadataCodec:
+        """The codec of this resource read for its metadata only: objects say
+        ``kind`` (a model's own by default) with this apiVersion."""
+        kind = kind or str(getattr(getattr(self.codec, "model", None), "KIND", ""))
+        return MetadataCodec(self.api_version, kind)
 
     # -- paths ---------------------------------------------------------------
     def _ns(self, namespace: str | None, obj: T | None = None) -> str | None:

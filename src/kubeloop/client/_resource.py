@@ -36,7 +36,7 @@ from typing import Any, Generic, TypeVar
 
 from kubeloop.client._calls import Call, PropagationPolicy, ResourceCalls
 from kubeloop.client._codec import decode_json
-from kubeloop.client._codecs import Codec, MetadataCodec
+from kubeloop.client._codecs import Codec
 from kubeloop.client._pages import PatchType, Requester, join_pages, list_pages, page_options
 from kubeloop.client._watch import Watch
 from kubeloop.client.types import DEFAULT_PAGE_SIZE, ListOptions, ListPage
@@ -84,10 +84,9 @@ class ResourceClient(ResourceCalls[T], Generic[T]):
         ``metadata.Interface``): objects are
         :class:`~kubeloop.typed.PartialObjectMetadata` saying ``kind`` (a
         model's own by default) with this client's apiVersion."""
-        kind = kind or str(getattr(getattr(self.codec, "model", None), "KIND", ""))
         return ResourceClient(
             self.client,
-            MetadataCodec(self.api_version, kind),
+            self.metadata_codec(kind),
             self.api_version,
             self.plural,
             namespace=self.namespace,
