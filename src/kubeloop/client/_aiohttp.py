@@ -12,7 +12,7 @@ or redirects of its own: the rules are client-go's, in
 
 ::
 
-    transport = AiohttpTransport(config, build_ssl_context(config))
+    transport = AiohttpTransport(config, lambda: build_ssl_context(config))
     response = await transport.send("GET", "/version", {}, None,
                                     connect_timeout=5, read_timeout=30, deadline=60)
     print(response.status, await response.read())
@@ -20,9 +20,10 @@ or redirects of its own: the rules are client-go's, in
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from kubeloop.client._config import Config
@@ -103,12 +104,21 @@ class AiohttpResponse:
 
 class AiohttpTransport:
     """Requests to one API server over one aiohttp session (see the module
-    docstring); used from one event loop."""
+    docstring); used from one event loop.
 
-    def __init__(self, config: Config, ssl_context: ssl.SSLContext | None) -> None:
+    ``ssl_context`` makes the TLS context (None: plain HTTP). It is called
+    once, in a thread, before the first request: it may run an exec plugin
+    for a client certificate, which must not block the loop.
+    """
+
+    def __init__(
+        self, config: Config, ssl_context: Callable[[], ssl.SSLContext | None] | None
+    ) -> None:
         _require_aiohttp(config)
         self._base = config.host.rstrip("/")
-        self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else False
+        self._make_ssl = ssl_context
+        self._ssl: ssl.SSLContext | bool | None = None if ssl_context is not None else False
+        self._ssl_lock: asyncio.Lock | None = None
         self._server_hostname = config.tls_server_name or None
         self._proxy = _proxy(config)
         # Requests share keep-alive connections; each watch has a connection
@@ -118,15 +128,28 @@ class AiohttpTransport:
         self._sessions: dict[bool, aiohttp.ClientSession] = {}
         self._closed = False
 
-    def _session_now(self, stream: bool) -> aiohttp.ClientSession:
+    async def _tls(self) -> ssl.SSLContext | bool:
+        if self._ssl is None:
+            self._ssl_lock = self._ssl_lock or asyncio.Lock()
+            async with self._ssl_lock:
+                if self._ssl is None and self._make_ssl is not None:
+                    made = await asyncio.to_thread(self._make_ssl)
+                    self._ssl = made if made is not None else False
+        assert self._ssl is not None
+        return self._ssl
+
+    async def _session_now(self, stream: bool) -> aiohttp.ClientSession:
         if self._closed:
             raise ConnectFailure(f"{self._base}: the transport is closed")
         session = self._sessions.get(stream)
         if session is None:
+            tls = await self._tls()
+            if self._closed or stream in self._sessions:  # closed, or made meanwhile
+                return await self._session_now(stream)
             connector = aiohttp.TCPConnector(
                 limit=0 if stream else POOL_SIZE,
                 force_close=stream,
-                ssl=self._ssl,
+                ssl=tls,
                 socket_factory=_keepalive_socket,
             )
             session = self._sessions[stream] = aiohttp.ClientSession(
@@ -147,7 +170,7 @@ class AiohttpTransport:
         stream: bool = False,
     ) -> AiohttpResponse:
         what = f"{method} {self._base}{target.split('?', 1)[0]}"
-        session = self._session_now(stream)
+        session = await self._session_now(stream)
         timeout = aiohttp.ClientTimeout(
             total=None if stream else deadline, sock_connect=connect_timeout, sock_read=read_timeout
         )

@@ -55,8 +55,10 @@ class AsyncClient:
 
             config = load_config()
         self.config = config
-        ctx = build_ssl_context(config) if config.host.startswith("https") else None
-        self._transport = AiohttpTransport(config, ctx)
+        # Made in a thread before the first request: an exec plugin may issue
+        # the client certificate, and it must not run on the loop.
+        tls = (lambda: build_ssl_context(config)) if config.host.startswith("https") else None
+        self._transport = AiohttpTransport(config, tls)
         limiter: TokenBucket | PerGroupTokenBuckets = (
             PerGroupTokenBuckets(config.qps, config.burst)
             if rate_limit_per_group
