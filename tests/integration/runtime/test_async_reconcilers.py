@@ -150,3 +150,26 @@ def test_the_blocking_run_gives_async_reconcilers_a_loop_of_the_managers(
         asyncio.run_coroutine_threadsafe(client.aclose(), loops[0]).result(10)
     assert threads == {"kubeloop-reconcile-loop"}
     assert len(set(loops)) == 1
+
+
+def test_cancelling_run_async_stops_the_manager_and_waits_for_it(
+    make_manager: Callable[..., Manager], kubeconfig: str, namespace: str
+) -> None:
+    seed(kubeconfig, namespace)
+
+    async def main() -> None:
+        reconciled = asyncio.Event()
+
+        async def reconcile(ctx: Context[Any], obj: Any) -> None:
+            reconciled.set()
+
+        manager = make_manager()
+        manager.controller(("v1", "ConfigMap"), reconcile, workers=WORKERS)
+        run = asyncio.create_task(manager.run_async(asyncio.Event()))
+        await asyncio.wait_for(reconciled.wait(), 60)
+        run.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await run
+        assert manager.client._closed.is_set()  # it ran its whole shutdown first
+
+    asyncio.run(main())
