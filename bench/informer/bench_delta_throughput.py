@@ -139,7 +139,7 @@ class CountingHandler:
 
 def run_once(objects: int, events: int, use_watch_list: bool) -> tuple[float, float]:
     lw = InMemoryListWatch(objects, events)
-    informer = SharedIndexInformer(
+    informer: SharedIndexInformer[Any] = SharedIndexInformer(
         lw,
         0.0,
         {NAMESPACE_INDEX: meta_namespace_index_func},
