@@ -1,5 +1,6 @@
-"""MetadataClient against the real kube-apiserver: Deployments listed,
-watched, got and patched as meta.k8s.io/v1 PartialObjectMetadata."""
+"""The metadata-only resource client (``.metadata(kind)``) against the real
+kube-apiserver: Deployments listed, watched, got and patched as
+meta.k8s.io/v1 PartialObjectMetadata."""
 
 from __future__ import annotations
 
