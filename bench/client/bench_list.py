@@ -39,7 +39,7 @@ def seed(kubeconfig: str, n: int) -> None:
         with contextlib.suppress(AlreadyExists):
             namespaces.create({"metadata": {"name": NAMESPACE}})
         cms = c.resource("v1", "configmaps", namespace=NAMESPACE)
-        have = sum(len(p.items) for p in cms.list(limit=500, label_selector="bench=list"))
+        have = sum(len(p.items) for p in cms.pages(limit=500, label_selector="bench=list"))
         payload = {"cidr": "10.0.0.0/16", "gateway": "10.0.0.1", "note": "x" * 600}
 
         def create(i: int) -> None:
@@ -81,8 +81,8 @@ def run_peer(peer: str, kubeconfig: str) -> dict[str, Any]:
                     data: dict[str, str] | None = None
 
                 typed = c.resource(ConfigMap, namespace=NAMESPACE)
-                page = typed.list_page(label_selector="bench=list")
-                count, nbytes = len(page.items), -1
+                typed_page = typed.list_page(label_selector="bench=list")
+                count, nbytes = len(typed_page.items), -1
             elif peer == "kubeloop":
                 path = cms.collection_path(NAMESPACE)
                 data = c.request_bytes("GET", path, params={"labelSelector": "bench=list"})
@@ -90,7 +90,7 @@ def run_peer(peer: str, kubeconfig: str) -> dict[str, Any]:
                 count, nbytes = len(items), len(data)
             else:
                 count = nbytes = 0
-                for page in cms.list(label_selector="bench=list", limit=500):
+                for page in cms.pages(label_selector="bench=list", limit=500):
                     count += len(page.items)
                 nbytes = -1
             wall = time.perf_counter() - started

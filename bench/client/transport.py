@@ -51,6 +51,7 @@ LIST_OBJECTS = 10_000
 CONCURRENCY = 16
 PEERS = [
     "kubeloop",
+    "kubeloop-async",
     "kubeloop-before",
     "official",
     "http.client",
@@ -64,6 +65,7 @@ PEERS = [
 ]
 DESCRIPTIONS = {
     "kubeloop": "kubeloop Client (urllib3, this tree)",
+    "kubeloop-async": "kubeloop AsyncClient (aiohttp, this tree)",
     "kubeloop-before": "kubeloop Client before (httpx HTTP/2 on a loop thread)",
     "official": "official client (kubernetes, urllib3 + its models)",
     "http.client": "http.client (stdlib), a keep-alive connection per thread",
@@ -460,6 +462,39 @@ class AiohttpPeer(AsyncPeer):
         await self.session.close()
 
 
+class KubeloopAsyncPeer(AsyncPeer):
+    """kubeloop's AsyncClient: the aiohttp peer plus kubeloop's throttle,
+    retry rules, credentials and codec."""
+
+    async def aopen(self) -> None:
+        from kubeloop.client import AsyncClient
+
+        self.config.qps = 0
+        self.client = AsyncClient(self.config)
+
+    def _cms(self, namespace: str) -> Any:
+        return self.client.resource("v1", "configmaps", namespace=namespace, namespaced=True)
+
+    async def acreate(self, namespace: str) -> None:
+        await self._cms(namespace).create(configmap())
+
+    async def alist(self) -> int:
+        return len((await self._cms(LIST_NAMESPACE).list_page()).items)
+
+    async def awatch(self) -> int:
+        seen = 0
+        watch = await self._cms(LIST_NAMESPACE).watch(resource_version="0", timeout_seconds=120)
+        async with watch:
+            async for _ in watch:
+                seen += 1
+                if seen >= LIST_OBJECTS:
+                    break
+        return seen
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
 class HttpxAsyncPeer(AsyncPeer):
     async def aopen(self) -> None:
         import httpx
@@ -538,6 +573,7 @@ class PyreqwestAsyncPeer(AsyncPeer):
 
 FACTORIES: dict[str, Callable[[str], Peer]] = {
     "kubeloop": KubeloopPeer,
+    "kubeloop-async": KubeloopAsyncPeer,
     "kubeloop-before": KubeloopPeer,  # the same code path, on the baseline's src
     "official": OfficialPeer,
     "http.client": HttpClientPeer,
@@ -612,7 +648,7 @@ def seed(kubeconfig: str) -> None:
                 {"metadata": {"name": LIST_NAMESPACE}}
             )
         cms = c.resource("v1", "configmaps", namespace=LIST_NAMESPACE, namespaced=True)
-        have = len(cms.list_page(limit=1).items) and len(cms.list_all().items)
+        have = len(cms.list_page(limit=1).items) and len(cms.list().items)
         if have < LIST_OBJECTS:
             with ThreadPoolExecutor(16) as pool:
                 list(pool.map(lambda _: cms.create(configmap()), range(LIST_OBJECTS - have)))

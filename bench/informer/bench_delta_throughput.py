@@ -50,7 +50,7 @@ def make_object(i: int, rv: int) -> dict[str, Any]:
 class _Stream:
     """Yields pre-built events, then idles like an open connection until stopped."""
 
-    def __init__(self, events: list[WatchEvent], started: list[float]) -> None:
+    def __init__(self, events: list[WatchEvent[Any]], started: list[float]) -> None:
         self._events = events
         self._started = started
         self._stopped = threading.Event()
@@ -58,7 +58,7 @@ class _Stream:
     def stop(self) -> None:
         self._stopped.set()
 
-    def __iter__(self) -> Iterator[WatchEvent]:
+    def __iter__(self) -> Iterator[WatchEvent[Any]]:
         self._started.append(time.perf_counter())
         yield from self._events
         self._stopped.wait()
@@ -68,7 +68,7 @@ class InMemoryListWatch:
     def __init__(self, objects: int, events: int) -> None:
         self.items = [make_object(i, i + 1) for i in range(objects)]
         self.list_rv = str(objects)
-        self.watch_events: list[WatchEvent] = []
+        self.watch_events: list[WatchEvent[Any]] = []
         rv = objects
         live = list(range(objects))
         next_id = objects
@@ -87,7 +87,7 @@ class InMemoryListWatch:
                 self.watch_events.append(WatchEvent(EventType.DELETED, make_object(i, rv)))
         self.watch_started: list[float] = []
 
-    def list(self, options: ListOptions) -> ListPage:
+    def list(self, options: ListOptions) -> ListPage[Any]:
         limit = options.limit or len(self.items)
         offset = int(options.continue_ or 0)
         end = offset + limit
@@ -139,7 +139,7 @@ class CountingHandler:
 
 def run_once(objects: int, events: int, use_watch_list: bool) -> tuple[float, float]:
     lw = InMemoryListWatch(objects, events)
-    informer = SharedIndexInformer(
+    informer: SharedIndexInformer[Any] = SharedIndexInformer(
         lw,
         0.0,
         {NAMESPACE_INDEX: meta_namespace_index_func},

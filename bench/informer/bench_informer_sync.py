@@ -98,7 +98,7 @@ def seed(kubeconfig: str, total: int) -> None:
             with contextlib.suppress(AlreadyExists):
                 namespaces.create({"metadata": {"name": namespace}})
             cms = c.resource("v1", "configmaps", namespace=namespace)
-            if sum(len(p.items) for p in cms.list(limit=500)) >= count:
+            if sum(len(p.items) for p in cms.pages(limit=500)) >= count:
                 continue
             started = time.monotonic()
             with ThreadPoolExecutor(16) as pool:

@@ -34,8 +34,7 @@ import tracemalloc
 from typing import Any
 
 from kubeloop.cache import SharedInformerFactory
-from kubeloop.client import Client, load_config
-from kubeloop.client._metadata import METADATA_LIST_ACCEPT
+from kubeloop.client import METADATA_LIST_ACCEPT, Client, load_config
 from kubeloop.errors import AlreadyExists
 
 NAMESPACE = "bench-metadata"

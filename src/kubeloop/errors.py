@@ -11,6 +11,8 @@ Everything kubeloop raises on purpose derives from :class:`KubeloopError`:
   ``details`` from that Status, so callers branch on the Kubernetes reason and
   not on message text.
 - :class:`DecodeError`: bytes from the server that are not the JSON we expect.
+- :class:`FieldsWouldBeDropped`: a typed PUT refused before it was sent,
+  because the model does not know some of the live object's fields.
 - Errors of one layer are defined beside the code that raises them and
   derive from :class:`KubeloopError` too: ``cache.MissingMetadataError``
   (also a ``TypeError``: an object that is not a Kubernetes object, as
@@ -46,6 +48,17 @@ class TransportError(KubeloopError):
 
 class DecodeError(KubeloopError):
     """The server sent bytes that do not decode as the expected JSON."""
+
+
+class FieldsWouldBeDropped(KubeloopError):
+    """A PUT of a typed model was refused before it was sent: the object on
+    the server has fields the model does not know, which the PUT would
+    delete. ``fields`` names them; ``patch`` or ``apply`` write only what the
+    model sets and leave them alone."""
+
+    def __init__(self, message: str, fields: list[str]) -> None:
+        super().__init__(message)
+        self.fields = fields
 
 
 class ApiError(KubeloopError):
@@ -259,6 +272,7 @@ __all__ = [
     "ConfigError",
     "Conflict",
     "DecodeError",
+    "FieldsWouldBeDropped",
     "Forbidden",
     "Gone",
     "InternalError",

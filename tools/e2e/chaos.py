@@ -800,7 +800,7 @@ class Chaos:
 
     # -- invariants ---------------------------------------------------------
     def _diff(self) -> dict[str, list[str]]:
-        nets = self.client.resource(API, "networks", namespaced=True).list_all().items
+        nets = self.client.resource(API, "networks", namespaced=True).list().items
         backend = self._actual()
         want = {}
         result: dict[str, list[str]] = {

@@ -113,7 +113,7 @@ if TYPE_CHECKING:
     from kubeloop.cache.stop import on_stop
     from kubeloop.cache.store import KeyListerGetter, ReflectorStore, Store
     from kubeloop.cache.transforms import strip_managed_fields
-    from kubeloop.cache.wait import wait_for_cache_sync
+    from kubeloop.cache.wait import wait_for_cache_sync, wait_for_cache_sync_async
 
 __all__ = [
     "NAMESPACE_INDEX",
@@ -192,6 +192,7 @@ __all__ = [
     "split_meta_namespace_key",
     "strip_managed_fields",
     "wait_for_cache_sync",
+    "wait_for_cache_sync_async",
 ]
 
 # The names above are imported when first used (see kubeloop._lazy).
@@ -245,6 +246,6 @@ __getattr__, __dir__ = lazy_exports(
         "kubeloop.cache.stop": "on_stop",
         "kubeloop.cache.store": "KeyListerGetter ReflectorStore Store",
         "kubeloop.cache.transforms": "strip_managed_fields",
-        "kubeloop.cache.wait": "wait_for_cache_sync",
+        "kubeloop.cache.wait": "wait_for_cache_sync wait_for_cache_sync_async",
     },
 )

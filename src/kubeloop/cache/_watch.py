@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 from kubeloop.client.types import WatchEvent, WatchStream
 
@@ -25,13 +26,13 @@ class WatchSession:
     def __init__(self) -> None:
         # Guards _stream, _error and _closed.
         self._lock = threading.Lock()
-        self._stream: WatchStream | None = None
+        self._stream: WatchStream[Any] | None = None
         self._error: BaseException | None = None
         self._closed = False
         #: The one iterator over the open stream (only the reader touches it).
-        self.events: Iterator[WatchEvent] = iter(())
+        self.events: Iterator[WatchEvent[Any]] = iter(())
 
-    def attach(self, stream: WatchStream) -> None:
+    def attach(self, stream: WatchStream[Any]) -> None:
         """Read ``stream`` from now on (stopped at once if the session was
         closed or failed meanwhile, so the reader notices without an event)."""
         self.events = iter(stream)

@@ -113,11 +113,41 @@ class SharedInformerFactory:
         self._reflector_options = reflector_options
         # Guards _informers, _models, _started, _threads and _shutting_down.
         self._lock = threading.Lock()
-        self._informers: dict[InformerKey, SharedIndexInformer] = {}
+        self._informers: dict[InformerKey, SharedIndexInformer[Any]] = {}
         self._models: dict[InformerKey, type[Any] | None] = {}  # None: dicts
         self._started: set[InformerKey] = set()
         self._threads: list[threading.Thread] = []
         self._shutting_down = False
+
+    @overload
+    def informer_for(
+        self,
+        resource: ResourceRef,
+        plural: str | None = None,
+        *,
+        resync_period: float | None = None,
+        metadata_only: Literal[True],
+    ) -> SharedIndexInformer[PartialObjectMetadata]: ...
+
+    @overload
+    def informer_for(
+        self,
+        resource: type[R],
+        plural: None = None,
+        *,
+        resync_period: float | None = None,
+        metadata_only: Literal[False] = False,
+    ) -> SharedIndexInformer[R]: ...
+
+    @overload
+    def informer_for(
+        self,
+        resource: ResourceRef,
+        plural: str | None = None,
+        *,
+        resync_period: float | None = None,
+        metadata_only: bool = False,
+    ) -> SharedIndexInformer[Any]: ...
 
     def informer_for(
         self,
@@ -126,7 +156,7 @@ class SharedInformerFactory:
         *,
         resync_period: float | None = None,
         metadata_only: bool = False,
-    ) -> SharedIndexInformer:
+    ) -> SharedIndexInformer[Any]:
         """The one informer for ``resource``, created on first use.
 
         ``resource`` is ``(api_version, plural)``, or ``api_version`` with
@@ -162,7 +192,7 @@ class SharedInformerFactory:
 
     def _new_informer(
         self, ikey: InformerKey, resource_client: ResourceClientLike, resync: float | None
-    ) -> SharedIndexInformer:
+    ) -> SharedIndexInformer[Any]:
         api_version, plural = ikey[0], ikey[1]
         metadata_only = len(ikey) == 3
         options = self._reflector_options or ReflectorOptions()
@@ -174,7 +204,7 @@ class SharedInformerFactory:
         name = self._informer_name
         if name and metadata_only:  # its own metric series, beside the full informer's
             name = f"{name}-metadata"
-        informer = SharedIndexInformer(
+        informer: SharedIndexInformer[Any] = SharedIndexInformer(
             ListWatch.from_client(resource_client, tweak_list_options=self._tweak_list_options),
             self._default_resync if resync is None else resync,
             {NAMESPACE_INDEX: meta_namespace_index_func},
@@ -331,8 +361,8 @@ class _DeferredResourceClient:
                 self._made = self._make()
             return self._made
 
-    def list_page(self, options: ListOptions) -> ListPage:
+    def list_page(self, options: ListOptions) -> ListPage[Any]:
         return self._get().list_page(options)
 
-    def watch(self, options: ListOptions) -> WatchStream:
+    def watch(self, options: ListOptions) -> WatchStream[Any]:
         return self._get().watch(options)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from kubeloop.client.types import ListOptions, ListPage, WatchStream
 
@@ -27,11 +27,11 @@ TweakListOptionsFunc = Callable[[ListOptions], None]
 class ListerWatcher(Protocol):
     """What a reflector lists and watches through."""
 
-    def list(self, options: ListOptions) -> ListPage:
+    def list(self, options: ListOptions) -> ListPage[Any]:
         """One LIST request (one page when ``options.limit`` is set)."""
         ...
 
-    def watch(self, options: ListOptions) -> WatchStream: ...
+    def watch(self, options: ListOptions) -> WatchStream[Any]: ...
 
 
 class ResourceClientLike(Protocol):
@@ -39,9 +39,9 @@ class ResourceClientLike(Protocol):
 
     namespace: str | None
 
-    def list_page(self, options: ListOptions) -> ListPage: ...
+    def list_page(self, options: ListOptions) -> ListPage[Any]: ...
 
-    def watch(self, options: ListOptions) -> WatchStream: ...
+    def watch(self, options: ListOptions) -> WatchStream[Any]: ...
 
 
 class ListWatch:
@@ -49,16 +49,16 @@ class ListWatch:
 
     def __init__(
         self,
-        list_func: Callable[[ListOptions], ListPage],
-        watch_func: Callable[[ListOptions], WatchStream],
+        list_func: Callable[[ListOptions], ListPage[Any]],
+        watch_func: Callable[[ListOptions], WatchStream[Any]],
     ) -> None:
         self.list_func = list_func
         self.watch_func = watch_func
 
-    def list(self, options: ListOptions) -> ListPage:
+    def list(self, options: ListOptions) -> ListPage[Any]:
         return self.list_func(options)
 
-    def watch(self, options: ListOptions) -> WatchStream:
+    def watch(self, options: ListOptions) -> WatchStream[Any]:
         return self.watch_func(options)
 
     @classmethod
@@ -87,10 +87,10 @@ class ListWatch:
                 tweak_list_options(options)
             return options
 
-        def list_func(options: ListOptions) -> ListPage:
+        def list_func(options: ListOptions) -> ListPage[Any]:
             return resource_client.list_page(prepare(options))
 
-        def watch_func(options: ListOptions) -> WatchStream:
+        def watch_func(options: ListOptions) -> WatchStream[Any]:
             return resource_client.watch(prepare(options))
 
         return cls(list_func, watch_func)

@@ -28,7 +28,7 @@ __all__ = ["DEFAULT_PAGE_SIZE", "list_all"]
 
 
 def list_all(
-    list_page: Callable[[ListOptions], ListPage],
+    list_page: Callable[[ListOptions], ListPage[Any]],
     stop: threading.Event,
     resource_version: str,
     limit: int,

@@ -322,7 +322,9 @@ RESUMED = Resumed()
 STOP = Stop()
 
 #: A watch event is an outcome as it is (the hot path allocates nothing more).
-Outcome: TypeAlias = ListResult | WatchOpened | WatchEvent | WatchEnded | Failed | Resumed | Stop
+Outcome: TypeAlias = (
+    ListResult | WatchOpened | WatchEvent[Any] | WatchEnded | Failed | Resumed | Stop
+)
 
 
 # -- effects: what the driver must do on the way to the next state ----------
@@ -349,7 +351,7 @@ class Apply:
     WatchList's temporary store (``into_initial``) or the store. Then, if
     ``resource_version`` is set, tell the store the RV reached."""
 
-    event: WatchEvent
+    event: WatchEvent[Any]
     into_initial: bool = False
     resource_version: str | None = None
 

@@ -43,6 +43,7 @@ The rules, and why (client-go's, kept exactly):
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from kubeloop.cache.accessor import MissingMetadataError, get_annotations, get_resource_version
 from kubeloop.cache.reflector_state import (
@@ -167,7 +168,7 @@ def _listing(progress: Progress, policy: Policy) -> Listing:
     return Listing(progress, limit)
 
 
-def _watch_event(state: Watching, event: WatchEvent) -> Transition:
+def _watch_event(state: Watching, event: WatchEvent[Any]) -> Transition:
     kind = event.type
     try:
         rv = get_resource_version(event.object)
@@ -229,7 +230,7 @@ def _streaming(state: StreamingInitialEvents, outcome: Outcome, policy: Policy) 
     raise ValueError(f"{state!r} does not expect {type(outcome).__name__}")
 
 
-def _initial_event(state: StreamingInitialEvents, event: WatchEvent) -> Transition:
+def _initial_event(state: StreamingInitialEvents, event: WatchEvent[Any]) -> Transition:
     kind = event.type
     try:
         rv = get_resource_version(event.object)

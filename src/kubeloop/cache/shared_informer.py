@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from kubeloop.cache._processor import (
     ADD,
@@ -77,8 +77,13 @@ class InformerStateError(KubeloopError):
     ``set_transform`` after start, ``add_event_handler`` after stop)."""
 
 
-class SharedIndexInformer:
-    """An informer whose cache, watch and resync are shared by its handlers.
+T = TypeVar("T")
+
+
+class SharedIndexInformer(Generic[T]):
+    """An informer whose cache, watch and resync are shared by its handlers;
+    ``T`` is what it holds (``SharedIndexInformer[Network]`` from
+    ``factory.informer_for(Network)``), for the type checker only.
 
     ``resync_period`` is both the default handler resync period and how often
     the reflector checks whether any handler is due (handlers added before

@@ -38,15 +38,15 @@ _INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 class FakeWatchStream:
     """A watch stream fed by the test (or by a FakeControllerSource)."""
 
-    def __init__(self, events: Iterable[WatchEvent] = ()) -> None:
+    def __init__(self, events: Iterable[WatchEvent[Any]] = ()) -> None:
         # Guards _pending, _stopped, _closed and _error.
         self._cond = threading.Condition(threading.Lock())
-        self._pending: deque[WatchEvent] = deque(events)
+        self._pending: deque[WatchEvent[Any]] = deque(events)
         self._stopped = False
         self._closed = False
         self._error: BaseException | None = None
 
-    def push(self, event: WatchEvent) -> None:
+    def push(self, event: WatchEvent[Any]) -> None:
         with self._cond:
             if not (self._stopped or self._closed):
                 self._pending.append(event)
@@ -74,7 +74,7 @@ class FakeWatchStream:
         with self._cond:
             return self._stopped
 
-    def __iter__(self) -> Iterator[WatchEvent]:
+    def __iter__(self) -> Iterator[WatchEvent[Any]]:
         while True:
             with self._cond:
                 while not (self._pending or self._stopped or self._closed):
@@ -117,7 +117,7 @@ class FakeControllerSource:
         # Guards every attribute below.
         self._lock = threading.Lock()
         self._items: dict[str, Any] = {}
-        self._changes: builtins.list[WatchEvent] = []
+        self._changes: builtins.list[WatchEvent[Any]] = []
         self._watchers: builtins.list[FakeWatchStream] = []
         self._compacted = 0
         self._snapshots: dict[str, tuple[builtins.list[Any], str]] = {}
@@ -216,7 +216,7 @@ class FakeControllerSource:
 
     # -- ListerWatcher ----------------------------------------------------------
 
-    def list(self, options: ListOptions) -> ListPage:
+    def list(self, options: ListOptions) -> ListPage[Any]:
         with self._lock:
             self.list_calls.append(options)
             if self.list_error is not None:

@@ -5,15 +5,22 @@ reading an empty lister would conclude that every object is gone::
 
     if not wait_for_cache_sync(stop, pods.has_synced, nets.has_synced):
         raise RuntimeError("caches did not sync")
+
+An async program awaits the same, without blocking its loop::
+
+    if not await wait_for_cache_sync_async(pods.has_synced, stop=stopping):
+        return
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
 
-__all__ = ["wait_for_cache_sync"]
+__all__ = ["wait_for_cache_sync", "wait_for_cache_sync_async"]
 
 _log = logging.getLogger(__name__)
 
@@ -31,5 +38,22 @@ def wait_for_cache_sync(stop: threading.Event, *has_synced_funcs: Callable[[], b
         if all(f() for f in has_synced_funcs):
             return True
         if stop.wait(SYNCED_POLL_PERIOD):
+            _log.info("stop requested before caches synced")
+            return False
+
+
+async def wait_for_cache_sync_async(
+    *has_synced_funcs: Callable[[], bool], stop: asyncio.Event | None = None
+) -> bool:
+    """:func:`wait_for_cache_sync` awaited: True once every function returns
+    True, False if ``stop`` is set first. Polled every 100 ms, as there is
+    nothing to wait on; the functions are cheap reads, safe from the loop."""
+    stop = stop or asyncio.Event()
+    while True:
+        if all(f() for f in has_synced_funcs):
+            return True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), SYNCED_POLL_PERIOD)
+        if stop.is_set():
             _log.info("stop requested before caches synced")
             return False

@@ -13,11 +13,18 @@ Example::
   watches, throttles to ``config.qps``/``config.burst`` and honours
   Retry-After.
 - :class:`ResourceClient` (from ``client.resource(...)``) does get, list
-  (paged), watch, create, update, patch (merge, JSON, strategic, apply),
-  delete and the status subresource, with plain dicts in and out.
-- :class:`TypedResourceClient` (from ``client.resource(Model, ...)``) does
-  the same with typed models (:mod:`kubeloop.typed`) decoded straight from
-  the response bytes.
+  (paged), watch, create, update (a PUT conditioned on resourceVersion),
+  patch (merge, JSON, strategic, apply), delete and the status
+  subresource. It is generic over its objects: ``ResourceClient[Object]``
+  (plain dicts) from ``client.resource("v1", "configmaps")``,
+  ``ResourceClient[Network]`` (a typed model, :mod:`kubeloop.typed`,
+  decoded straight from the bytes) from ``client.resource(Network)``, and
+  ``ResourceClient[PartialObjectMetadata]`` from ``.metadata(kind)``.
+- :class:`AsyncClient` is its async twin (aiohttp, ``pip install
+  kubeloop[async]``): the same resources and verbs, awaited
+  (:class:`AsyncResourceClient`), watches as async iterators
+  (:class:`AsyncWatch`), the same config, credentials, throttle and retry
+  rules.
 """
 
 from typing import TYPE_CHECKING
@@ -25,37 +32,56 @@ from typing import TYPE_CHECKING
 from kubeloop._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from kubeloop.client._client import APIResource, Client
-    from kubeloop.client._config import Config, ExecConfig, TokenSource
-    from kubeloop.client._loader import load_config, load_incluster_config, load_kubeconfig
-    from kubeloop.client._metadata import (
+    from kubeloop.client._async_client import AsyncClient
+    from kubeloop.client._async_resource import AsyncResourceClient
+    from kubeloop.client._async_watch import AsyncWatch
+    from kubeloop.client._client import Client
+    from kubeloop.client._codecs import (
+        DICT_CODEC,
         METADATA_ACCEPT,
         METADATA_LIST_ACCEPT,
-        MetadataClient,
-        MetadataWatch,
+        Codec,
+        DictCodec,
+        MetadataCodec,
+        ModelCodec,
     )
+    from kubeloop.client._config import Config, ExecConfig, TokenSource
+    from kubeloop.client._discovery import APIResource
+    from kubeloop.client._loader import load_config, load_incluster_config, load_kubeconfig
     from kubeloop.client._pages import PATCH_CONTENT_TYPES, group_version_path
     from kubeloop.client._resource import ResourceClient
-    from kubeloop.client._typed import TypedResourceClient
     from kubeloop.client._watch import Watch
-    from kubeloop.client.types import EventType, ListOptions, ListPage, WatchEvent, WatchStream
+    from kubeloop.client.types import (
+        EventType,
+        ListOptions,
+        ListPage,
+        Object,
+        WatchEvent,
+        WatchStream,
+    )
 
 __all__ = [
+    "DICT_CODEC",
     "METADATA_ACCEPT",
     "METADATA_LIST_ACCEPT",
     "PATCH_CONTENT_TYPES",
     "APIResource",
+    "AsyncClient",
+    "AsyncResourceClient",
+    "AsyncWatch",
     "Client",
+    "Codec",
     "Config",
+    "DictCodec",
     "EventType",
     "ExecConfig",
     "ListOptions",
     "ListPage",
-    "MetadataClient",
-    "MetadataWatch",
+    "MetadataCodec",
+    "ModelCodec",
+    "Object",
     "ResourceClient",
     "TokenSource",
-    "TypedResourceClient",
     "Watch",
     "WatchEvent",
     "WatchStream",
@@ -69,16 +95,20 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "kubeloop.client._client": "APIResource Client",
-        "kubeloop.client._config": "Config ExecConfig TokenSource",
-        "kubeloop.client._loader": "load_config load_incluster_config load_kubeconfig",
-        "kubeloop.client._metadata": (
-            "METADATA_ACCEPT METADATA_LIST_ACCEPT MetadataClient MetadataWatch"
+        "kubeloop.client._async_client": "AsyncClient",
+        "kubeloop.client._async_resource": "AsyncResourceClient",
+        "kubeloop.client._async_watch": "AsyncWatch",
+        "kubeloop.client._client": "Client",
+        "kubeloop.client._codecs": (
+            "DICT_CODEC METADATA_ACCEPT METADATA_LIST_ACCEPT"
+            " Codec DictCodec MetadataCodec ModelCodec"
         ),
+        "kubeloop.client._config": "Config ExecConfig TokenSource",
+        "kubeloop.client._discovery": "APIResource",
+        "kubeloop.client._loader": "load_config load_incluster_config load_kubeconfig",
         "kubeloop.client._pages": "PATCH_CONTENT_TYPES group_version_path",
         "kubeloop.client._resource": "ResourceClient",
-        "kubeloop.client._typed": "TypedResourceClient",
         "kubeloop.client._watch": "Watch",
-        "kubeloop.client.types": "EventType ListOptions ListPage WatchEvent WatchStream",
+        "kubeloop.client.types": "EventType ListOptions ListPage Object WatchEvent WatchStream",
     },
 )

@@ -118,6 +118,11 @@ class Authenticator(Protocol):
         different header value worth one more try, or None."""
         ...
 
+    def would_block(self) -> bool:
+        """Whether :meth:`authorization` would read a file or run a plugin
+        now, so an event loop runs it in a thread instead."""
+        ...
+
 
 class StaticAuth:
     """A fixed header value: a bearer token, or basic auth."""
@@ -130,6 +135,9 @@ class StaticAuth:
 
     def refresh(self, refused: str | None) -> str | None:
         return None  # the same value would be refused again
+
+    def would_block(self) -> bool:
+        return False
 
 
 class BearerTokenAuth(StaticAuth):
@@ -163,6 +171,9 @@ class TokenSourceAuth:
         self.source.invalidate(token)
         fresh = self.source.token()
         return f"Bearer {fresh}" if fresh and fresh != token else None
+
+    def would_block(self) -> bool:
+        return self.source.needs_refresh()
 
 
 def build_auth(config: Config) -> Authenticator | None:

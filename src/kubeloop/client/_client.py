@@ -14,34 +14,32 @@ from __future__ import annotations
 import dataclasses
 import threading
 import weakref
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any, overload
 
 from kubeloop.client._auth import build_auth
 from kubeloop.client._codec import decode_json, encode_json
+from kubeloop.client._codecs import DICT_CODEC, ModelCodec
 from kubeloop.client._config import Config
+from kubeloop.client._discovery import APIResource, find_resource, not_served, parse_resources
 from kubeloop.client._pages import group_version_path
 from kubeloop.client._ratelimit import PerGroupTokenBuckets, TokenBucket
 from kubeloop.client._resource import ResourceClient
 from kubeloop.client._rest import Rest
 from kubeloop.client._tls import build_ssl_context
 from kubeloop.client._transport import Transport
-from kubeloop.client._typed import TypedResourceClient
 from kubeloop.client._urllib3 import Urllib3Transport
-from kubeloop.client._watch import Watch
-from kubeloop.errors import NotFound, TransportError
+from kubeloop.client._watch import Watch, watch_idle_timeout
+from kubeloop.client.types import Object
+from kubeloop.errors import TransportError
 from kubeloop.typed import Resource, ResourceT
 
 
-@dataclass(frozen=True, slots=True)
-class APIResource:
-    """One entry of discovery: how a kind is served."""
-
-    api_version: str
-    name: str  # the plural, e.g. "networks"
-    kind: str
-    namespaced: bool
-    verbs: tuple[str, ...]
+def checked_model(model: type[ResourceT]) -> type[ResourceT]:
+    """``model`` if it is a :class:`kubeloop.typed.Resource`, else TypeError."""
+    if not issubclass(model, Resource):
+        raise TypeError(f"{model.__name__} is not a kubeloop.typed.Resource")
+    return model
 
 
 class Client:
@@ -76,7 +74,7 @@ class Client:
         )
         # Open watches, stopped by close(); guarded by _watches_lock.
         self._watches_lock = threading.Lock()
-        self._watches: weakref.WeakSet[Watch] = weakref.WeakSet()
+        self._watches: weakref.WeakSet[Watch[Any]] = weakref.WeakSet()
         # Guards _discovery: group-version -> resources served there.
         self._discovery_lock = threading.Lock()
         self._discovery: dict[str, list[APIResource]] = {}
@@ -115,7 +113,8 @@ class Client:
         model: type[Any] | None = None,
         *,
         accept: str | None = None,
-    ) -> Watch:
+        convert: Callable[[Any, str], Any] | None = None,
+    ) -> Watch[Any]:
         """Open a watch on ``path`` (``params`` must hold ``watch=true``) over
         the watch connection; events decode to ``model`` when given, else to
         dicts. ``accept`` replaces the ``Accept`` header (e.g. to ask for
@@ -123,14 +122,15 @@ class Client:
         ``client.resource(...).watch()``."""
         if self._closed.is_set():
             raise TransportError(f"{self.config.host}: the client is closed")
-        watch = Watch(
+        watch: Watch[Any] = Watch(
             self._rest,
             path,
             params,
-            idle_timeout=self._idle_timeout(params),
+            idle_timeout=watch_idle_timeout(self.config, params),
             model=model,
             headers={"Accept": accept} if accept else None,
             on_stop=self._forget_watch,
+            convert=convert,
         )
         with self._watches_lock:
             self._watches.add(watch)
@@ -138,19 +138,7 @@ class Client:
             watch.stop()
         return watch
 
-    def _idle_timeout(self, params: dict[str, str]) -> float:
-        """How long a watch may hear nothing: ``watch_idle_timeout`` when it
-        asked for bookmarks (the server then speaks about every minute);
-        else until the server must have ended it, ``timeoutSeconds`` or the
-        API server's longest default (twice its 30-minute
-        ``--min-request-timeout``), plus one request timeout."""
-        if str(params.get("allowWatchBookmarks", "")).lower() == "true":
-            return self.config.watch_idle_timeout
-        seconds = params.get("timeoutSeconds")
-        server_ends = float(seconds) if seconds else 3600.0
-        return server_ends + self.config.timeout
-
-    def _forget_watch(self, watch: Watch) -> None:
+    def _forget_watch(self, watch: Watch[Any]) -> None:
         with self._watches_lock:
             self._watches.discard(watch)
 
@@ -206,18 +194,9 @@ class Client:
             cached = self._discovery.get(api_version)
         if cached is not None and not refresh:
             return cached
-        doc = self.request("GET", group_version_path(api_version))
-        resources = [
-            APIResource(
-                api_version=api_version,
-                name=r["name"],
-                kind=r["kind"],
-                namespaced=bool(r.get("namespaced")),
-                verbs=tuple(r.get("verbs") or ()),
-            )
-            for r in doc.get("resources", [])
-            if "/" not in r["name"]  # subresources are reached through their parent
-        ]
+        resources = parse_resources(
+            api_version, self.request("GET", group_version_path(api_version))
+        )
         with self._discovery_lock:
             self._discovery[api_version] = resources
         return resources
@@ -226,10 +205,12 @@ class Client:
         """Discovery lookup by kind ("Network") or plural ("networks"); a miss
         re-reads discovery once, because CRDs appear at runtime."""
         for refresh in (False, True):
-            for r in self.server_resources(api_version, refresh=refresh):
-                if kind_or_plural in (r.kind, r.name):
-                    return r
-        raise NotFound(404, "NotFound", f"{api_version} has no resource {kind_or_plural!r}")
+            found = find_resource(
+                self.server_resources(api_version, refresh=refresh), kind_or_plural
+            )
+            if found is not None:
+                return found
+        raise not_served(api_version, kind_or_plural)
 
     @overload
     def resource(
@@ -239,12 +220,12 @@ class Client:
         *,
         namespace: str | None = None,
         namespaced: bool | None = None,
-    ) -> ResourceClient: ...
+    ) -> ResourceClient[Object]: ...
 
     @overload
     def resource(
         self, api_version: type[ResourceT], *, namespace: str | None = None
-    ) -> TypedResourceClient[ResourceT]: ...
+    ) -> ResourceClient[ResourceT]: ...
 
     def resource(
         self,
@@ -253,32 +234,32 @@ class Client:
         *,
         namespace: str | None = None,
         namespaced: bool | None = None,
-    ) -> ResourceClient | TypedResourceClient[ResourceT]:
-        """A :class:`ResourceClient` for a resource. ``namespace=None`` means
-        all namespaces for list/watch. Whether the resource is namespaced is
-        looked up in discovery unless given.
+    ) -> ResourceClient[Object] | ResourceClient[ResourceT]:
+        """A :class:`ResourceClient` of dicts for a resource. ``namespace=None``
+        means all namespaces for list/watch. Whether the resource is
+        namespaced is looked up in discovery unless given.
 
         Given a model class (``client.resource(Network, namespace=ns)``), a
-        :class:`TypedResourceClient` whose objects are that model; the URL
+        ``ResourceClient[Network]`` whose objects are that model; the URL
         comes from the model's ``API_VERSION``, ``PLURAL`` and ``NAMESPACED``.
         """
         if isinstance(api_version, type):
-            if not issubclass(api_version, Resource):
-                raise TypeError(f"{api_version.__name__} is not a kubeloop.typed.Resource")
-            model = api_version
-            raw = ResourceClient(
+            model = checked_model(api_version)
+            return ResourceClient(
                 self,
+                ModelCodec(model),
                 model.API_VERSION,
                 model.PLURAL,
                 namespace=namespace,
                 namespaced=model.NAMESPACED,
             )
-            return TypedResourceClient(model, raw)
         plural = plural_or_kind
         if namespaced is None or plural_or_kind[:1].isupper():
             info = self.resource_for(api_version, plural_or_kind)
             plural, namespaced = info.name, info.namespaced
-        return ResourceClient(self, api_version, plural, namespace=namespace, namespaced=namespaced)
+        return ResourceClient(
+            self, DICT_CODEC, api_version, plural, namespace=namespace, namespaced=namespaced
+        )
 
     # -- lifecycle -----------------------------------------------------------
     def close(self) -> None:

@@ -1,23 +1,24 @@
-"""What every resource client shares (dict, typed and metadata-only): what
-it needs of the client under it (``Requester``), API paths, LIST parameters
-and paging, and the patch types.
+"""What every resource client shares (sync and async, whatever its codec):
+what it needs of the client under it (``Requester``), API paths, LIST
+parameters and paging, and the patch types.
 
 ::
 
-    for page in list_pages(client.list_page, ListOptions(limit=500)):
+    for page in list_pages(nets.list_page, ListOptions(limit=500)):
         print(len(page.items), page.resource_version)
 """
 
 from __future__ import annotations
 
-import builtins
 import dataclasses
-from collections.abc import Callable, Iterator
-from typing import Any, Generic, Literal, Protocol, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Literal, Protocol, TypeVar
 
 from kubeloop.client._config import Config
 from kubeloop.client._watch import Watch
-from kubeloop.client.types import DEFAULT_PAGE_SIZE, ListOptions, ListPage
+from kubeloop.client.types import ListOptions, ListPage
+
+T = TypeVar("T")
 
 
 class Requester(Protocol):
@@ -48,7 +49,8 @@ class Requester(Protocol):
         model: type[Any] | None = None,
         *,
         accept: str | None = None,
-    ) -> Watch: ...
+        convert: Callable[[Any, str], Any] | None = None,
+    ) -> Watch[Any]: ...
 
 
 PatchType = Literal["merge", "json", "strategic", "apply"]
@@ -91,59 +93,54 @@ def list_params(options: ListOptions) -> dict[str, str]:
     return params
 
 
-def list_pages(
-    list_page: Callable[[ListOptions], ListPage], first: ListOptions
-) -> Iterator[ListPage]:
-    """The pages of a LIST, following ``continue`` tokens.
+def page_options(
+    label_selector: str | None,
+    field_selector: str | None,
+    limit: int | None,
+    resource_version: str | None,
+    resource_version_match: str | None,
+) -> ListOptions:
+    """The first page's options of a ``list``/``pages`` call."""
+    return ListOptions(
+        label_selector=label_selector,
+        field_selector=field_selector,
+        limit=limit,
+        resource_version=resource_version,
+        resource_version_match=resource_version_match,
+    )
 
+
+def next_page_options(first: ListOptions, page: ListPage[Any]) -> ListOptions | None:
+    """The options of the page after ``page``, or None when it was the last.
     As in client-go's pager, continue requests carry no resourceVersion:
-    the token pins the snapshot of the first page.
-    """
-    options = first
-    while True:
+    the token pins the snapshot of the first page."""
+    if not page.continue_:
+        return None
+    return dataclasses.replace(
+        first, continue_=page.continue_, resource_version=None, resource_version_match=None
+    )
+
+
+def list_pages(
+    list_page: Callable[[ListOptions], ListPage[T]], first: ListOptions
+) -> Iterator[ListPage[T]]:
+    """The pages of a LIST, following ``continue`` tokens."""
+    options: ListOptions | None = first
+    while options is not None:
         page = list_page(options)
         yield page
-        if not page.continue_:
-            return
-        options = dataclasses.replace(
-            first, continue_=page.continue_, resource_version=None, resource_version_match=None
-        )
+        options = next_page_options(first, page)
 
 
-M = TypeVar("M")
+def join_pages(pages: Iterable[ListPage[T]]) -> ListPage[T]:
+    """Every item of ``pages`` in one page, with the first page's resourceVersion."""
+    joined: ListPage[T] = ListPage([], "")
+    for page in pages:
+        add_page(joined, page)
+    return joined
 
 
-class Pages(Generic[M]):
-    """``list`` and ``list_items`` over a client's ``list_page``
-    (one LIST request whose items are ``M``), for every resource client."""
-
-    def list_page(self, options: ListOptions | None = None, **kw: Any) -> ListPage:
-        raise NotImplementedError
-
-    def list(
-        self,
-        *,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-        limit: int | None = DEFAULT_PAGE_SIZE,
-        resource_version: str | None = None,
-        resource_version_match: str | None = None,
-    ) -> Iterator[ListPage]:
-        """Iterate over the pages of a LIST (see :func:`list_pages`)."""
-        return list_pages(
-            self.list_page,
-            ListOptions(
-                label_selector=label_selector,
-                field_selector=field_selector,
-                limit=limit,
-                resource_version=resource_version,
-                resource_version_match=resource_version_match,
-            ),
-        )
-
-    def list_items(self, **kw: Any) -> builtins.list[M]:
-        """Every object over all pages (keyword arguments as :meth:`list`)."""
-        items: builtins.list[M] = []
-        for page in self.list(**kw):
-            items.extend(page.items)
-        return items
+def add_page(joined: ListPage[T], page: ListPage[T]) -> None:
+    """Append ``page`` to ``joined`` (the async twin's join, one page at a time)."""
+    joined.resource_version = joined.resource_version or page.resource_version
+    joined.items.extend(page.items)

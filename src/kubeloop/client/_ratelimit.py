@@ -37,11 +37,16 @@ class TokenBucket:
         """Wait for one token (``path`` is for per-group limiters; unused).
         ``stop`` set while waiting (the client closed) raises
         :class:`TransportError`."""
-        if self.qps <= 0:
-            return
-        delay = self._bucket.when(None)
+        delay = self.reserve(path)
         if delay > 0 and self._clock.sleep(delay, stop or threading.Event()):
             raise TransportError("the client was closed while waiting for the rate limiter")
+
+    def reserve(self, path: str = "") -> float:
+        """Take the next token and return how long to wait until it exists
+        (0: now); an async caller awaits that itself (``AsyncRest``)."""
+        if self.qps <= 0:
+            return 0.0
+        return self._bucket.when(None)
 
 
 def api_group_of_path(path: str) -> str:
@@ -74,3 +79,6 @@ class PerGroupTokenBuckets:
 
     def acquire(self, path: str = "", stop: threading.Event | None = None) -> None:
         self.bucket_for(path).acquire(stop=stop)
+
+    def reserve(self, path: str = "") -> float:
+        return self.bucket_for(path).reserve()

@@ -1,103 +1,111 @@
-"""A client for one resource (client-go's dynamic ``ResourceInterface``).
+"""A client for one resource (client-go's dynamic ``ResourceInterface``
+and typed clients in one), generic over what its objects are.
 
-Objects are plain dicts in and out. Namespace resolution for single-object
-calls: the ``namespace=`` argument, else the object's metadata.namespace,
-else the client's namespace, else (for a namespaced resource) the config's
-default namespace.
+``client.resource("v1", "configmaps")`` gives a ``ResourceClient[Object]``
+(plain dicts); ``client.resource(Network)`` a ``ResourceClient[Network]``
+(the typed model, decoded straight from the bytes); ``.metadata(kind)`` on
+either a ``ResourceClient[PartialObjectMetadata]``. The verbs mean the same
+in all three (see :mod:`kubeloop.client._codecs` for the codecs):
+
+- ``update`` is a PUT conditioned on ``metadata.resourceVersion`` (a stale
+  one fails with :class:`~kubeloop.errors.Conflict`). A model skips fields
+  it does not know, so its PUT is checked against the live object first and
+  refused with :class:`~kubeloop.errors.FieldsWouldBeDropped` if it would
+  delete any (one GET more per typed update; why, in ``_codecs``);
+- ``patch`` (merge, JSON, strategic, apply) and ``apply`` are the partial
+  writes, which leave what they do not name alone;
+- ``list`` returns one :class:`ListPage` of every item over all pages (with
+  the first page's resourceVersion), ``pages`` iterates over the pages, and
+  ``list_page`` is one LIST request.
 
 Example::
 
-    nets = client.resource("samplecrd.k8s.io/v1", "networks", namespace="default")
-    net = nets.create({"apiVersion": "samplecrd.k8s.io/v1", "kind": "Network",
-                       "metadata": {"name": "n1"},
-                       "spec": {"cidr": "10.0.0.0/24", "gateway": "10.0.0.1"}})
-    net["spec"]["gateway"] = "10.0.0.254"
-    nets.update(net)                     # Conflict if someone wrote in between
-    with nets.watch(resource_version=net["metadata"]["resourceVersion"]) as w:
+    nets = client.resource(Network, namespace="default")  # ResourceClient[Network]
+    net = nets.create(Network(metadata=ObjectMeta(name="n1"), spec=...))
+    net.spec.gateway = "10.0.0.254"
+    net = nets.update(net)                # Conflict if someone wrote in between
+    with nets.watch(resource_version=net.metadata.resource_version) as w:
         for event in w:
-            print(event.type, event.object["metadata"]["name"])
-
-``nets.metadata("Network")`` reads the same resource as metadata only
-(:class:`~kubeloop.client._metadata.MetadataClient`).
+            print(event.type, event.object.metadata.name)
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
-from urllib.parse import quote
+from collections.abc import Iterator
+from typing import Any, Generic, TypeVar
 
-from kubeloop.client._codec import decode_json, decode_list, encode_json
-from kubeloop.client._metadata import MetadataClient
-from kubeloop.client._pages import (
-    PATCH_CONTENT_TYPES,
-    Pages,
-    PatchType,
-    Requester,
-    group_version_path,
-    list_params,
-)
+from kubeloop.client._calls import Call, PropagationPolicy, ResourceCalls
+from kubeloop.client._codec import decode_json
+from kubeloop.client._codecs import Codec
+from kubeloop.client._pages import PatchType, Requester, join_pages, list_pages, page_options
 from kubeloop.client._watch import Watch
-from kubeloop.client.types import ListOptions, ListPage
+from kubeloop.client.types import DEFAULT_PAGE_SIZE, ListOptions, ListPage
+from kubeloop.typed import PartialObjectMetadata
+
+T = TypeVar("T")
 
 
-def _meta(obj: dict[str, Any]) -> dict[str, Any]:
-    meta = obj.get("metadata")
-    return meta if isinstance(meta, dict) else {}
-
-
-class ResourceClient(Pages[Any]):
-    """Operations on one resource, optionally bound to one namespace."""
+class ResourceClient(ResourceCalls[T], Generic[T]):
+    """Operations on one resource, optionally bound to one namespace, with
+    objects ``T`` (see the module docstring). Built by ``client.resource``."""
 
     def __init__(
         self,
         client: Requester,
+        codec: Codec[T],
         api_version: str,
         plural: str,
         *,
         namespace: str | None = None,
         namespaced: bool | None = True,
     ) -> None:
+        super().__init__(
+            codec,
+            api_version,
+            plural,
+            namespace=namespace,
+            namespaced=namespaced,
+            default_namespace=client.config.namespace,
+        )
         self.client = client
-        self.api_version = api_version
-        self.plural = plural
-        self.namespace = namespace
-        self.namespaced = namespaced
 
-    def __repr__(self) -> str:
-        return f"ResourceClient({self.api_version}, {self.plural}, namespace={self.namespace!r})"
-
-    def with_namespace(self, namespace: str | None) -> ResourceClient:
+    def with_namespace(self, namespace: str | None) -> ResourceClient[T]:
         return ResourceClient(
             self.client,
+            self.codec,
             self.api_version,
             self.plural,
             namespace=namespace,
             namespaced=self.namespaced,
         )
 
-    # -- paths ---------------------------------------------------------------
-    def _ns(self, namespace: str | None, obj: dict[str, Any] | None = None) -> str | None:
-        if self.namespaced is False:
-            return None
-        ns = namespace or (obj is not None and _meta(obj).get("namespace")) or self.namespace
-        if not ns and self.namespaced:
-            ns = self.client.config.namespace
-        return ns or None
+    def metadata(self, kind: str = "") -> ResourceClient[PartialObjectMetadata]:
+        """The same resource read for its metadata only (client-go's
+        ``metadata.Interface``): objects are
+        :class:`~kubeloop.typed.PartialObjectMetadata` saying ``kind`` (a
+        model's own by default) with this client's apiVersion."""
+        return ResourceClient(
+            self.client,
+            self.metadata_codec(kind),
+            self.api_version,
+            self.plural,
+            namespace=self.namespace,
+            namespaced=self.namespaced,
+        )
 
-    def collection_path(self, namespace: str | None) -> str:
-        base = group_version_path(self.api_version)
-        if namespace:
-            return f"{base}/namespaces/{quote(namespace, safe='')}/{self.plural}"
-        return f"{base}/{self.plural}"
+    def _send(self, call: Call) -> bytes:
+        return self.client.request_bytes(
+            call.method,
+            call.path,
+            params=call.params,
+            body=call.body,
+            content_type=call.content_type,
+            timeout=call.timeout,
+            accept=call.accept,
+        )
 
-    def object_path(self, name: str, namespace: str | None, subresource: str | None = None) -> str:
-        if not name:
-            raise ValueError(f"{self.plural}: an object name is required")
-        path = f"{self.collection_path(namespace)}/{quote(name, safe='')}"
-        return f"{path}/{subresource}" if subresource else path
-
-    def _do(self, method: str, path: str, **kw: Any) -> Any:
-        return decode_json(self.client.request_bytes(method, path, **kw), f"{method} {path}")
+    def _one(self, call: Call) -> T:
+        return self.codec.decode(self._send(call), call.what)
 
     # -- reads ---------------------------------------------------------------
     def get(
@@ -107,106 +115,86 @@ class ResourceClient(Pages[Any]):
         namespace: str | None = None,
         subresource: str | None = None,
         timeout: float | None = None,
-    ) -> Any:
+    ) -> T:
         """GET one object. ``timeout`` (seconds) bounds this request instead
         of the config's; leader election keeps a renewal within its deadline."""
-        return self._do(
-            "GET", self.object_path(name, self._ns(namespace), subresource), timeout=timeout
+        return self._one(self.get_call(name, namespace, subresource, timeout))
+
+    def list_page(self, options: ListOptions | None = None, **kw: Any) -> ListPage[T]:
+        """One LIST request (one page when ``limit`` is set); keyword
+        arguments are :class:`ListOptions` fields."""
+        call = self.list_call(options or ListOptions(**kw))
+        return self.codec.decode_list(self._send(call), f"LIST {call.path}")
+
+    def pages(
+        self,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        limit: int | None = DEFAULT_PAGE_SIZE,
+        resource_version: str | None = None,
+        resource_version_match: str | None = None,
+    ) -> Iterator[ListPage[T]]:
+        """The pages of a LIST, following continue tokens (see
+        :func:`~kubeloop.client._pages.list_pages`)."""
+        first = page_options(
+            label_selector, field_selector, limit, resource_version, resource_version_match
         )
+        return list_pages(self.list_page, first)
 
-    def list_page(self, options: ListOptions | None = None, **kw: Any) -> ListPage:
-        """One LIST request (one page when ``limit`` is set)."""
-        data, what = self._list_bytes(options or ListOptions(**kw))
-        items, rv, cont, remaining = decode_list(data, what)
-        return ListPage(items, rv, cont, remaining)
+    def list(self, **kw: Any) -> ListPage[T]:
+        """Every item over all pages, with the first page's resourceVersion
+        (keyword arguments as :meth:`pages`)."""
+        return join_pages(self.pages(**kw))
 
-    def _list_bytes(self, options: ListOptions, accept: str | None = None) -> tuple[bytes, str]:
-        """The body of one LIST request, and what to call it in errors."""
-        path = self.collection_path(self.namespace if self.namespaced is not False else None)
-        data = self.client.request_bytes("GET", path, params=list_params(options), accept=accept)
-        return data, f"LIST {path}"
-
-    def list_all(self, **kw: Any) -> ListPage:
-        """Every item over all pages, with the first page's resourceVersion."""
-        items: list[Any] = []
-        rv = ""
-        for page in self.list(**kw):
-            rv = rv or page.resource_version
-            items.extend(page.items)
-        return ListPage(items, rv)
-
-    def watch(self, options: ListOptions | None = None, **kw: Any) -> Watch:
+    def watch(self, options: ListOptions | None = None, **kw: Any) -> Watch[T]:
         """Open a watch; see :class:`Watch`. Keyword arguments are
         :class:`ListOptions` fields (``resource_version``,
         ``allow_watch_bookmarks``, ``timeout_seconds``, ``send_initial_events``...).
         """
-        return self._open_watch(options or ListOptions(**kw))
-
-    def _open_watch(
-        self, options: ListOptions, model: type[Any] | None = None, accept: str | None = None
-    ) -> Watch:
-        params = list_params(options)
-        params["watch"] = "true"
-        path = self.collection_path(self.namespace if self.namespaced is not False else None)
-        return self.client.open_watch(path, params, model, accept=accept)
-
-    def metadata(self, kind: str = "") -> MetadataClient:
-        """The same resource read for its metadata only (client-go's
-        ``metadata.Interface``): objects are
-        :class:`~kubeloop.typed.PartialObjectMetadata`. ``kind`` (e.g.
-        ``"Deployment"``) is then set on each object with this client's
-        apiVersion, so it says what it is; without one the objects say
-        ``meta.k8s.io/v1, PartialObjectMetadata``."""
-        return MetadataClient(self, kind)
+        call = self.watch_call(options or ListOptions(**kw))
+        assert call.params is not None
+        return self.client.open_watch(
+            call.path,
+            call.params,
+            self.codec.watch_model,
+            accept=call.accept,
+            convert=self.codec.event_converter(),
+        )
 
     # -- writes --------------------------------------------------------------
-    @staticmethod
-    def _write_params(dry_run: bool, field_manager: str | None) -> dict[str, str]:
-        params: dict[str, str] = {}
-        if dry_run:
-            params["dryRun"] = "All"
-        if field_manager:
-            params["fieldManager"] = field_manager
-        return params
-
     def create(
         self,
-        obj: dict[str, Any],
+        obj: T,
         *,
         namespace: str | None = None,
         dry_run: bool = False,
         field_manager: str | None = None,
         timeout: float | None = None,
-    ) -> Any:
-        path = self.collection_path(self._ns(namespace, obj))
-        return self._do(
-            "POST",
-            path,
-            body=encode_json(obj),
-            params=self._write_params(dry_run, field_manager),
-            timeout=timeout,
-        )
+    ) -> T:
+        return self._one(self.create_call(obj, namespace, dry_run, field_manager, timeout))
 
     def update(
         self,
-        obj: dict[str, Any],
+        obj: T,
         *,
         namespace: str | None = None,
         subresource: str | None = None,
         dry_run: bool = False,
         field_manager: str | None = None,
         timeout: float | None = None,
-    ) -> Any:
-        """PUT the object. Its metadata.resourceVersion makes the write
-        conditional: a stale one fails with :class:`Conflict`."""
-        path = self.object_path(_meta(obj).get("name", ""), self._ns(namespace, obj), subresource)
-        return self._do(
-            "PUT",
-            path,
-            body=encode_json(obj),
-            params=self._write_params(dry_run, field_manager),
-            timeout=timeout,
-        )
+    ) -> T:
+        """PUT the object, conditioned on its metadata.resourceVersion (a
+        stale one fails with :class:`Conflict`). A model's PUT is refused
+        with :class:`FieldsWouldBeDropped` if it would delete fields."""
+
+        def build(o: T) -> Call:
+            return self.update_call(o, namespace, subresource, dry_run, field_manager, timeout)
+
+        if not self.codec.lossless:
+            live = self._send(self.get_call(self.codec.name_of(obj), self._ns(namespace, obj)))
+            return self._one(self.checked_update(obj, live, subresource, build))
+        return self._one(build(obj))
 
     def patch(
         self,
@@ -219,91 +207,72 @@ class ResourceClient(Pages[Any]):
         field_manager: str | None = None,
         force: bool | None = None,
         dry_run: bool = False,
-    ) -> Any:
+        timeout: float | None = None,
+    ) -> T:
         """Patch with a merge, JSON, strategic-merge (built-in kinds only) or
-        server-side apply patch. Apply needs ``field_manager``; ``force=True``
-        takes ownership of conflicting fields."""
-        params, content_type = self._patch_params(patch_type, field_manager, force, dry_run)
-        body = patch if isinstance(patch, bytes) else encode_json(patch)
-        return self._do(
-            "PATCH",
-            self.object_path(name, self._ns(namespace), subresource),
-            body=body,
-            params=params,
-            content_type=content_type,
+        server-side apply patch, given as a dict, bytes or an object (encoded
+        without a model's unset fields). Apply needs ``field_manager``;
+        ``force=True`` takes ownership of conflicting fields."""
+        return self._one(
+            self.patch_call(
+                name,
+                patch,
+                patch_type,
+                namespace,
+                subresource,
+                field_manager,
+                force,
+                dry_run,
+                timeout,
+            )
         )
-
-    @classmethod
-    def _patch_params(
-        cls, patch_type: PatchType, field_manager: str | None, force: bool | None, dry_run: bool
-    ) -> tuple[dict[str, str], str]:
-        """The query parameters and content type of a PATCH, checked."""
-        if patch_type not in PATCH_CONTENT_TYPES:
-            raise ValueError(f"unknown patch type {patch_type!r}")
-        if patch_type == "apply" and not field_manager:
-            raise ValueError("server-side apply needs a field_manager")
-        params = cls._write_params(dry_run, field_manager)
-        if force is not None:
-            params["force"] = "true" if force else "false"
-        return params, PATCH_CONTENT_TYPES[patch_type]
 
     def apply(
         self,
-        obj: dict[str, Any],
+        obj: T,
         *,
         field_manager: str,
         force: bool = False,
         namespace: str | None = None,
         subresource: str | None = None,
-    ) -> Any:
+    ) -> T:
         """Server-side apply of ``obj`` (which names itself)."""
-        return self.patch(
-            _meta(obj).get("name", ""),
-            obj,
-            patch_type="apply",
-            namespace=self._ns(namespace, obj),
-            subresource=subresource,
-            field_manager=field_manager,
-            force=force,
-        )
+        return self._one(self.apply_call(obj, field_manager, force, namespace, subresource))
 
     def delete(
         self,
         name: str,
         *,
         namespace: str | None = None,
-        propagation_policy: Literal["Foreground", "Background", "Orphan"] | None = None,
+        propagation_policy: PropagationPolicy | None = None,
         preconditions: dict[str, str] | None = None,
         grace_period_seconds: int | None = None,
         dry_run: bool = False,
     ) -> Any:
-        """DELETE; returns the object (being finalised) or a Status.
-        ``preconditions`` may hold ``uid`` and/or ``resourceVersion``."""
-        body: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions"}
-        if propagation_policy:
-            body["propagationPolicy"] = propagation_policy
-        if preconditions:
-            body["preconditions"] = preconditions
-        if grace_period_seconds is not None:
-            body["gracePeriodSeconds"] = grace_period_seconds
-        if dry_run:
-            body["dryRun"] = ["All"]
-        return self._do(
-            "DELETE", self.object_path(name, self._ns(namespace)), body=encode_json(body)
+        """DELETE; returns the object (being finalised) or a Status, as a
+        dict. ``preconditions`` may hold ``uid`` and/or ``resourceVersion``."""
+        call = self.delete_call(
+            name, namespace, propagation_policy, preconditions, grace_period_seconds, dry_run
         )
+        return decode_json(self._send(call), call.what)
 
     def delete_collection(
         self, *, namespace: str | None = None, label_selector: str | None = None
     ) -> Any:
-        params = {"labelSelector": label_selector} if label_selector else None
-        return self._do("DELETE", self.collection_path(self._ns(namespace)), params=params)
+        call = self.delete_collection_call(namespace, label_selector)
+        return decode_json(self._send(call), call.what)
 
     # -- status subresource --------------------------------------------------
-    def get_status(self, name: str, *, namespace: str | None = None) -> Any:
+    def get_status(self, name: str, *, namespace: str | None = None) -> T:
         return self.get(name, namespace=namespace, subresource="status")
 
-    def update_status(self, obj: dict[str, Any], *, namespace: str | None = None) -> Any:
-        return self.update(obj, namespace=namespace, subresource="status")
+    def update_status(
+        self, obj: T, *, namespace: str | None = None, field_manager: str | None = None
+    ) -> T:
+        """PUT the object's status to the status subresource (as :meth:`update`)."""
+        return self.update(
+            obj, namespace=namespace, subresource="status", field_manager=field_manager
+        )
 
     def patch_status(
         self,
@@ -314,7 +283,7 @@ class ResourceClient(Pages[Any]):
         namespace: str | None = None,
         field_manager: str | None = None,
         force: bool | None = None,
-    ) -> Any:
+    ) -> T:
         return self.patch(
             name,
             patch,

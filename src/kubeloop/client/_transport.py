@@ -30,7 +30,7 @@ its last resourceVersion by the reflector.
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Protocol
 
 from kubeloop import __version__
@@ -123,4 +123,50 @@ class Transport(Protocol):
 
     def close(self) -> None:
         """Close the idle connections; later sends fail."""
+        ...
+
+
+class AsyncResponse(Protocol):
+    """The async twin of :class:`Response`, for an event loop."""
+
+    @property
+    def status(self) -> int: ...
+
+    def header(self, name: str) -> str | None: ...
+
+    async def read(self) -> bytes:
+        """The whole body (decompressed); raises :class:`ExchangeFailure`."""
+        ...
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        """The body as it arrives; raises :class:`ExchangeFailure`
+        (``timed_out`` when no byte arrived within the read timeout)."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection: back to the pool if the body was read to
+        its end, else closed at once (a cancelled watch's)."""
+        ...
+
+
+class AsyncTransport(Protocol):
+    """The async twin of :class:`Transport`: used from one event loop.
+    Cancelling the task awaiting :meth:`send` or a read cancels that request
+    and closes its connection."""
+
+    async def send(
+        self,
+        method: str,
+        target: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        *,
+        connect_timeout: float | None,
+        read_timeout: float | None,
+        deadline: float | None,
+        stream: bool = False,
+    ) -> AsyncResponse: ...
+
+    async def aclose(self) -> None:
+        """Close every connection; later sends fail."""
         ...

@@ -12,7 +12,7 @@ bookmark about every minute, so a healthy one always hears from it, and a
 silent one sits on a connection that went dead without closing (a NAT or
 load balancer that dropped the flow). The reflector then resumes from its
 last resourceVersion on a new connection. A watch without bookmarks waits
-until the server must have ended it (see ``Client._idle_timeout``).
+until the server must have ended it (see :func:`watch_idle_timeout`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
+from kubeloop.client._config import Config
 from kubeloop.client._rest import Rest
 from kubeloop.client._transport import ExchangeFailure
 from kubeloop.client.types import EventType, WatchEvent
@@ -74,7 +75,73 @@ def decode_model_event(line: bytes, model: type[Any]) -> Any:
         raise
 
 
-class Watch:
+def split_lines(buffer: bytes, chunk: bytes) -> tuple[list[bytes], bytes]:
+    """The complete, non-empty lines of ``buffer + chunk`` and what is left."""
+    if b"\n" not in chunk:
+        return [], buffer + chunk
+    *lines, rest = (buffer + chunk).split(b"\n")
+    return [line for line in lines if line], rest
+
+
+class EventDecoder(Generic[T]):
+    """One watch line into a :class:`WatchEvent` (dicts, or ``model``),
+    for the sync :class:`Watch` and the async one alike: an ERROR event
+    raises its :class:`ApiError`, an undecodable line :class:`DecodeError`,
+    and ``convert`` is applied to every other object but a BOOKMARK's."""
+
+    def __init__(
+        self,
+        path: str,
+        model: type[Any] | None = None,
+        convert: Callable[[Any, str], Any] | None = None,
+    ) -> None:
+        self._path = path
+        self._model = model
+        self._convert = convert
+        self._what = f"watch {path}"
+
+    def __call__(self, line: bytes) -> WatchEvent[T]:
+        model = self._model
+        try:
+            event = (
+                _event_decoder.decode(line) if model is None else decode_model_event(line, model)
+            )
+        except msgspec.DecodeError as err:
+            raise DecodeError(f"watch {self._path}: undecodable event: {err}") from err
+        if event.type == EventType.ERROR:
+            if model is not None:  # a lax model may have swallowed the Status
+                event = _event_decoder.decode(line)
+            obj = event.object if isinstance(event.object, dict) else {}
+            raise api_error_from_status(obj)
+        found = event.object
+        if self._convert is not None and event.type != EventType.BOOKMARK:
+            found = self._convert(found, self._what)
+        return WatchEvent(event.type, found)
+
+
+def watch_idle_timeout(config: Config, params: dict[str, str]) -> float:
+    """How long a watch may hear nothing: ``watch_idle_timeout`` when it
+    asked for bookmarks (the server then speaks about every minute); else
+    until the server must have ended it, ``timeoutSeconds`` or the API
+    server's longest default (twice its 30-minute ``--min-request-timeout``),
+    plus one request timeout."""
+    if str(params.get("allowWatchBookmarks", "")).lower() == "true":
+        return config.watch_idle_timeout
+    seconds = params.get("timeoutSeconds")
+    server_ends = float(seconds) if seconds else 3600.0
+    return server_ends + config.timeout
+
+
+def stream_failure(path: str, idle_timeout: float, err: ExchangeFailure) -> TransportError:
+    """What a watch whose connection failed raises."""
+    if err.timed_out:
+        return TransportError(
+            f"watch {path}: no bytes for {idle_timeout:g}s; the connection went silent"
+        )
+    return TransportError(f"watch {path}: connection broke: {err}")
+
+
+class Watch(Generic[T]):
     """An open watch (implements :class:`kubeloop.client.WatchStream`).
 
     Iterate for :class:`WatchEvent`; iteration ends when the server closes
@@ -86,7 +153,9 @@ class Watch:
     (decoded straight from the line). A typed watch decodes
     EventType.BOOKMARK objects, which carry only metadata, as
     :class:`PartialObjectMetadata`, and an EventType.ERROR event's Status as
-    a dict, so it still raises the typed ApiError.
+    a dict, so it still raises the typed ApiError. ``convert(obj, what)``
+    (a codec's ``event_object``) is applied to every other event's object;
+    an error it raises stops the watch.
     """
 
     def __init__(
@@ -98,10 +167,12 @@ class Watch:
         idle_timeout: float,
         model: type[Any] | None = None,
         headers: dict[str, str] | None = None,
-        on_stop: Callable[[Watch], None] | None = None,
+        on_stop: Callable[[Watch[Any]], None] | None = None,
+        convert: Callable[[Any, str], Any] | None = None,
     ) -> None:
         self._path = path
         self._model = model
+        self._convert = convert
         self._idle_timeout = idle_timeout
         self._stopped = threading.Event()
         # Guards _reading: while a thread is inside a read, only it may close
@@ -142,41 +213,20 @@ class Watch:
             while (chunk := self._read(chunks)) is not None:
                 if self._stopped.is_set():
                     return
-                if b"\n" not in chunk:
-                    buffer += chunk
-                    continue
-                *lines, rest = (buffer + chunk).split(b"\n")
-                buffer = rest
-                for line in lines:
-                    if line:
-                        yield line
+                lines, buffer = split_lines(buffer, chunk)
+                yield from lines
         except ExchangeFailure as err:
             if self._stopped.is_set():
                 return
-            if err.timed_out:
-                raise TransportError(
-                    f"watch {self._path}: no bytes for {self._idle_timeout:g}s; "
-                    "the connection went silent"
-                ) from err
-            raise TransportError(f"watch {self._path}: connection broke: {err}") from err
+            raise stream_failure(self._path, self._idle_timeout, err) from err
         if buffer.strip() and not self._stopped.is_set():
             yield buffer
 
-    def __iter__(self) -> Iterator[WatchEvent]:
-        model = self._model
-        decode = _event_decoder.decode if model is None else lambda b: decode_model_event(b, model)
+    def __iter__(self) -> Iterator[WatchEvent[T]]:
+        decode: EventDecoder[T] = EventDecoder(self._path, self._model, self._convert)
         try:
             for line in self._lines():
-                try:
-                    event = decode(line)
-                except msgspec.DecodeError as err:
-                    raise DecodeError(f"watch {self._path}: undecodable event: {err}") from err
-                if event.type == EventType.ERROR:
-                    if model is not None:  # a lax model may have swallowed the Status
-                        event = _event_decoder.decode(line)
-                    obj = event.object if isinstance(event.object, dict) else {}
-                    raise api_error_from_status(obj)
-                yield WatchEvent(event.type, event.object)
+                yield decode(line)
                 if self._stopped.is_set():
                     return
         finally:
@@ -201,7 +251,7 @@ class Watch:
         else:
             self._release()
 
-    def __enter__(self) -> Watch:
+    def __enter__(self) -> Watch[T]:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -19,11 +19,17 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 #: Items per LIST page when paging (client-go's tools/pager default), for
 #: the resource clients' ``list`` and the reflector alike.
 DEFAULT_PAGE_SIZE = 500
+
+#: What a resource client holds: a dict (``Object``), a model, metadata.
+T = TypeVar("T")
+
+#: An object as plain JSON (client-go's ``unstructured.Unstructured``).
+Object = dict[str, Any]
 
 
 class EventType(enum.StrEnum):
@@ -42,24 +48,26 @@ class EventType(enum.StrEnum):
 
 
 @dataclass(slots=True)
-class ListPage:
-    """One page of a LIST: its items, the list's resourceVersion and the
-    continue token (``""`` when this was the last page)."""
+class ListPage(Generic[T]):
+    """One page of a LIST: its items (``T``: dicts or models), the list's
+    resourceVersion and the continue token (``""`` on the last page)."""
 
-    items: list[Any]
+    items: list[T]
     resource_version: str
     continue_: str = ""
     remaining_item_count: int | None = None
 
 
 @dataclass(slots=True)
-class WatchEvent:
+class WatchEvent(Generic[T]):
     """One watch event. ``object`` is the decoded object (a dict unless a
-    typed decoder is used). ERROR events are never yielded: the stream raises
-    the corresponding :class:`kubeloop.errors.ApiError` instead."""
+    typed decoder is used; a typed watch's BOOKMARK carries a
+    :class:`~kubeloop.typed.PartialObjectMetadata`, hence ``Any`` for those).
+    ERROR events are never yielded: the stream raises the corresponding
+    :class:`kubeloop.errors.ApiError` instead."""
 
     type: EventType
-    object: Any
+    object: T
 
 
 @dataclass(slots=True)
@@ -78,10 +86,10 @@ class ListOptions:
     extra: dict[str, str] = field(default_factory=dict)
 
 
-class WatchStream(Protocol):
+class WatchStream(Protocol[T]):
     """An open watch: iterate it for events; ``stop()`` may be called from any
     thread and makes iteration end promptly (without an error)."""
 
-    def __iter__(self) -> Iterator[WatchEvent]: ...
+    def __iter__(self) -> Iterator[WatchEvent[T]]: ...
 
     def stop(self) -> None: ...

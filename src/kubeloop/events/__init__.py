@@ -23,6 +23,7 @@ The modules, one concept each:
 - :mod:`.occurrence`: one call, object references, names, note length.
 """
 
+from kubeloop.events.async_recorder import AsyncEventRecorder
 from kubeloop.events.core_v1 import CoreV1Writer
 from kubeloop.events.occurrence import NORMAL, NOTE_LENGTH_LIMIT, WARNING, Occurrence
 from kubeloop.events.recorder import MAX_QUEUED_EVENTS, EventRecorder
@@ -45,6 +46,7 @@ __all__ = [
     "NOTE_LENGTH_LIMIT",
     "REFRESH_TIME",
     "WARNING",
+    "AsyncEventRecorder",
     "ClientEventSink",
     "CoreV1Writer",
     "EventRecorder",

@@ -19,8 +19,9 @@ hence ``lease_duration > renew_deadline``. Renewal is retried every
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from kubeloop.leaderelection.metrics import NOOP_LEADER_METRICS, LeaderMetrics
@@ -49,11 +50,24 @@ class LeaderCallbacks:
       requested stop from a lost lease.
     - ``on_new_leader(identity)``, optional, runs in a short-lived thread each
       time the observed holder changes, including to this candidate.
+
+    Each may be a coroutine function (``async def``): it is then awaited on
+    ``LeaderElectionConfig.loop`` (from the elector's thread, which waits for
+    it), or on a loop of its own when there is none, and
+    ``on_started_leading`` gets an ``asyncio.Event`` set when leadership
+    ends::
+
+        async def lead(stop_leading: asyncio.Event) -> None:
+            await run_my_controllers(until=stop_leading)
+
+        LeaderCallbacks(on_started_leading=lead, on_stopped_leading=log_it)
     """
 
-    on_started_leading: Callable[[threading.Event], None]
-    on_stopped_leading: Callable[[], None]
-    on_new_leader: Callable[[str], None] | None = None
+    on_started_leading: (
+        Callable[[threading.Event], None] | Callable[[asyncio.Event], Awaitable[None]]
+    )
+    on_stopped_leading: Callable[[], None] | Callable[[], Awaitable[None]]
+    on_new_leader: Callable[[str], None] | Callable[[str], Awaitable[None]] | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +80,9 @@ class LeaderElectionConfig:
     in ``on_started_leading`` has stopped by then, which the elector waits for.
 
     ``name`` labels metrics and logs; it defaults to the lock's description.
+    ``loop``: where coroutine callbacks run (a running loop of the program's,
+    e.g. ``asyncio.get_running_loop()`` before handing :meth:`LeaderElector.run`
+    to a thread); None: each runs on a loop of its own.
     """
 
     lock: ResourceLock
@@ -76,6 +93,7 @@ class LeaderElectionConfig:
     release_on_cancel: bool = True
     name: str = ""
     metrics: LeaderMetrics = field(default=NOOP_LEADER_METRICS)
+    loop: asyncio.AbstractEventLoop | None = None
 
     def __post_init__(self) -> None:
         if self.lease_duration <= self.renew_deadline:

@@ -20,13 +20,18 @@ the record's ``renewTime``: the candidates' wall clocks need not agree.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import inspect
 import logging
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from typing import Any
 
+from kubeloop.cache import on_stop
 from kubeloop.clock import REAL_CLOCK, Clock
 from kubeloop.errors import is_not_found
 from kubeloop.leaderelection.config import JITTER_FACTOR, LeaderElectionConfig
@@ -313,8 +318,42 @@ class LeaderElector:
             # One thread, so callbacks arrive in order and never delay renewal.
             self._notifier.submit(self._call, "on_new_leader", on_new_leader, holder)
 
-    def _call(self, what: str, callback: Callable[..., None], *args: object) -> None:
+    def _call(self, what: str, callback: Callable[..., Any], *args: object) -> None:
         try:
-            callback(*args)
+            if inspect.iscoroutinefunction(callback):
+                self._await(callback, args)
+            else:
+                callback(*args)
         except Exception:
             _log.exception("%s: %s raised", self.config.name, what)
+
+    def _await(self, callback: Callable[..., Awaitable[Any]], args: tuple[object, ...]) -> None:
+        """Run a coroutine callback to its end, from this thread: on the
+        config's loop, else on a loop of its own. A ``threading.Event``
+        argument (stop_leading) reaches it as an ``asyncio.Event`` that is
+        set when the threading one is."""
+
+        async def main() -> None:
+            loop = asyncio.get_running_loop()
+            await callback(*(_mirrored(a, loop) for a in args))
+
+        loop = self.config.loop
+        if loop is None:
+            asyncio.run(main())
+        else:
+            asyncio.run_coroutine_threadsafe(main(), loop).result()
+
+
+def _mirrored(arg: object, loop: asyncio.AbstractEventLoop) -> object:
+    """``arg``, or for a threading.Event an asyncio.Event on ``loop`` that is
+    set as soon as it is."""
+    if not isinstance(arg, threading.Event):
+        return arg
+    mirror = asyncio.Event()
+
+    def set_mirror() -> None:
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
+            loop.call_soon_threadsafe(mirror.set)
+
+    on_stop(arg, set_mirror)
+    return mirror

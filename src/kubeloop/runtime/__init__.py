@@ -25,7 +25,10 @@ health, logging) lives here, once.
   ``watches``, event filters (:mod:`~kubeloop.runtime.predicates`),
   selectors, transforms, workers, timeout, periodic requeue.
 - The contract: :class:`Context`, :class:`Result`, :class:`TerminalError`;
-  :class:`Runner` is the worker loop.
+  :class:`Runner` is the worker loop. An ``async def reconcile`` has the same
+  contract and runs as tasks (:class:`AsyncRunner`, at most ``workers`` at
+  once) on the manager's loop; ``await manager.run_async()`` is the awaited
+  :meth:`Manager.run`.
 - Helpers: :func:`finalize`, conditions (:func:`set_condition`,
   :func:`update_status`), owner references (:func:`controller_of`,
   :func:`set_controller_reference`), :func:`create_or_update`.
@@ -38,6 +41,7 @@ from typing import TYPE_CHECKING
 from kubeloop._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from kubeloop.runtime.async_runner import AsyncRunner
     from kubeloop.runtime.cache import Cache, CacheEntry, CacheNotStartedError
     from kubeloop.runtime.conditions import (
         find_condition,
@@ -90,7 +94,7 @@ if TYPE_CHECKING:
         resource_version_changed,
     )
     from kubeloop.runtime.result import ReconcileTimeoutError, Result, TerminalError
-    from kubeloop.runtime.runner import LastKnownStates, Reconciler, Runner
+    from kubeloop.runtime.runner import AsyncReconciler, LastKnownStates, Reconciler, Runner
     from kubeloop.runtime.sources import Mapper, Scope
     from kubeloop.runtime.writes import OperationResult, create_or_update
 
@@ -100,6 +104,8 @@ __all__ = [
     "DEFAULT_QPS",
     "RECONCILE_TIME_BUCKETS",
     "AlreadyOwnedError",
+    "AsyncReconciler",
+    "AsyncRunner",
     "Cache",
     "CacheEntry",
     "CacheNotStartedError",
@@ -190,7 +196,8 @@ __getattr__, __dir__ = lazy_exports(
             "generation_changed get_generation labels_changed resource_version_changed"
         ),
         "kubeloop.runtime.result": "ReconcileTimeoutError Result TerminalError",
-        "kubeloop.runtime.runner": "LastKnownStates Reconciler Runner",
+        "kubeloop.runtime.runner": "AsyncReconciler LastKnownStates Reconciler Runner",
+        "kubeloop.runtime.async_runner": "AsyncRunner",
         "kubeloop.runtime.sources": "Mapper Scope",
         "kubeloop.runtime.writes": "OperationResult create_or_update",
     },

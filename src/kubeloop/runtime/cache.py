@@ -72,7 +72,7 @@ class CacheEntry:
         # cached_metadata_only: whether the informer it got is metadata-only
         # (False when it shares a full one).
         self.kind: Kind | None = kind if kind.resolved else None
-        self.informer: SharedIndexInformer | None = None
+        self.informer: SharedIndexInformer[Any] | None = None
         self.cached_metadata_only = False
 
     def __str__(self) -> str:

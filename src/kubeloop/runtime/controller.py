@@ -30,22 +30,24 @@ soon as the workers start (and only then, without ``requeue_every``).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from kubeloop.cache import (
     ResourceEventHandlerRegistration,
     meta_namespace_key_func,
     wait_for_cache_sync,
 )
+from kubeloop.runtime.async_runner import AsyncRunner
 from kubeloop.runtime.cache import Cache, CacheEntry
 from kubeloop.runtime.context import EventRecorderLike
 from kubeloop.runtime.kinds import Kind, KindRef, kind_of
 from kubeloop.runtime.metrics import ReconcileMetrics
 from kubeloop.runtime.predicates import FilterLike, normalize_filters
-from kubeloop.runtime.runner import Reconciler, Runner
+from kubeloop.runtime.runner import AsyncReconciler, Reconciler, Runner, is_async_reconciler
 from kubeloop.runtime.sources import Mapper, Role, Scope, Source, SourceHandler, owner_key
 from kubeloop.workqueue import (
     REAL_CLOCK,
@@ -77,7 +79,7 @@ class Controller(Generic[T]):
     def __init__(
         self,
         for_kind: KindRef,
-        reconcile: Reconciler[T],
+        reconcile: Reconciler[T] | AsyncReconciler[T],
         *,
         name: str | None = None,
         workers: int = 1,
@@ -204,9 +206,12 @@ class Controller(Generic[T]):
         metrics: ReconcileMetrics | None = None,
         metrics_provider: PrometheusMetricsProvider | None = None,
         clock: Clock = REAL_CLOCK,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         """Register the sources with ``cache`` and make the runner (the
-        manager does this when the controller is added)."""
+        manager does this when the controller is added): worker threads for
+        a plain reconcile, tasks on ``loop`` (the manager's) for an
+        ``async def`` one."""
         if self._cache is not None:
             raise RuntimeError(f"{self.name}: already bound to a manager")
         self._cache = cache
@@ -217,16 +222,23 @@ class Controller(Generic[T]):
         queue: RateLimitingQueue[str] = RateLimitingQueue(
             self.rate_limiter, self.name, metrics_provider=metrics_provider, clock=clock
         )
-        self.runner = Runner(
-            self.name,
-            self.reconcile,
-            self._get,
-            queue=queue,
-            metrics=metrics,
-            recorder=recorder,
-            timeout=self.timeout,
-            clock=clock,
-        )
+        options: dict[str, Any] = {
+            "queue": queue,
+            "metrics": metrics,
+            "recorder": recorder,
+            "timeout": self.timeout,
+            "clock": clock,
+        }
+        if self.is_async:
+            reconcile = cast("AsyncReconciler[T]", self.reconcile)
+            self.runner = AsyncRunner(self.name, reconcile, self._get, loop=loop, **options)
+        else:
+            self.runner = Runner(self.name, self.reconcile, self._get, **options)
+
+    @property
+    def is_async(self) -> bool:
+        """Whether the reconcile is ``async def`` (run as tasks on a loop)."""
+        return is_async_reconciler(self.reconcile)
 
     @property
     def primary(self) -> CacheEntry:

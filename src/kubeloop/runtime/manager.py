@@ -24,6 +24,11 @@ the next leader starts after this one stopped); queued Events are written
 was lost (a process that lost it restarts and rejoins, as client-go's
 controllers exit).
 
+Async programs ``await manager.run_async()`` instead: the same start and
+stop, with ``async def`` reconcilers run as tasks on the awaiting loop
+(see :mod:`kubeloop.runtime.async_runner`); from the blocking ``run`` they
+run on a loop thread the manager owns. Either way never on a client's.
+
 The event recorder writes through a rate limiter of its own (same qps and
 burst, separate budget), so a burst of Events never delays a reconcile's
 writes.
@@ -37,6 +42,7 @@ bearer token reviewed by the API server with the manager's own client, see
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import logging
 import signal
@@ -65,8 +71,9 @@ from kubeloop.runtime.controller import Controller
 from kubeloop.runtime.flags import DEFAULT_BURST, DEFAULT_QPS
 from kubeloop.runtime.kinds import KindRef
 from kubeloop.runtime.klog import KeyValueLogger, setup_logging
+from kubeloop.runtime.loop import LoopThread
 from kubeloop.runtime.metrics import ReconcileMetrics
-from kubeloop.runtime.runner import Reconciler
+from kubeloop.runtime.runner import AsyncReconciler, Reconciler
 from kubeloop.runtime.sources import Scope
 from kubeloop.workqueue import PrometheusMetricsProvider
 
@@ -210,7 +217,7 @@ class Manager:
 
     # -- declarations ----------------------------------------------------------
     def controller(
-        self, for_kind: KindRef, reconcile: Reconciler[T], **options: Any
+        self, for_kind: KindRef, reconcile: Reconciler[T] | AsyncReconciler[T], **options: Any
     ) -> Controller[T]:
         """Declare a controller (``options``: :class:`Controller`'s) and add
         it; chain ``.owns(...)`` / ``.watches(...)`` on the result."""
@@ -245,22 +252,72 @@ class Manager:
             stop = threading.Event()
             restore = self._install_signal_handlers(stop)
         try:
-            return self._run(stop)
+            return self._run_and_close(stop, None)
         finally:
-            stop.set()
             for signum, handler in restore.items():
                 signal.signal(signum, handler)
+
+    async def run_async(self, stop: asyncio.Event | None = None) -> int:
+        """:meth:`run`, awaited: until ``stop`` is set (default: until
+        SIGTERM or SIGINT, when the loop is the main thread's) or the
+        awaiting task is cancelled, which stops the manager as ``stop``
+        would, waits for it, and re-raises. ``async def`` reconcilers run as
+        tasks on this loop; the manager's blocking parts (informers, leader
+        election, servers) run in threads, so the loop stays free."""
+        loop = asyncio.get_running_loop()
+        halt = threading.Event()
+        signals: list[signal.Signals] = []
+        if stop is None and threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, self._signalled, signum, halt)
+                signals.append(signum)
+        watcher = loop.create_task(_set_when(stop, halt)) if stop is not None else None
+        running = loop.run_in_executor(None, self._run_and_close, halt, loop)
+        try:
+            return await asyncio.shield(running)
+        except asyncio.CancelledError:
+            halt.set()
+            await running
+            raise
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+            for signum in signals:
+                loop.remove_signal_handler(signum)
+
+    @staticmethod
+    def _signalled(signum: int, halt: threading.Event) -> None:
+        _log.info("Received signal, shutting down", signal=signal.Signals(signum).name)
+        halt.set()
+
+    def _run_and_close(self, stop: threading.Event, loop: asyncio.AbstractEventLoop | None) -> int:
+        try:
+            return self._run(stop, loop)
+        finally:
+            stop.set()
             if self._owns_client:
                 self.client.close()
 
-    def _run(self, stop: threading.Event) -> int:
+    def _run(self, stop: threading.Event, loop: asyncio.AbstractEventLoop | None = None) -> int:
+        owned: LoopThread | None = None
+        if loop is None and any(c.is_async for c in self.controllers):
+            owned = LoopThread("kubeloop-reconcile-loop")
+            loop = owned.loop
         for controller in self.controllers:
             controller.bind(
                 self.cache,
                 recorder=self.recorder,
                 metrics=ReconcileMetrics(controller.name, self.registry),
                 metrics_provider=self._queue_metrics,
+                loop=loop,
             )
+        try:
+            return self._serve(stop)
+        finally:
+            if owned is not None:
+                owned.stop()
+
+    def _serve(self, stop: threading.Event) -> int:
         self._start_servers()
         self.recorder.start()
         informers_stop = threading.Event()
@@ -407,3 +464,8 @@ class Manager:
     def elector(self) -> LeaderElector | None:
         """The leader elector while :meth:`run` elects (for checks and tests)."""
         return self._elector
+
+
+async def _set_when(stop: asyncio.Event, halt: threading.Event) -> None:
+    await stop.wait()
+    halt.set()

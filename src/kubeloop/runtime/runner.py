@@ -27,12 +27,14 @@ the runner. No exception leaves a worker thread: each is logged.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import random
 import threading
-from collections.abc import Callable
-from typing import Generic, TypeVar
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from kubeloop.runtime.context import Context, EventRecorderLike
 from kubeloop.runtime.klog import KeyValueLogger
@@ -40,13 +42,38 @@ from kubeloop.runtime.metrics import ReconcileMetrics, ResultLabel
 from kubeloop.runtime.result import ReconcileTimeoutError, Result, TerminalError
 from kubeloop.workqueue import REAL_CLOCK, Clock, RateLimitingQueue
 
-__all__ = ["LastKnownStates", "Reconciler", "Runner"]
+__all__ = ["AsyncReconciler", "LastKnownStates", "Reconciler", "Runner"]
 
 T = TypeVar("T")
 
 Reconciler = Callable[[Context[T], T | None], Result | None]
 """``reconcile(ctx, obj) -> Result | None``: ``obj`` is the cached object,
 ``None`` when the key is gone (then ``ctx.last_known`` may hold its final state)."""
+
+AsyncReconciler = Callable[[Context[T], T | None], Awaitable[Result | None]]
+"""``async def reconcile(ctx, obj) -> Result | None``, the same contract,
+run by :class:`~kubeloop.runtime.async_runner.AsyncRunner`."""
+
+
+def is_async_reconciler(reconcile: object) -> bool:
+    """Whether ``reconcile`` is an ``async def`` function, or an object whose
+    ``__call__`` is one (a reconciler class)."""
+    call = inspect.getattr_static(type(reconcile), "__call__", None)
+    return inspect.iscoroutinefunction(reconcile) or inspect.iscoroutinefunction(call)
+
+
+@dataclass(slots=True)
+class Attempt(Generic[T]):
+    """One reconcile of one key, as the runner starts it."""
+
+    key: str
+    ctx: Context[T]
+    obj: T | None
+    token: object | None
+    log: KeyValueLogger
+    started: float
+    deadline: float | None
+
 
 _log = logging.getLogger("kubeloop.runtime")
 
@@ -97,10 +124,13 @@ class Runner(Generic[T]):
     (client-go's default limiter); ``clock`` times reconciles and timeouts.
     """
 
+    #: Whether this runner takes ``async def`` reconcilers (AsyncRunner).
+    takes_coroutines = False
+
     def __init__(
         self,
         name: str,
-        reconcile: Reconciler[T],
+        reconcile: Reconciler[T] | AsyncReconciler[T],
         get: Callable[[str], T | None],
         *,
         queue: RateLimitingQueue[str] | None = None,
@@ -110,8 +140,10 @@ class Runner(Generic[T]):
         clock: Clock = REAL_CLOCK,
         log: logging.Logger = _log,
     ) -> None:
-        if inspect.iscoroutinefunction(reconcile):
+        if is_async_reconciler(reconcile) and not self.takes_coroutines:
             raise TypeError(f"{name}: the threaded runner takes a plain function, not async def")
+        if self.takes_coroutines and not is_async_reconciler(reconcile):
+            raise TypeError(f"{name}: the async runner takes an async def reconcile")
         if timeout is not None and timeout <= 0:
             raise ValueError(f"{name}: timeout must be positive, not {timeout!r}")
         self.name = name
@@ -120,7 +152,7 @@ class Runner(Generic[T]):
         )
         self.last_known: LastKnownStates[T] = LastKnownStates()
         self.metrics = metrics if metrics is not None else ReconcileMetrics(name)
-        self._reconcile = reconcile
+        self._reconcile: Any = reconcile
         self._get = get
         self._recorder = recorder
         #: ``(apiVersion, kind)`` of the objects, once known, for the Events
@@ -193,6 +225,25 @@ class Runner(Generic[T]):
 
     # -- one attempt ----------------------------------------------------------
     def reconcile_handler(self, key: str) -> None:
+        attempt = self.begin(key)
+        with self.active():
+            try:
+                outcome = checked_result(self._reconcile(attempt.ctx, attempt.obj))
+            except Exception as err:
+                outcome = Result.done(), err
+        self.finish(attempt, *outcome)
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[None]:
+        """Counts a reconcile in ``active_workers`` while it runs."""
+        self.metrics.active_workers.inc()
+        try:
+            yield
+        finally:
+            self.metrics.active_workers.dec()
+
+    def begin(self, key: str) -> Attempt[T]:
+        """Read the object and make the reconcile's context."""
         obj = self._get(key)
         token, last_known = self.last_known.get(key)
         namespace, _, name = key.rpartition("/")
@@ -211,31 +262,17 @@ class Runner(Generic[T]):
             deadline=deadline,
             kind=self.kind,
         )
-        self.metrics.active_workers.inc()
-        try:
-            result, error = self._call(ctx, obj)
-        finally:
-            self.metrics.active_workers.dec()
-        elapsed = self._clock.now() - started
-        if error is None and deadline is not None and elapsed > (self._timeout or 0.0):
+        return Attempt(key, ctx, obj, token, log, started, deadline)
+
+    def finish(self, attempt: Attempt[T], result: Result, error: BaseException | None) -> None:
+        """Decide what next for the key (see the module docstring) and count it."""
+        elapsed = self._clock.now() - attempt.started
+        if error is None and attempt.deadline is not None and elapsed > (self._timeout or 0.0):
             error = ReconcileTimeoutError(
                 f"reconcile took {elapsed:.3f}s, over the timeout of {self._timeout}s"
             )
-        label = self._handle(key, log, result, error, token)
+        label = self._handle(attempt.key, attempt.log, result, error, attempt.token)
         self.metrics.observe(label, elapsed, terminal=isinstance(error, TerminalError))
-
-    def _call(self, ctx: Context[T], obj: T | None) -> tuple[Result, BaseException | None]:
-        try:
-            result = self._reconcile(ctx, obj)
-        except Exception as err:
-            return Result.done(), err
-        if result is None:
-            return Result.done(), None
-        if not isinstance(result, Result):
-            return Result.done(), TypeError(
-                f"reconcile returned {type(result).__name__}, not a Result or None"
-            )
-        return result, None
 
     def _handle(
         self,
@@ -276,7 +313,7 @@ class Runner(Generic[T]):
         return "success"
 
     def __repr__(self) -> str:
-        return f"Runner({self.name!r})"
+        return f"{type(self).__name__}({self.name!r})"
 
 
 def _reconcile_id() -> str:
@@ -287,3 +324,15 @@ def _reconcile_id() -> str:
     7 % of the Network controller's samples in its profile).
     """
     return f"{random.getrandbits(64):016x}"
+
+
+def checked_result(returned: object) -> tuple[Result, BaseException | None]:
+    """What a reconcile returned, as ``(result, error)``: ``None`` is done;
+    anything but a :class:`Result` is a TypeError, counted as a failure."""
+    if returned is None:
+        return Result.done(), None
+    if not isinstance(returned, Result):
+        return Result.done(), TypeError(
+            f"reconcile returned {type(returned).__name__}, not a Result or None"
+        )
+    return returned, None

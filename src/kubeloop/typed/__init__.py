@@ -8,9 +8,11 @@ Example::
     net.status and net.status.network_id
 
 A model declares only the fields its schema has; fields the server sends
-that the model does not know are skipped when decoding and left alone when
-writing (typed writes are patches of what the model sets, never a PUT of a
-whole object that would drop them). Models are made by ``kubeloop gen``
+that the model does not know are skipped when decoding and never deleted
+by a write: ``patch`` and ``apply`` send what the model sets, and a PUT
+(``update``) that would drop such fields is refused with
+:class:`~kubeloop.errors.FieldsWouldBeDropped` before it is sent (see
+:mod:`kubeloop.client._codecs` for why, measured). Models are made by ``kubeloop gen``
 from CRD manifests; this package holds what they share.
 """
 

@@ -161,7 +161,7 @@ def cache_state(factory: SharedInformerFactory, api_version: str, plural: str) -
 def server_state(resource: ResourceClient) -> dict[str, str]:
     """A fresh, consistent LIST (resourceVersion "": from etcd, newest)."""
     state: dict[str, str] = {}
-    for page in resource.list(resource_version=""):
+    for page in resource.pages(resource_version=""):
         for obj in page.items:
             md = obj["metadata"]
             state[f"{md['namespace']}/{md['name']}"] = md["resourceVersion"]

@@ -1,5 +1,6 @@
-"""MetadataClient against the real kube-apiserver: Deployments listed,
-watched, got and patched as meta.k8s.io/v1 PartialObjectMetadata."""
+"""The metadata-only resource client (``.metadata(kind)``) against the real
+kube-apiserver: Deployments listed, watched, got and patched as
+meta.k8s.io/v1 PartialObjectMetadata."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def test_list_pages_of_deployments_as_metadata(client: Client, namespace: str) -
     for i in range(3):
         deployments.create(owned_by(f"d{i}"))
     metadata = deployments.metadata("Deployment")
-    pages = list(metadata.list(limit=2))
+    pages = list(metadata.pages(limit=2))
     assert [len(p.items) for p in pages] == [2, 1]
     items = [item for page in pages for item in page.items]
     assert all(isinstance(i, PartialObjectMetadata) for i in items)
@@ -54,7 +55,7 @@ def test_list_pages_of_deployments_as_metadata(client: Client, namespace: str) -
 def test_without_a_kind_objects_say_what_the_server_sent(client: Client, namespace: str) -> None:
     deployments = client.resource("apps/v1", "deployments", namespace=namespace, namespaced=True)
     deployments.create(deployment("d"))
-    (item,) = deployments.metadata().list_items()
+    (item,) = deployments.metadata().list().items
     assert (item.api_version, item.kind) == ("meta.k8s.io/v1", "PartialObjectMetadata")
 
 

@@ -81,7 +81,7 @@ def test_list_of_1200_objects_paged_by_500(client: Client, namespace: str) -> No
     cms = client.resource("v1", "configmaps", namespace=namespace)
     for i in range(1200):
         cms.create(cm(f"p{i:04d}"))
-    pages = list(cms.list(limit=500))
+    pages = list(cms.pages(limit=500))
     sizes = [len(p.items) for p in pages]
     # kube-root-ca.crt may be published into the namespace too
     assert sizes[:2] == [500, 500] and sizes[2] in (200, 201)
@@ -98,9 +98,9 @@ def test_list_with_label_and_field_selectors(client: Client, namespace: str) -> 
         obj = cm(f"s{i}")
         obj["metadata"]["labels"] = {"parity": "even" if i % 2 == 0 else "odd"}
         cms.create(obj)
-    even = cms.list_all(label_selector="parity=even")
+    even = cms.list(label_selector="parity=even")
     assert sorted(i["metadata"]["name"] for i in even.items) == ["s0", "s2"]
-    one = cms.list_all(field_selector="metadata.name=s3")
+    one = cms.list(field_selector="metadata.name=s3")
     assert [i["metadata"]["name"] for i in one.items] == ["s3"]
 
 
@@ -348,17 +348,17 @@ def test_requests_reuse_keepalive_connections_and_each_watch_has_its_own(
             watches = [cms.watch(resource_version="", timeout_seconds=60) for _ in range(3)]
             try:
                 for i in range(3):
-                    cms.list_all()
+                    cms.list()
                     cms.create(cm(f"h1-{i}"))
                 # One after another, requests take turns on one connection.
                 assert proxy.accepted == 1 + len(watches)
                 # At once, each needs one; the pool keeps them for later.
                 with ThreadPoolExecutor(8) as pool:
-                    list(pool.map(lambda _: cms.list_all(), range(16)))
+                    list(pool.map(lambda _: cms.list(), range(16)))
                 accepted = proxy.accepted
                 assert 1 + len(watches) <= accepted <= 8 + len(watches)
                 for _ in range(5):
-                    cms.list_all()
+                    cms.list()
                 assert proxy.accepted == accepted
                 for w in watches:  # all of them deliver
                     it = iter(w)
@@ -470,9 +470,9 @@ def test_listed_items_carry_kind_and_api_version_like_watched_ones(
 ) -> None:
     nets = client.resource(network_crd, "networks", namespace=namespace)
     nets.create(network("k1"))
-    (item,) = nets.list_all().items
+    (item,) = nets.list().items
     assert (item["kind"], item["apiVersion"]) == ("Network", "samplecrd.k8s.io/v1")
     deps = client.resource("apps/v1", "deployments", namespace=namespace)
     deps.create(deployment("k2"))
-    (dep,) = deps.list_all().items
+    (dep,) = deps.list().items
     assert (dep["kind"], dep["apiVersion"]) == ("Deployment", "apps/v1")

@@ -110,7 +110,7 @@ def test_the_controller_runs_in_cluster_with_its_service_account(
         mark = proc.mark()
         nets.delete("n1")
         proc.wait_for(lambda line: f"Deleting network {namespace}/n1" in line, mark)
-        events = client.resource("events.k8s.io/v1", "events", namespace=namespace).list_all()
+        events = client.resource("events.k8s.io/v1", "events", namespace=namespace).list()
         created = [e for e in events.items if e["reason"] == "Created"]
         assert created and created[0]["reportingController"] == "network-controller"
         assert proc.terminate() == 0

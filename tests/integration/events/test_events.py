@@ -29,7 +29,7 @@ def configmap(client: Client, namespace: str, name: str) -> dict[str, Any]:
 
 def events_v1(client: Client, namespace: str) -> list[dict[str, Any]]:
     events = client.resource(EVENTS_V1, "events", namespace=namespace, namespaced=True)
-    items: list[dict[str, Any]] = events.list_all().items
+    items: list[dict[str, Any]] = events.list().items
     return items
 
 
@@ -68,7 +68,7 @@ def test_an_event_series_count_rises_on_the_server(client: Client, namespace: st
         assert event["series"]["count"] == 5
         # The same Event through core/v1, as kubectl and older readers see it.
         core = client.resource(CORE_V1, "events", namespace=namespace, namespaced=True)
-        (legacy,) = core.list_all().items
+        (legacy,) = core.list().items
         assert legacy["series"]["count"] == 5 and not legacy.get("count")
         assert legacy["involvedObject"]["uid"] == cm["metadata"]["uid"]
         assert legacy["message"] == "backend timeout"
@@ -116,7 +116,7 @@ def test_core_v1_events_where_events_k8s_io_is_not_served(legacy_client: Client)
     events = legacy_client.resource(CORE_V1, "events", namespace="default", namespaced=True)
 
     def mine() -> list[dict[str, Any]]:
-        items = events.list_all().items
+        items = events.list().items
         return [e for e in items if e.get("reportingComponent") == "legacy-test"]
 
     wait_until(lambda: len(mine()) == 1, WAIT, "the core/v1 Event")

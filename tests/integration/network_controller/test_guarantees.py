@@ -119,7 +119,7 @@ def gone(resource: ResourceClient, name: str) -> Callable[[], bool]:
 
 def events_for(client: Client, namespace: str, name: str, reason: str) -> list[dict[str, Any]]:
     events = client.resource("v1", "events", namespace=namespace, namespaced=True)
-    page = events.list_all(field_selector=f"involvedObject.name={name}")
+    page = events.list(field_selector=f"involvedObject.name={name}")
     return [e for e in page.items if e.get("reason") == reason]
 
 

@@ -265,7 +265,7 @@ def _survive_revocation(
     # Their Events are written after the status: let them out with the first
     # token, so that no request is due between the revocation and the cut.
     events = client.resource("events.k8s.io/v1", "events", namespace=namespace)
-    wait_until(lambda: len(events.list_all().items) >= 3, 30, "the first Networks' Events")
+    wait_until(lambda: len(events.list().items) >= 3, 30, "the first Networks' Events")
 
     revoked_after = tokens.revoke(*old)
     _, fresh = tokens.issue()

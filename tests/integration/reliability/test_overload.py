@@ -216,7 +216,7 @@ def create_networks(nets: Any, count: int) -> None:
 
 def wait_converged(nets: Any, count: int) -> None:
     def converged() -> bool:
-        return sum(_ready(n) for n in nets.list_all().items) == count
+        return sum(_ready(n) for n in nets.list().items) == count
 
     wait_until(converged, CONVERGE, f"all {count} Networks Ready")
 

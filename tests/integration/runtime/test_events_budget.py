@@ -37,7 +37,7 @@ def test_queued_events_do_not_delay_writes_on_a_throttled_client(
                 ctx.event("Normal", f"Step{i}", f"step {i} of {EVENTS}")
 
     def written() -> int:
-        return len(events.list_all().items)
+        return len(events.list().items)
 
     manager = make_manager(qps=0.2, burst=BURST)
     # Named in full: no discovery request takes one of the manager's tokens.
@@ -51,5 +51,5 @@ def test_queued_events_do_not_delay_writes_on_a_throttled_client(
         after_writes = written()
         assert manager.recorder._queue.qsize() > 0, "the Events were no longer waiting"
     assert BURST <= after_writes <= BURST + 1
-    involved = {e["involvedObject"]["kind"] for e in events.list_all().items}
+    involved = {e["involvedObject"]["kind"] for e in events.list().items}
     assert involved == {"ConfigMap"}

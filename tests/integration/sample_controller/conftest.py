@@ -3,6 +3,8 @@ watches what it does (Deployments, Foos, Events of the test's namespace)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -12,9 +14,10 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from kubeloop.cache import ResourceEventHandlerFuncs, SharedInformerFactory
-from kubeloop.client import Client, load_config
+from kubeloop.client import AsyncClient, Client, load_config
 from kubeloop.runtime import Controller, Manager
 from sample_controller import add_controller
+from sample_controller.async_controller import add_async_controller
 from tests.integration.runtime.conftest import running
 from tests.integration.support import REPO, ensure_crd
 
@@ -106,10 +109,43 @@ class Running:
         return self.registry.get_sample_value(family, labels) or 0.0
 
 
-@pytest.fixture
-def sample_controller(kubeconfig: str, namespace: str, foo_crd: None) -> Iterator[Running]:
+@contextlib.contextmanager
+def running_async(manager: Manager, controllers: list[Controller[Any]]) -> Iterator[None]:
+    """Run ``manager`` with the async Foo controller, as an async program
+    does (``await manager.run_async()``, an AsyncClient for its writes), on
+    a loop in a thread; on exit stop it and check it exited 0."""
+    ready = threading.Event()
+    loop: list[asyncio.AbstractEventLoop] = []
+    stop: list[asyncio.Event] = []
+    codes: list[int] = []
+
+    async def main() -> None:
+        async with AsyncClient(manager.config) as client:
+            controllers.append(add_async_controller(manager, client))
+            loop.append(asyncio.get_running_loop())
+            stop.append(asyncio.Event())
+            ready.set()
+            codes.append(await manager.run_async(stop[0]))
+
+    thread = threading.Thread(target=asyncio.run, args=(main(),), name="kubeloop-test-async")
+    thread.start()
+    assert ready.wait(WAIT)
+    try:
+        yield
+    finally:
+        loop[0].call_soon_threadsafe(stop[0].set)
+        thread.join(WAIT)
+    assert not thread.is_alive(), "the manager did not stop"
+    assert codes == [0]
+
+
+@pytest.fixture(params=["sync", "async"])
+def sample_controller(
+    request: pytest.FixtureRequest, kubeconfig: str, namespace: str, foo_crd: None
+) -> Iterator[Running]:
     """The controller as ``main`` sets it up (two workers, the 30 s resync),
-    scoped to the test's namespace, with no server and a registry of its own."""
+    scoped to the test's namespace, with no server and a registry of its own;
+    once with the sync reconcile, once with the async one."""
     manager = Manager(
         load_config(kubeconfig=kubeconfig),
         name="sample-controller",
@@ -119,6 +155,11 @@ def sample_controller(kubeconfig: str, namespace: str, foo_crd: None) -> Iterato
         registry=CollectorRegistry(),
         graceful_shutdown_timeout=20.0,
     )
-    controller = add_controller(manager)
-    with running(manager):
-        yield Running(manager, controller)
+    if request.param == "sync":
+        controller = add_controller(manager)
+        with running(manager):
+            yield Running(manager, controller)
+        return
+    controllers: list[Controller[Any]] = []
+    with running_async(manager, controllers):
+        yield Running(manager, controllers[0])

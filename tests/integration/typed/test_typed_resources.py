@@ -1,7 +1,8 @@
 """Typed models against the real kube-apiserver: the generated Network model
 decodes what the server sends and encodes what it accepts, through the
 client, the watch, the informer and the lister; and a field added to a CRD
-after its model was generated survives writes made through the old model."""
+after its model was generated survives writes made through the old model
+(its PUT is refused, naming patch and apply; those keep the field)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from typing import Any
 import pytest
 
 from kubeloop.cache import SharedInformerFactory, wait_for_cache_sync
-from kubeloop.client import Client, EventType, ResourceClient, TypedResourceClient
-from kubeloop.errors import Conflict, Invalid, NotFound
+from kubeloop.client import Client, EventType, ResourceClient
+from kubeloop.errors import Conflict, FieldsWouldBeDropped, Invalid, NotFound
 from kubeloop.gen import Source, generate
 from kubeloop.typed import ObjectMeta, PartialObjectMetadata
 from network_controller.models import Network, NetworkCondition, NetworkSpec, NetworkStatus
@@ -32,12 +33,12 @@ def net(name: str, cidr: str = "10.0.0.0/24", gateway: str = "10.0.0.1") -> Netw
 
 
 @pytest.fixture
-def nets(client: Client, network_crd: str, namespace: str) -> TypedResourceClient[Network]:
+def nets(client: Client, network_crd: str, namespace: str) -> ResourceClient[Network]:
     return client.resource(Network, namespace=namespace)
 
 
 def test_create_get_update_and_delete_through_the_model(
-    nets: TypedResourceClient[Network], namespace: str
+    nets: ResourceClient[Network], namespace: str
 ) -> None:
     created = nets.create(net("a"))
     assert isinstance(created, Network)
@@ -54,7 +55,7 @@ def test_create_get_update_and_delete_through_the_model(
         nets.get("a")
 
 
-def test_a_stale_typed_update_is_a_conflict(nets: TypedResourceClient[Network]) -> None:
+def test_a_stale_typed_update_is_a_conflict(nets: ResourceClient[Network]) -> None:
     first = nets.create(net("c"))
     fresh = nets.get("c")
     fresh.spec.gateway = "10.0.0.2"
@@ -65,13 +66,13 @@ def test_a_stale_typed_update_is_a_conflict(nets: TypedResourceClient[Network]) 
     assert nets.get("c").spec.gateway == "10.0.0.2"
 
 
-def test_the_server_validates_what_the_model_encodes(nets: TypedResourceClient[Network]) -> None:
+def test_the_server_validates_what_the_model_encodes(nets: ResourceClient[Network]) -> None:
     with pytest.raises(Invalid) as info:
         nets.create(net("bad", cidr="not-a-cidr"))
     assert any("spec.cidr must be a CIDR" in c.get("message", "") for c in info.value.causes)
 
 
-def test_status_writes_go_to_the_status_subresource(nets: TypedResourceClient[Network]) -> None:
+def test_status_writes_go_to_the_status_subresource(nets: ResourceClient[Network]) -> None:
     obj = nets.create(net("s"))
     obj.status = NetworkStatus(
         observed_generation=1,
@@ -88,7 +89,7 @@ def test_status_writes_go_to_the_status_subresource(nets: TypedResourceClient[Ne
     assert patched.status.observed_generation == 1
 
 
-def test_server_side_apply_of_a_model(nets: TypedResourceClient[Network]) -> None:
+def test_server_side_apply_of_a_model(nets: ResourceClient[Network]) -> None:
     applied = nets.apply(net("ssa"), field_manager="typed-test")
     assert applied.metadata.managed_fields is not None
     assert applied.metadata.managed_fields[0].manager == "typed-test"
@@ -96,18 +97,18 @@ def test_server_side_apply_of_a_model(nets: TypedResourceClient[Network]) -> Non
     assert again.spec.gateway == "10.0.0.7"
 
 
-def test_list_pages_decode_into_models(nets: TypedResourceClient[Network]) -> None:
+def test_list_pages_decode_into_models(nets: ResourceClient[Network]) -> None:
     for i in range(7):
         nets.create(net(f"l{i}"))
-    pages = list(nets.list(limit=3))
+    pages = list(nets.pages(limit=3))
     assert [len(p.items) for p in pages] == [3, 3, 1]
     items = [i for p in pages for i in p.items]
     assert all(isinstance(i, Network) and i.kind == "Network" for i in items)
-    assert sorted(i.metadata.name for i in nets.list_items()) == [f"l{i}" for i in range(7)]
+    assert sorted(i.metadata.name for i in nets.list().items) == [f"l{i}" for i in range(7)]
 
 
 def test_watch_events_decode_into_models_and_bookmarks_into_metadata(
-    nets: TypedResourceClient[Network],
+    nets: ResourceClient[Network],
 ) -> None:
     rv = nets.list_page().resource_version
     with nets.watch(resource_version=rv, allow_watch_bookmarks=True, timeout_seconds=30) as w:
@@ -128,7 +129,7 @@ def test_watch_events_decode_into_models_and_bookmarks_into_metadata(
 
 
 def test_typed_informer_and_lister(
-    client: Client, network_crd: str, namespace: str, nets: TypedResourceClient[Network]
+    client: Client, network_crd: str, namespace: str, nets: ResourceClient[Network]
 ) -> None:
     nets.create(net("i1"))
     factory = SharedInformerFactory(client, 0, namespace=namespace)
@@ -274,10 +275,18 @@ def test_fields_the_model_does_not_know_survive_typed_writes(
     obj = gadgets.get("g")  # decodes: unknown fields are skipped
     assert obj.spec.size == 1 and not hasattr(obj.spec, "color")
     obj.spec.size = 2
-    gadgets.update(obj)
+    with pytest.raises(FieldsWouldBeDropped, match=r"patch\(\) or apply\(\)") as refused:
+        gadgets.update(obj)  # a PUT would delete spec.color and spec.extra
+    assert {"spec.color", "spec.extra", "status.detail"} <= set(refused.value.fields)
+    assert raw.get("g")["spec"]["size"] == 1  # nothing was sent
+    gadgets.patch("g", obj)  # a merge patch of what the model sets
     obj = gadgets.get("g")
+    assert obj.spec.size == 2
     obj.status = type(obj.status)(phase="New")
-    gadgets.update_status(obj)
+    with pytest.raises(FieldsWouldBeDropped) as refused:
+        gadgets.update_status(obj)
+    assert refused.value.fields == ["status.detail"]
+    gadgets.patch_status("g", {"status": {"phase": "New"}})
     gadgets.apply(
         Gadget(metadata=ObjectMeta(name="g"), spec=type(obj.spec)(size=3)),
         field_manager="old-model",

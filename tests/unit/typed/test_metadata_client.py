@@ -1,42 +1,40 @@
-"""MetadataClient over a fake Requester: what it asks for (the Accept
-headers), and how it reads every kind of answer, without a server."""
+"""The metadata-only resource client (``ResourceClient[PartialObjectMetadata]``,
+its :class:`MetadataCodec`) over a fake Requester: what it asks for (the
+Accept headers), and how it reads every kind of answer, without a server."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from kubeloop.client import Config, EventType, ListOptions, ResourceClient, WatchEvent
-from kubeloop.client._metadata import METADATA_ACCEPT, METADATA_LIST_ACCEPT
+from kubeloop.client import (
+    DICT_CODEC,
+    METADATA_ACCEPT,
+    METADATA_LIST_ACCEPT,
+    Config,
+    EventType,
+    ListOptions,
+    ResourceClient,
+    Watch,
+    WatchEvent,
+)
 from kubeloop.errors import DecodeError
 from kubeloop.typed import PartialObjectMetadata
+from tests.unit.client.fake_transport import FakeResponse, make_rest
 
 PATH = "/apis/apps/v1/namespaces/prod/deployments"
 META = {"name": "web", "namespace": "prod", "uid": "u1", "resourceVersion": "5"}
 PARTIAL = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": META}
 
 
-class FakeWatch:
-    def __init__(self, events: list[WatchEvent]) -> None:
-        self.events = events
-        self.stopped = False
-
-    def __iter__(self) -> Iterator[WatchEvent]:
-        yield from self.events
-
-    def stop(self) -> None:
-        self.stopped = True
-
-
 class FakeRequester:
     """Answers every request with ``body``; records what was asked."""
 
-    def __init__(self, body: Any = None, events: list[WatchEvent] | None = None) -> None:
+    def __init__(self, body: Any = None, lines: list[dict[str, Any]] | None = None) -> None:
         self.body = json.dumps(body).encode()
-        self.watch = FakeWatch(events or [])
+        self.stream = FakeResponse(200, parts=[json.dumps(e).encode() + b"\n" for e in lines or []])
         self.asked: list[tuple[str, str, str | None]] = []
         self.config = Config(host="https://example.invalid", namespace="default")
 
@@ -45,15 +43,23 @@ class FakeRequester:
         return self.body
 
     def open_watch(
-        self, path: str, params: dict[str, str], model: Any = None, *, accept: str | None = None
-    ) -> FakeWatch:
+        self,
+        path: str,
+        params: dict[str, str],
+        model: Any = None,
+        *,
+        accept: str | None = None,
+        convert: Any = None,
+    ) -> Watch[Any]:
+        """A real :class:`Watch` over an in-memory response of ``lines``."""
         assert model is PartialObjectMetadata
         self.asked.append(("WATCH", path, accept))
-        return self.watch
+        rest = make_rest(lambda sent: self.stream)
+        return Watch(rest, path, params, idle_timeout=5, model=model, convert=convert)
 
 
 def metadata_client(requester: FakeRequester, kind: str = "Deployment") -> Any:
-    raw = ResourceClient(requester, "apps/v1", "deployments", namespace="prod")
+    raw = ResourceClient(requester, DICT_CODEC, "apps/v1", "deployments", namespace="prod")
     return raw.metadata(kind)
 
 
@@ -100,20 +106,20 @@ def test_list_asks_for_a_partial_list_and_types_its_items() -> None:
 
 
 def test_a_watch_types_its_objects_keeps_bookmarks_and_stops_on_a_foreign_object() -> None:
-    added = PartialObjectMetadata(kind="PartialObjectMetadata", api_version="meta.k8s.io/v1")
-    added.metadata.name = "web"
-    bookmark = PartialObjectMetadata(kind="PartialObjectMetadata", api_version="meta.k8s.io/v1")
-    stranger = PartialObjectMetadata(kind="Table")
-    events = [
-        WatchEvent(EventType.ADDED, added),
-        WatchEvent(EventType.BOOKMARK, bookmark),
-        WatchEvent(EventType.MODIFIED, stranger),
+    partial = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1"}
+    lines = [
+        {"type": "ADDED", "object": {**partial, "metadata": {"name": "web"}}},
+        {"type": "BOOKMARK", "object": {**partial, "metadata": {"resourceVersion": "7"}}},
+        {"type": "MODIFIED", "object": {"kind": "Table", "metadata": {}}},
     ]
-    requester = FakeRequester(events=events)
-    seen: list[WatchEvent] = []
+    requester = FakeRequester(lines=lines)
+    seen: list[WatchEvent[Any]] = []
     watch = metadata_client(requester).watch(resource_version="1")
     with pytest.raises(DecodeError, match="answered Table"):
         seen.extend(watch)
     assert requester.asked == [("WATCH", PATH, METADATA_ACCEPT)]
-    assert [e.object.kind for e in seen] == ["Deployment", "PartialObjectMetadata"]
-    assert requester.watch.stopped
+    assert [(e.type, e.object.kind) for e in seen] == [
+        (EventType.ADDED, "Deployment"),
+        (EventType.BOOKMARK, "PartialObjectMetadata"),
+    ]
+    assert requester.stream.closed

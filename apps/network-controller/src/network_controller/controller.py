@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 import msgspec
 
 from kubeloop.cache import meta_namespace_key_func
-from kubeloop.client import TypedResourceClient
+from kubeloop.client import ResourceClient
 from kubeloop.errors import KubeloopError, is_not_found
 from kubeloop.events import NORMAL, WARNING
 from kubeloop.runtime import Context, Result, get_generation, set_condition, update_status
@@ -74,7 +74,7 @@ class NetworkReconciler:
 
     def __init__(
         self,
-        networks: TypedResourceClient[Network] | None,
+        networks: ResourceClient[Network] | None,
         backend: Backend,
         *,
         namespace: str | None = None,

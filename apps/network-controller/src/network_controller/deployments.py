@@ -23,7 +23,7 @@ from typing import Any
 import msgspec
 
 from kubeloop.cache import Lister
-from kubeloop.client import TypedResourceClient
+from kubeloop.client import ResourceClient
 from kubeloop.errors import KubeloopError, is_already_exists, is_not_found
 from kubeloop.events import WARNING
 from kubeloop.runtime import Context, Result, controller_of
@@ -78,7 +78,7 @@ def desired_spec(annotations: dict[str, str]) -> dict[str, str] | None:
 class DeploymentNetworks:
     """``reconcile(ctx, deployment)``: the Network the Deployment asks for."""
 
-    def __init__(self, networks: TypedResourceClient[Network], cached: Lister[Network]) -> None:
+    def __init__(self, networks: ResourceClient[Network], cached: Lister[Network]) -> None:
         self.networks = networks
         self.cached = cached
 
