@@ -36,7 +36,6 @@ from .helpers import WAIT, FakeBackoff, Recorder, pod, running
 
 # Reflector checks for due resyncs this often (real time); handler resync
 # periods are measured on a fake clock, so tests decide when one is due.
-CHECK = 0.02
 #: A resync check period long enough that no check overtakes a resync's delivery.
 SLOW_CHECK = 1.0
 
@@ -110,7 +109,9 @@ def test_listener_resync_periods() -> None:
     source.add(pod("pod1"))
     source.add(pod("pod2"))
     clock = FakeClock()
-    informer = new_informer(source, CHECK, clock)
+    # A real-time check period a resync's delivery cannot be overtaken by
+    # (see test_watch_disruption).
+    informer = new_informer(source, SLOW_CHECK, clock)
     l1, l2, l3 = Recorder(), Recorder(), Recorder()
     informer.add_event_handler(l1, 0)
     informer.add_event_handler(l2, 2)
