@@ -104,6 +104,12 @@ from kubeloop.cache.reflector import (
     WatchErrorHandler,
     default_watch_error_handler,
 )
+from kubeloop.cache.shard_listwatch import (
+    ReceivedCounter,
+    ShardedResourceClient,
+    probe_shard_selector,
+)
+from kubeloop.cache.sharding import ShardBy, ShardKey, ShardRange, fnv1a_64, shard_ranges
 from kubeloop.cache.shared_informer import InformerStateError, SharedIndexInformer
 from kubeloop.cache.stop import on_stop
 from kubeloop.cache.store import KeyListerGetter, ReflectorStore, Store
@@ -149,6 +155,7 @@ __all__ = [
     "Queue",
     "QueueWithBatch",
     "RealFIFO",
+    "ReceivedCounter",
     "Reflector",
     "ReflectorOptions",
     "ReflectorStore",
@@ -159,6 +166,10 @@ __all__ = [
     "ResourceEventHandlerRegistration",
     "Selector",
     "SelectorParseError",
+    "ShardBy",
+    "ShardKey",
+    "ShardRange",
+    "ShardedResourceClient",
     "SharedIndexInformer",
     "SharedInformerFactory",
     "Store",
@@ -169,6 +180,7 @@ __all__ = [
     "WatchErrorHandler",
     "default_watch_error_handler",
     "deletion_handling_meta_namespace_key_func",
+    "fnv1a_64",
     "get_annotations",
     "get_deletion_timestamp",
     "get_informer_metrics_provider",
@@ -181,9 +193,11 @@ __all__ = [
     "meta_namespace_key_func",
     "on_stop",
     "parse_selector",
+    "probe_shard_selector",
     "process_deltas",
     "process_deltas_in_batch",
     "set_informer_metrics_provider",
+    "shard_ranges",
     "split_meta_namespace_key",
     "strip_managed_fields",
     "wait_for_cache_sync",
