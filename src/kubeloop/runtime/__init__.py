@@ -29,6 +29,9 @@ health, logging) lives here, once.
 - Helpers: :func:`finalize`, conditions (:func:`set_condition`,
   :func:`update_status`), owner references (:func:`controller_of`,
   :func:`set_controller_reference`), :func:`create_or_update`.
+- Sharding (:class:`ShardedController`, :class:`ShardingOptions`,
+  ``manager.sharded_controller``): one controller across replicas, each
+  holding about S/R shards through Leases (docs/sharding.md).
 - Metrics under controller-runtime's names (:class:`ReconcileMetrics`);
   klog and JSON logging (:func:`setup_logging`).
 """
@@ -86,6 +89,8 @@ from kubeloop.runtime.predicates import (
 )
 from kubeloop.runtime.result import ReconcileTimeoutError, Result, TerminalError
 from kubeloop.runtime.runner import LastKnownStates, Reconciler, Runner
+from kubeloop.runtime.shard_assignment import assign_shards
+from kubeloop.runtime.sharded_controller import ShardedController, ShardingOptions
 from kubeloop.runtime.sources import Mapper, Scope
 from kubeloop.runtime.writes import OperationResult, create_or_update
 
@@ -122,6 +127,8 @@ __all__ = [
     "Result",
     "Runner",
     "Scope",
+    "ShardedController",
+    "ShardingOptions",
     "TerminalError",
     "add_finalizer",
     "add_manager_flags",
@@ -129,6 +136,7 @@ __all__ = [
     "annotations_changed",
     "any_of",
     "argument_parser",
+    "assign_shards",
     "controller_of",
     "create_or_update",
     "duration",
