@@ -182,21 +182,24 @@ class ShardCache:
         state.factory.shutdown(timeout)
 
     # -- the gate --------------------------------------------------------------
-    def enter(self, shard: int) -> bool:
-        """Count a reconcile into ``shard`` if it is held here and active."""
+    def enter(self, shard: int) -> object | None:
+        """Count a reconcile into ``shard`` if it is held here and active;
+        the token to :meth:`leave` with, or None (not let in)."""
         with self._lock:
             state = self._shards.get(shard)
             if state is None or not state.active:
-                return False
+                return None
             state.inflight += 1
-            return True
+            return state
 
-    def leave(self, shard: int) -> None:
+    def leave(self, token: object) -> None:
+        """The reconcile let in with ``token`` ended (counted out of the
+        very shard holding it entered, even if the shard was stopped and
+        started again meanwhile)."""
+        assert isinstance(token, _ShardInformer)
         with self._lock:
-            state = self._shards.get(shard)
-            if state is not None:
-                state.inflight -= 1
-                self._changed.notify_all()
+            token.inflight -= 1
+            self._changed.notify_all()
 
     def claim(self, key: str, shard: int) -> bool:
         """Record that ``key`` (with no cached object: an orphan a sweep

@@ -123,6 +123,7 @@ class _Held:
         self.elector_stop = threading.Event()
         self.release = threading.Event()  # asked to hand the shard over
         self.done = threading.Event()  # released or lost: the holding ends
+        self.worked = threading.Event()  # the work (if it started) has ended
         # Guards leading against release: a release asked before the work
         # starts must stop the elector itself.
         self.lock = threading.Lock()
@@ -210,6 +211,8 @@ class ShardedController(Generic[T]):
             timeout=self.declared.timeout,
         )
         self.metrics = shard_metrics
+        if shard_metrics is not None:
+            shard_metrics.init(self.name, self.options.shards)
 
     # -- reads for the application --------------------------------------------
     def held_shards(self) -> frozenset[int]:
@@ -259,13 +262,14 @@ class ShardedController(Generic[T]):
     def _gated(self, ctx: Context[T], obj: T | None) -> Result | None:
         shards = self.shards
         shard = self._shard_of(ctx.key, obj if obj is not None else ctx.last_known)
-        if shards is None or shard is None or not shards.enter(shard):
+        token = shards.enter(shard) if shards is not None and shard is not None else None
+        if shards is None or token is None:
             ctx.log.debug("Key not in a shard held here: skipped", shard=shard)
             return Result.done()
         try:
             return self.reconcile(ctx, obj)
         finally:
-            shards.leave(shard)
+            shards.leave(token)
 
     # -- running -----------------------------------------------------------------
     def run(self, stop: threading.Event, shutdown_timeout: float | None = None) -> bool:
@@ -387,6 +391,7 @@ class ShardedController(Generic[T]):
             # Watch the member Leases for one lease duration before taking
             # shards: replicas started together (a Deployment's) then see each
             # other, and none takes every shard only to hand most back.
+            reported: set[int] = set()
             members.heartbeat()
             deadline = time.monotonic() + options.lease_duration
             while time.monotonic() < deadline:
@@ -399,17 +404,35 @@ class ShardedController(Generic[T]):
                 live = members.live()
                 want = desired_shards(options.shards, live, self.identity)
                 self._adjust(client, want, members)
-                if self.metrics is not None:
-                    self.metrics.set_members(self.name, len(live))
+                reported = self._report(len(live), reported)
                 stop.wait(options.retry_period)
         finally:
             members.leave()
 
+    def _report(self, members: int, reported: set[int]) -> set[int]:
+        """Members and each shard informer's cache size to the metrics;
+        returns the shards reported (the series of the others are removed)."""
+        metrics, shards = self.metrics, self.shards
+        if metrics is None or shards is None:
+            return reported
+        metrics.set_members(self.name, members)
+        kind = shards.kind
+        group, _, version = kind.api_version.rpartition("/")
+        cached = shards.cached_objects()
+        for index in reported - set(cached):
+            metrics.forget_cached(f"{self.name}-shard-{index}", group, version, kind.plural)
+        for index, n in cached.items():
+            metrics.set_cached(f"{self.name}-shard-{index}", group, version, kind.plural, n)
+        return set(cached)
+
     def _adjust(self, client: Client, want: frozenset[int], members: Membership) -> None:
         with self._lock:
             for index, held in list(self._held.items()):
-                if held.thread is not None and not held.thread.is_alive():
-                    del self._held[index]  # its elector ended (lease lost or released)
+                ended = held.thread is not None and not held.thread.is_alive()
+                # Its elector ended (lease lost or released) and the shard's
+                # informer is stopped: only now may a new elector compete.
+                if ended and (held.worked.is_set() or not held.leading):
+                    del self._held[index]
             running = set(self._held)
         for index in sorted(want - running):
             self._compete(client, index, members)
@@ -471,6 +494,7 @@ class ShardedController(Generic[T]):
             held.leading = True
             if held.release.is_set():
                 held.elector_stop.set()
+                held.worked.set()
                 return
         index, done = held.index, held.done
         unregister = on_stop(stop_leading, done.set)
@@ -488,6 +512,8 @@ class ShardedController(Generic[T]):
             for key in self._sweep_keys():  # what the sweep finds in the new shard
                 runner.queue.add(key)
             done.wait()
+        except Exception:
+            log.exception("Working the shard failed: giving it up")
         finally:
             unregister()
             # Lost: stop at once (the renew deadline already passed). Released:
@@ -495,12 +521,14 @@ class ShardedController(Generic[T]):
             timeout = None if held.release.is_set() else self.options.renew_deadline
             if not shards.deactivate(index, timeout):
                 log.error("Reconciles of a lost shard still running past the renew deadline")
-            shards.stop(index)
+            shards.stop(index, self.options.renew_deadline)
             if self.metrics is not None:
                 self.metrics.set_held(self.name, index, False)
             log.info("Shard released" if held.release.is_set() else "Shard lost")
-            if held.release.is_set():
-                held.elector_stop.set()  # now the elector hands the Lease back
+            # Whatever ended the work ends the holding: a Lease renewed with
+            # nobody working its shard would starve the shard's keys.
+            held.elector_stop.set()
+            held.worked.set()
 
     def _release_all(self, timeout: float | None) -> bool:
         with self._lock:
