@@ -86,6 +86,12 @@ def process(kubeconfig: str, state: str, extra: list[str]) -> ControllerProcess:
     )  # fmt: skip
 
 
+def sharded(kubeconfig: str, state: str) -> ControllerProcess:
+    """A replica of ``--shard-count`` SHARDS, its Leases in ``default``."""
+    args = ["--shard-count", str(SHARDS), "--leader-elect-namespace", "default", *LEASE]
+    return process(kubeconfig, state, args)
+
+
 def held(proc: ControllerProcess) -> set[int]:
     shards: set[int] = set()
     for line in proc.since(0):
@@ -169,21 +175,7 @@ def main() -> int:
             }
             plain.kill()
             for replicas in (1, 2, 3):
-                lease_ns = "default"
-                procs = [
-                    process(
-                        kc,
-                        tmp,
-                        [
-                            "--shard-count",
-                            str(SHARDS),
-                            "--leader-elect-namespace",
-                            lease_ns,
-                            *LEASE,
-                        ],
-                    )
-                    for _ in range(replicas)
-                ]
+                procs = [sharded(kc, tmp) for _ in range(replicas)]
                 for p in procs:
                     p.start()
                 sync = wait_held(procs)
@@ -198,17 +190,7 @@ def main() -> int:
                     killed.kill()
                     wait_held(procs)
                     row["takeover_after_sigkill_s"] = round(time.monotonic() - t, 1)
-                    joiner = process(
-                        kc,
-                        tmp,
-                        [
-                            "--shard-count",
-                            str(SHARDS),
-                            "--leader-elect-namespace",
-                            lease_ns,
-                            *LEASE,
-                        ],
-                    )
+                    joiner = sharded(kc, tmp)
                     t = time.monotonic()
                     joiner.start()
                     procs.append(joiner)
