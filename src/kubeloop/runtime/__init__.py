@@ -90,7 +90,8 @@ from kubeloop.runtime.predicates import (
 from kubeloop.runtime.result import ReconcileTimeoutError, Result, TerminalError
 from kubeloop.runtime.runner import LastKnownStates, Reconciler, Runner
 from kubeloop.runtime.shard_assignment import assign_shards
-from kubeloop.runtime.sharded_controller import ShardedController, ShardingOptions
+from kubeloop.runtime.shard_leases import ShardingOptions
+from kubeloop.runtime.sharded_controller import ShardedController
 from kubeloop.runtime.sources import Mapper, Scope
 from kubeloop.runtime.writes import OperationResult, create_or_update
 

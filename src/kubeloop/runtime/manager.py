@@ -67,8 +67,9 @@ from kubeloop.runtime.kinds import KindRef
 from kubeloop.runtime.klog import KeyValueLogger, setup_logging
 from kubeloop.runtime.metrics import ReconcileMetrics
 from kubeloop.runtime.runner import Reconciler
+from kubeloop.runtime.shard_leases import ShardingOptions
 from kubeloop.runtime.shard_metrics import ShardMetrics
-from kubeloop.runtime.sharded_controller import ShardedController, ShardingOptions
+from kubeloop.runtime.sharded_controller import ShardedController
 from kubeloop.runtime.sources import Scope
 from kubeloop.workqueue import PrometheusMetricsProvider
 

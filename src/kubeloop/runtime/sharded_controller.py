@@ -49,86 +49,39 @@ import builtins
 import logging
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from kubeloop.cache import (
     ExponentialBackoffManager,
-    ShardBy,
     ShardKey,
     get_namespace,
     meta_namespace_key_func,
-    on_stop,
     probe_shard_selector,
     wait_for_cache_sync,
 )
 from kubeloop.client import Client
 from kubeloop.errors import KubeloopError
-from kubeloop.leaderelection import LeaderCallbacks, LeaderElectionConfig, LeaderElector, LeaseLock
 from kubeloop.runtime.cache import Cache, CacheEntry
 from kubeloop.runtime.context import Context, EventRecorderLike
 from kubeloop.runtime.controller import Controller, start_requeue
 from kubeloop.runtime.kinds import Kind, KindRef, KindResolver
-from kubeloop.runtime.membership import GROUP_LABEL, Membership
 from kubeloop.runtime.metrics import ReconcileMetrics
 from kubeloop.runtime.owners import controller_of
 from kubeloop.runtime.result import Result
 from kubeloop.runtime.runner import Reconciler, Runner
-from kubeloop.runtime.shard_assignment import desired_shards
 from kubeloop.runtime.shard_cache import ShardCache
+from kubeloop.runtime.shard_leases import ShardingOptions, ShardLeases
 from kubeloop.runtime.shard_metrics import ShardMetrics
 from kubeloop.runtime.sources import Source, SourceHandler
 from kubeloop.workqueue import PrometheusMetricsProvider, RateLimitingQueue
 
-__all__ = ["ShardedController", "ShardingOptions"]
+__all__ = ["ShardedController"]
 
 _log = logging.getLogger("kubeloop.runtime")
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class ShardingOptions:
-    """``shards`` virtual shards hashed by ``shard_by``; Leases in
-    ``lease_namespace`` with leader election's durations (defaults as
-    client-go's). ``identity`` defaults to ``<hostname>_<random>``;
-    ``server_side`` ``None`` probes the server."""
-
-    shards: int
-    shard_by: ShardBy = "uid"
-    lease_namespace: str = "default"
-    lease_duration: float = 15.0
-    renew_deadline: float = 10.0
-    retry_period: float = 2.0
-    identity: str | None = None
-    server_side: bool | None = None
-
-    def __post_init__(self) -> None:
-        ShardKey(self.shard_by, self.shards)  # the same checks, the same messages
-        if not self.lease_duration > self.renew_deadline > 0 < self.retry_period:
-            raise ValueError(
-                "need lease_duration > renew_deadline > 0 and retry_period > 0, got "
-                f"{self.lease_duration}, {self.renew_deadline}, {self.retry_period}"
-            )
-
-
-class _Held:
-    """One shard's elector and what its Lease holding is doing."""
-
-    def __init__(self, index: int) -> None:
-        self.index = index
-        self.elector_stop = threading.Event()
-        self.release = threading.Event()  # asked to hand the shard over
-        self.done = threading.Event()  # released or lost: the holding ends
-        self.worked = threading.Event()  # the work (if it started) has ended
-        # Guards leading against release: a release asked before the work
-        # starts must stop the elector itself.
-        self.lock = threading.Lock()
-        self.leading = False
-        self.thread: threading.Thread | None = None
 
 
 class ShardedController(Generic[T]):
@@ -161,10 +114,8 @@ class ShardedController(Generic[T]):
         self.runner: Runner[T] | None = None
         self.metrics: ShardMetrics | None = None
         self._lease_prefix = self.name
-        # Guards _held (the coordinator and the electors' threads).
-        self._lock = threading.Lock()
-        self._held: dict[int, _Held] = {}
         self._ready = threading.Event()
+        self._reported: set[int] = set()  # shards whose cache size the metrics show
 
     def __repr__(self) -> str:
         return f"ShardedController({self.name!r}, for {self.primary}, {self.options.shards} shards)"
@@ -307,8 +258,16 @@ class ShardedController(Generic[T]):
             sweep = self._sweep_keys if declared.requeue_keys is not None else None
             ticker = start_requeue(runner, stop, declared.requeue_every, sweep, self._cached_keys)
             self._ready.set()
-            self._coordinate(client, stop)
-            drained = self._release_all(shutdown_timeout)
+            leases = ShardLeases(
+                client,
+                self.options,
+                self.identity,
+                group=self._lease_prefix,
+                work=self._work,
+                on_round=self._report,
+            )
+            leases.run(stop)
+            drained = leases.release_all(shutdown_timeout)
             drained = runner.stop(shutdown_timeout) and drained
             if ticker is not None:
                 ticker.join()
@@ -375,129 +334,29 @@ class ShardedController(Generic[T]):
     def _cached_keys(self) -> builtins.list[str]:
         return [meta_namespace_key_func(o) for o in self.list()]
 
-    # -- membership and the shards' Leases ------------------------------------------
-    def _coordinate(self, client: Client, stop: threading.Event) -> None:
-        """Every retry period: renew our member Lease, count the live
-        replicas, compete for the shards assigned to us, release the others."""
-        options = self.options
-        members = Membership(
-            client,
-            options.lease_namespace,
-            self._lease_prefix,
-            self.identity,
-            lease_duration=options.lease_duration,
-        )
-        try:
-            # Watch the member Leases for one lease duration before taking
-            # shards: replicas started together (a Deployment's) then see each
-            # other, and none takes every shard only to hand most back.
-            reported: set[int] = set()
-            members.heartbeat()
-            deadline = time.monotonic() + options.lease_duration
-            while time.monotonic() < deadline:
-                if stop.wait(options.retry_period):
-                    return
-                members.heartbeat()
-                members.live()
-            while not stop.is_set():
-                members.heartbeat()
-                live = members.live()
-                want = desired_shards(options.shards, live, self.identity)
-                self._adjust(client, want, members)
-                reported = self._report(len(live), reported)
-                stop.wait(options.retry_period)
-        finally:
-            members.leave()
-
-    def _report(self, members: int, reported: set[int]) -> set[int]:
-        """Members and each shard informer's cache size to the metrics;
-        returns the shards reported (the series of the others are removed)."""
+    # -- the shards' work ---------------------------------------------------------
+    def _report(self, members: int) -> None:
+        """Members and each shard informer's cache size to the metrics (the
+        series of shards no longer here removed)."""
         metrics, shards = self.metrics, self.shards
         if metrics is None or shards is None:
-            return reported
+            return
         metrics.set_members(self.name, members)
         kind = shards.kind
         group, _, version = kind.api_version.rpartition("/")
         cached = shards.cached_objects()
-        for index in reported - set(cached):
+        for index in self._reported - set(cached):
             metrics.forget_cached(f"{self.name}-shard-{index}", group, version, kind.plural)
         for index, n in cached.items():
             metrics.set_cached(f"{self.name}-shard-{index}", group, version, kind.plural, n)
-        return set(cached)
+        self._reported = set(cached)
 
-    def _adjust(self, client: Client, want: frozenset[int], members: Membership) -> None:
-        with self._lock:
-            for index, held in list(self._held.items()):
-                ended = held.thread is not None and not held.thread.is_alive()
-                # Its elector ended (lease lost or released) and the shard's
-                # informer is stopped: only now may a new elector compete.
-                if ended and (held.worked.is_set() or not held.leading):
-                    del self._held[index]
-            running = set(self._held)
-        for index in sorted(want - running):
-            self._compete(client, index, members)
-        for index in sorted(running - want):
-            self._ask_release(index)
-
-    def _compete(self, client: Client, index: int, members: Membership) -> None:
-        options = self.options
-        held = _Held(index)
-        lease = f"{self._lease_prefix}-shard-{index}"
-        labels = {GROUP_LABEL: self._lease_prefix}
-        elector = LeaderElector(
-            LeaderElectionConfig(
-                lock=LeaseLock(
-                    client, options.lease_namespace, lease, self.identity, labels=labels
-                ),
-                callbacks=LeaderCallbacks(
-                    on_started_leading=lambda stop_leading: self._hold(held, stop_leading),
-                    on_stopped_leading=lambda: None,
-                ),
-                lease_duration=options.lease_duration,
-                renew_deadline=options.renew_deadline,
-                retry_period=options.retry_period,
-                release_on_cancel=True,
-                name=lease,
-            )
-        )
-        seen = members.observation(lease)
-        if seen is not None:  # expiry counted from when we first saw it unchanged
-            elector.observe(*seen)
-        held.thread = threading.Thread(
-            target=elector.run,
-            args=(held.elector_stop,),
-            name=f"kubeloop-shard-{self.name}-{index}",
-            daemon=True,
-        )
-        with self._lock:
-            self._held[index] = held
-        held.thread.start()
-
-    def _ask_release(self, index: int) -> None:
-        with self._lock:
-            held = self._held.get(index)
-        if held is None:
-            return
-        with held.lock:
-            held.release.set()
-            held.done.set()
-            if not held.leading:
-                held.elector_stop.set()  # still competing: nothing to hand over
-
-    def _hold(self, held: _Held, stop_leading: threading.Event) -> None:
-        """``on_started_leading`` of shard ``held.index``: sync its
-        informer, open it, work it until the Lease is lost or a release is
-        asked, then close it and wait for its in-flight reconciles."""
+    def _work(self, index: int, done: threading.Event, released: threading.Event) -> None:
+        """A held shard's life (:data:`~kubeloop.runtime.shard_leases.ShardWork`):
+        sync its informer, open it, work it until ``done``, then close it
+        and wait for its in-flight reconciles."""
         shards, runner = self.shards, self.runner
         assert shards is not None and runner is not None
-        with held.lock:
-            held.leading = True
-            if held.release.is_set():
-                held.elector_stop.set()
-                held.worked.set()
-                return
-        index, done = held.index, held.done
-        unregister = on_stop(stop_leading, done.set)
         log = runner.log.with_values(shard=index)
         try:
             if not shards.start(index, done):
@@ -512,35 +371,16 @@ class ShardedController(Generic[T]):
             for key in self._sweep_keys():  # what the sweep finds in the new shard
                 runner.queue.add(key)
             done.wait()
-        except Exception:
-            log.exception("Working the shard failed: giving it up")
         finally:
-            unregister()
             # Lost: stop at once (the renew deadline already passed). Released:
             # wait for every in-flight reconcile, however long, before the Lease goes.
-            timeout = None if held.release.is_set() else self.options.renew_deadline
+            timeout = None if released.is_set() else self.options.renew_deadline
             if not shards.deactivate(index, timeout):
                 log.error("Reconciles of a lost shard still running past the renew deadline")
             shards.stop(index, self.options.renew_deadline)
             if self.metrics is not None:
                 self.metrics.set_held(self.name, index, False)
-            log.info("Shard released" if held.release.is_set() else "Shard lost")
-            # Whatever ended the work ends the holding: a Lease renewed with
-            # nobody working its shard would starve the shard's keys.
-            held.elector_stop.set()
-            held.worked.set()
-
-    def _release_all(self, timeout: float | None) -> bool:
-        with self._lock:
-            held = list(self._held.values())
-        for h in held:
-            self._ask_release(h.index)
-        alive = False
-        for h in held:
-            if h.thread is not None:
-                h.thread.join(timeout)
-                alive = alive or h.thread.is_alive()
-        return not alive
+            log.info("Shard released" if released.is_set() else "Shard lost")
 
     def received_objects(self) -> int:
         """Objects the server sent this replica's shard informers."""
