@@ -147,6 +147,9 @@ class Group:
         sizes = [len(h) for h in held.values()]
         return shards == list(range(self.shards)) and max(sizes) - min(sizes) <= 1
 
+    def reconciled_by(self, replica: str) -> set[str]:
+        return {r.key for r in self.reconciles if r.replica == replica}
+
     def reconciled_since(self, since: float) -> set[str]:
         return {r.key for r in self.reconciles if r.start >= since}
 

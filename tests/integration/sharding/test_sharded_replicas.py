@@ -122,7 +122,24 @@ def run_replicas(client: Client, kubeconfig: str, per_namespace: int, gate_on: b
                 handed = set().union(*(by_shard.get(s, set()) for s in group.held()["r4"]))
             group.wait(lambda g: g.reconciled_since(joined) >= handed, 60, "r4's keys reconciled")
             assert group.overlaps() == []
-            assert group.stop("r1") == 0  # a clean stop releases its shards and exits 0
+            if gate_on:  # scale 3 -> 5 -> 2 (SIGTERM, as a Deployment scales down)
+                group.start("r5")
+                group.start("r6")
+                group.wait(lambda g: g.balanced(5), 60, "5 replicas sharing the shards")
+                for name in ("r1", "r3", "r4"):
+                    assert group.stop(name) == 0  # a clean stop releases, exits 0
+                group.wait(lambda g: g.balanced(2), 60, "r5 and r6 holding every shard")
+                group.wait(
+                    lambda g: all(
+                        g.reconciled_by(replica) >= by_shard.get(shard, set())
+                        for replica, shards in g.held().items()
+                        for shard in shards
+                    ),
+                    60,
+                    "every key reconciled by its shard's final holder",
+                )
+            else:
+                assert group.stop("r1") == 0  # a clean stop releases its shards, exits 0
         finally:
             group.close()
         assert [r for r in group.reconciles if not r.had_object] == []  # no Delete delivered
