@@ -49,7 +49,13 @@ from kubeloop.client import Client, ListOptions
 from kubeloop.runtime.kinds import Kind
 from kubeloop.runtime.sources import Scope
 
-__all__ = ["ShardCache"]
+__all__ = ["CONCURRENT_SYNCS", "ShardCache"]
+
+#: Shards listed at once. A replica that takes many shards at start lists
+#: them two at a time: the server is the bottleneck anyway (and decoding
+#: holds the GIL), and a dozen initial lists decoded at once would leave
+#: the allocator's peak resident long after the sync.
+CONCURRENT_SYNCS = 2
 
 _log = logging.getLogger("kubeloop.runtime")
 
@@ -98,6 +104,7 @@ class ShardCache:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._shards: dict[int, _ShardInformer] = {}
+        self._syncing = threading.BoundedSemaphore(CONCURRENT_SYNCS)
 
     # -- one shard's life --------------------------------------------------
     def start(self, shard: int, stop: threading.Event) -> bool:
@@ -140,11 +147,24 @@ class ShardCache:
             if shard in self._shards:
                 raise RuntimeError(f"{self.name}: shard {shard} is started already")
             self._shards[shard] = _ShardInformer(informer, factory, informer_stop)
-        factory.start(informer_stop)
-        synced = wait_for_cache_sync(stop, informer.has_synced)
+        synced = False
+        if self._wait_turn(stop):
+            try:
+                factory.start(informer_stop)
+                synced = wait_for_cache_sync(stop, informer.has_synced)
+            finally:
+                self._syncing.release()
         if not synced:
             self.stop(shard)
         return synced
+
+    def _wait_turn(self, stop: threading.Event) -> bool:
+        """One of :data:`CONCURRENT_SYNCS` turns to list (False if ``stop``
+        came first)."""
+        while not stop.is_set():
+            if self._syncing.acquire(timeout=0.1):
+                return True
+        return False
 
     def activate(self, shard: int, handler: ResourceEventHandler) -> None:
         """Open ``shard`` to reconciles, then add ``handler`` (which is

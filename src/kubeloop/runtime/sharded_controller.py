@@ -74,7 +74,7 @@ from kubeloop.runtime.runner import Reconciler, Runner
 from kubeloop.runtime.shard_cache import ShardCache
 from kubeloop.runtime.shard_leases import ShardingOptions, ShardLeases
 from kubeloop.runtime.shard_metrics import ShardMetrics
-from kubeloop.runtime.sources import Source, SourceHandler
+from kubeloop.runtime.sources import Scope, Source, SourceHandler
 from kubeloop.workqueue import PrometheusMetricsProvider, RateLimitingQueue
 
 __all__ = ["ShardedController"]
@@ -106,6 +106,7 @@ class ShardedController(Generic[T]):
         self.identity = options.identity or f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
         self.reconcile = reconcile
         self._source = self.declared.sources[0]
+        self._scope = self._source.scope  # with the manager's namespace, once bound
         self._owned: list[tuple[Source, CacheEntry]] = []
         # Set by bind().
         self._client: Client | None = None
@@ -144,6 +145,10 @@ class ShardedController(Generic[T]):
         if self._cache is not None:
             raise RuntimeError(f"{self.name}: already bound to a manager")
         self._client, self._cache = client, cache
+        scope = self._source.scope
+        if scope.namespace is None and cache.namespace is not None:  # the manager's --namespace
+            scope = Scope(cache.namespace, scope.label_selector, scope.field_selector)
+        self._scope = scope
         self._lease_prefix = lease_prefix or self.name
         self._owned = [
             (s, cache.register(s.kind, s.scope, s.transform, metadata_only=s.metadata_only))
@@ -240,7 +245,7 @@ class ShardedController(Generic[T]):
             self.key,
             name=self.name,
             server_side=server_side,
-            scope=self._source.scope,
+            scope=self._scope,
             transform=self._source.transform,
         )
         registrations = []
@@ -282,10 +287,13 @@ class ShardedController(Generic[T]):
         """Whether the server applies shard selectors (retried until it answers)."""
         if self.options.server_side is not None:
             return self.options.server_side
+        namespace = self._scope.namespace  # where this replica may list (its RBAC)
         resources: Any = (
-            client.resource(kind.model)
+            client.resource(kind.model, namespace=namespace)
             if kind.model is not None
-            else client.resource(kind.api_version, kind.plural, namespaced=kind.namespaced)
+            else client.resource(
+                kind.api_version, kind.plural, namespace=namespace, namespaced=kind.namespaced
+            )
         )
         backoff = ExponentialBackoffManager(0.8, 30.0, 120.0, 2.0, 1.0)
         while not stop.is_set():
