@@ -58,6 +58,7 @@ from kubeloop.cache import (
     ShardKey,
     get_namespace,
     meta_namespace_key_func,
+    on_stop,
     probe_shard_selector,
     wait_for_cache_sync,
 )
@@ -116,6 +117,8 @@ class ShardedController(Generic[T]):
         self.metrics: ShardMetrics | None = None
         self._lease_prefix = self.name
         self._ready = threading.Event()
+        # Set when a shard is gained: one sweep round follows, for however many.
+        self._sweep_wanted = threading.Event()
         self._reported: set[int] = set()  # shards whose cache size the metrics show
 
     def __repr__(self) -> str:
@@ -271,8 +274,11 @@ class ShardedController(Generic[T]):
                 work=self._work,
                 on_round=self._report,
             )
+            sweeper = self._start_sweeper(runner, stop)
             leases.run(stop)
             drained = leases.release_all(shutdown_timeout)
+            if sweeper is not None:
+                sweeper.join()
             drained = runner.stop(shutdown_timeout) and drained
             if ticker is not None:
                 ticker.join()
@@ -333,6 +339,33 @@ class ShardedController(Generic[T]):
 
         return keys
 
+    def _start_sweeper(self, runner: Runner[T], stop: threading.Event) -> threading.Thread | None:
+        """With ``requeue_keys``: one sweep round a retry period after
+        shards were gained (a replica gaining twelve at start sweeps once,
+        not twelve times over the whole backend)."""
+        if self.declared.requeue_keys is None:
+            return None
+        wanted = self._sweep_wanted
+        unregister = on_stop(stop, wanted.set)
+
+        def sweep() -> None:
+            try:
+                while wanted.wait() and not stop.is_set():
+                    if stop.wait(self.options.retry_period):
+                        return
+                    wanted.clear()
+                    try:
+                        for key in self._sweep_keys():
+                            runner.queue.add(key)
+                    except Exception:
+                        runner.log.exception("sweep after gaining shards failed")
+            finally:
+                unregister()
+
+        thread = threading.Thread(target=sweep, name=f"kubeloop-sweep-{self.name}", daemon=True)
+        thread.start()
+        return thread
+
     def _sweep_keys(self) -> Iterable[str]:
         """``requeue_keys()`` once shards are held (before, a sweep has
         nothing it may claim)."""
@@ -376,8 +409,7 @@ class ShardedController(Generic[T]):
             if self.metrics is not None:
                 self.metrics.set_held(self.name, index, True)
             log.info("Shard held: reconciling its keys")
-            for key in self._sweep_keys():  # what the sweep finds in the new shard
-                runner.queue.add(key)
+            self._sweep_wanted.set()  # what the sweep finds in the new shard, soon
             done.wait()
         finally:
             # Lost: stop at once (the renew deadline already passed). Released:

@@ -74,7 +74,8 @@ def test_a_change_to_an_owned_object_reconciles_its_owner_on_the_owners_replica(
             with group.cond:
                 after = [r for r in group.reconciles if r.start >= since]
             assert after and all(r.replica == holder[owner_shard[r.key]] for r in after)
-            assert {r.replica for r in after} == {"r1", "r2"}  # both replicas' owners woke
+            if shard_by == "uid":  # 30 uids: both replicas hold owners (3 namespaces may not)
+                assert {r.replica for r in after} == {"r1", "r2"}
             assert group.overlaps() == []
         finally:
             group.close()
