@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 APPS   := apps/network-controller apps/sample-controller
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml $(addsuffix /pyproject.toml,$(APPS)) | sha1sum | cut -c1-12)
 
-.PHONY: all venv testenv test lint demo chaos chaos-quick chaos-quick-linux bench-client bench-workqueue bench-imports bench-informer bench-faultproxy bench bench-quick clean
+.PHONY: all venv testenv test lint demo chaos chaos-quick chaos-quick-linux bench-client bench-workqueue bench-imports bench-informer bench-faultproxy bench-sharding bench bench-quick clean
 
 all: test
 
@@ -50,6 +50,13 @@ bench-client: venv testenv
 bench-informer: venv testenv
 	$(PY) bench/informer/bench_informer_sync.py
 	$(PY) bench/informer/bench_delta_throughput.py
+
+# Sharded network-controller replicas on a gated testenv (ShardedListAndWatch):
+# RSS and initial sync of 1 unsharded and 1/2/3 sharded replicas at 30,000
+# Networks, takeover after a SIGKILL, rebalance after a join (prints figures;
+# about 10 minutes).
+bench-sharding: venv testenv
+	$(PY) bench/sharding/bench_sharding.py --networks 30000
 
 # add/get/done throughput of kubeloop.workqueue and of client-go's workqueue
 # (bench/workqueue/go), side by side with the ratio (prints figures).

@@ -109,6 +109,12 @@ if TYPE_CHECKING:
         WatchErrorHandler,
         default_watch_error_handler,
     )
+    from kubeloop.cache.shard_listwatch import (
+        ReceivedCounter,
+        ShardedResourceClient,
+        probe_shard_selector,
+    )
+    from kubeloop.cache.sharding import ShardBy, ShardKey, ShardRange, fnv1a_64, shard_ranges
     from kubeloop.cache.shared_informer import InformerStateError, SharedIndexInformer
     from kubeloop.cache.stop import on_stop
     from kubeloop.cache.store import KeyListerGetter, ReflectorStore, Store
@@ -154,6 +160,7 @@ __all__ = [
     "Queue",
     "QueueWithBatch",
     "RealFIFO",
+    "ReceivedCounter",
     "Reflector",
     "ReflectorOptions",
     "ReflectorStore",
@@ -164,6 +171,10 @@ __all__ = [
     "ResourceEventHandlerRegistration",
     "Selector",
     "SelectorParseError",
+    "ShardBy",
+    "ShardKey",
+    "ShardRange",
+    "ShardedResourceClient",
     "SharedIndexInformer",
     "SharedInformerFactory",
     "Store",
@@ -174,6 +185,7 @@ __all__ = [
     "WatchErrorHandler",
     "default_watch_error_handler",
     "deletion_handling_meta_namespace_key_func",
+    "fnv1a_64",
     "get_annotations",
     "get_deletion_timestamp",
     "get_informer_metrics_provider",
@@ -186,9 +198,11 @@ __all__ = [
     "meta_namespace_key_func",
     "on_stop",
     "parse_selector",
+    "probe_shard_selector",
     "process_deltas",
     "process_deltas_in_batch",
     "set_informer_metrics_provider",
+    "shard_ranges",
     "split_meta_namespace_key",
     "strip_managed_fields",
     "wait_for_cache_sync",
@@ -247,5 +261,9 @@ __getattr__, __dir__ = lazy_exports(
         "kubeloop.cache.store": "KeyListerGetter ReflectorStore Store",
         "kubeloop.cache.transforms": "strip_managed_fields",
         "kubeloop.cache.wait": "wait_for_cache_sync wait_for_cache_sync_async",
+        "kubeloop.cache.shard_listwatch": (
+            "ReceivedCounter ShardedResourceClient probe_shard_selector"
+        ),
+        "kubeloop.cache.sharding": "ShardBy ShardKey ShardRange fnv1a_64 shard_ranges",
     },
 )

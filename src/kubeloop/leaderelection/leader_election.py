@@ -91,6 +91,19 @@ class LeaderElector:
             since = self._clock.now() - self._observed_time
         return since <= self.config.lease_duration + max_tolerable_expired_lease
 
+    def observe(self, record: LeaderElectionRecord, observed_at: float) -> None:
+        """Seed, before :meth:`run`, what another reader in this process
+        saw of the lock: ``record``, unchanged since ``observed_at`` (this
+        elector's clock). Expiry is then judged from ``observed_at`` rather
+        than from this elector's first read, so a candidate started for a
+        lock long unrenewed need not wait a whole lease duration more."""
+        with self._state_lock:
+            if self._running:
+                raise RuntimeError(f"leader elector {self.config.name} is already running")
+            self._observed_record = record
+            self._observed_time = observed_at
+        self._observed_raw = record
+
     # -- the loop -----------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
         """Acquire, lead and renew until ``stop`` is set or renewal fails.

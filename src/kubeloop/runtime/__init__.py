@@ -32,6 +32,9 @@ health, logging) lives here, once.
 - Helpers: :func:`finalize`, conditions (:func:`set_condition`,
   :func:`update_status`), owner references (:func:`controller_of`,
   :func:`set_controller_reference`), :func:`create_or_update`.
+- Sharding (:class:`ShardedController`, :class:`ShardingOptions`,
+  ``manager.sharded_controller``): one controller across replicas, each
+  holding about S/R shards through Leases (docs/sharding.md).
 - Metrics under controller-runtime's names (:class:`ReconcileMetrics`);
   klog and JSON logging (:func:`setup_logging`).
 """
@@ -95,6 +98,9 @@ if TYPE_CHECKING:
     )
     from kubeloop.runtime.result import ReconcileTimeoutError, Result, TerminalError
     from kubeloop.runtime.runner import AsyncReconciler, LastKnownStates, Reconciler, Runner
+    from kubeloop.runtime.shard_assignment import assign_shards
+    from kubeloop.runtime.shard_leases import ShardingOptions
+    from kubeloop.runtime.sharded_controller import ShardedController
     from kubeloop.runtime.sources import Mapper, Scope
     from kubeloop.runtime.writes import OperationResult, create_or_update
 
@@ -133,6 +139,8 @@ __all__ = [
     "Result",
     "Runner",
     "Scope",
+    "ShardedController",
+    "ShardingOptions",
     "TerminalError",
     "add_finalizer",
     "add_manager_flags",
@@ -140,6 +148,7 @@ __all__ = [
     "annotations_changed",
     "any_of",
     "argument_parser",
+    "assign_shards",
     "controller_of",
     "create_or_update",
     "duration",
@@ -200,5 +209,8 @@ __getattr__, __dir__ = lazy_exports(
         "kubeloop.runtime.async_runner": "AsyncRunner",
         "kubeloop.runtime.sources": "Mapper Scope",
         "kubeloop.runtime.writes": "OperationResult create_or_update",
+        "kubeloop.runtime.shard_assignment": "assign_shards",
+        "kubeloop.runtime.shard_leases": "ShardingOptions",
+        "kubeloop.runtime.sharded_controller": "ShardedController",
     },
 )

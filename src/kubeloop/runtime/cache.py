@@ -129,6 +129,11 @@ class Cache:
         self._stop: threading.Event | None = None
         self._read_entries: dict[int, CacheEntry] = {}
 
+    @property
+    def namespace(self) -> str | None:
+        """The namespace of every source that names none (None: all)."""
+        return self._namespace
+
     # -- registration --------------------------------------------------------
     def register(
         self,

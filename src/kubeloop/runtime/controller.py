@@ -335,23 +335,42 @@ class Controller(Generic[T]):
         self._registrations.clear()
 
     def _start_requeue(self, runner: Runner[T], stop: threading.Event) -> threading.Thread | None:
-        period, keys = self.requeue_every, self.requeue_keys
-        if period is None and keys is None:
-            return None
+        return start_requeue(
+            runner,
+            stop,
+            self.requeue_every,
+            self.requeue_keys,
+            lambda: self.primary.indexer().list_keys(),
+        )
 
-        def round_() -> None:
-            try:
-                for key in keys() if keys is not None else self.primary.indexer().list_keys():
-                    runner.queue.add(key)
-            except Exception:
-                runner.log.exception("periodic requeue failed")
 
-        def tick() -> None:
-            if keys is not None:
-                round_()
-            while period is not None and not stop.wait(period):
-                round_()
+def start_requeue(
+    runner: Runner[Any],
+    stop: threading.Event,
+    period: float | None,
+    keys: Callable[[], Iterable[str]] | None,
+    cached_keys: Callable[[], Iterable[str]],
+) -> threading.Thread | None:
+    """The ``requeue_every`` / ``requeue_keys`` rounds in a thread (None
+    when neither is set): ``keys()`` (default: ``cached_keys()``) added to
+    the queue every ``period``, and a first round at once when ``keys`` is
+    given."""
+    if period is None and keys is None:
+        return None
 
-        thread = threading.Thread(target=tick, name=f"kubeloop-requeue-{self.name}", daemon=True)
-        thread.start()
-        return thread
+    def round_() -> None:
+        try:
+            for key in keys() if keys is not None else cached_keys():
+                runner.queue.add(key)
+        except Exception:
+            runner.log.exception("periodic requeue failed")
+
+    def tick() -> None:
+        if keys is not None:
+            round_()
+        while period is not None and not stop.wait(period):
+            round_()
+
+    thread = threading.Thread(target=tick, name=f"kubeloop-requeue-{runner.name}", daemon=True)
+    thread.start()
+    return thread

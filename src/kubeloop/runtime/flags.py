@@ -156,6 +156,31 @@ def add_manager_flags(parser: argparse.ArgumentParser, name: str) -> None:
         "-v", "--v", dest="verbosity", type=int, default=0, help="log verbosity (4+: debug)"
     )
     run.add_argument("--log-format", choices=["text", "json"], default="text")
+    shard = parser.add_argument_group(
+        "sharding (KEP-5866 shardSelector, API server feature gate ShardedListAndWatch)"
+    )
+    shard.add_argument(
+        "--shard-count",
+        type=int,
+        default=0,
+        help="shard the controllers over this many virtual shards, each held through a "
+        "Lease in --leader-elect-namespace with the --leader-elect-* durations, on every "
+        "replica (default 0: no sharding, plain leader election)",
+    )
+    shard.add_argument(
+        "--shard-by",
+        choices=["uid", "namespace"],
+        default="uid",
+        help="hash objects by metadata.uid (even spread) or metadata.namespace (owner and "
+        "owned always on one replica) (default uid)",
+    )
+    shard.add_argument(
+        "--shard-selector",
+        choices=["auto", "server", "client"],
+        default="auto",
+        help="auto: probe whether the API server applies shardSelector; server: assume it "
+        "does; client: filter on the client (default auto)",
+    )
     le = parser.add_argument_group("leader election (client-go's defaults)")
     le.add_argument(
         "--leader-elect",

@@ -74,6 +74,9 @@ from kubeloop.runtime.klog import KeyValueLogger, setup_logging
 from kubeloop.runtime.loop import LoopThread
 from kubeloop.runtime.metrics import ReconcileMetrics
 from kubeloop.runtime.runner import AsyncReconciler, Reconciler
+from kubeloop.runtime.shard_leases import ShardingOptions
+from kubeloop.runtime.shard_metrics import ShardMetrics
+from kubeloop.runtime.sharded_controller import ShardedController
 from kubeloop.runtime.sources import Scope
 from kubeloop.workqueue import PrometheusMetricsProvider
 
@@ -169,6 +172,7 @@ class Manager:
             self.probes = HealthProbeServer(health_probe_bind_address)
             self.probes.add_readiness_check("informers", self.cache.has_synced)
         self.controllers: list[Controller[Any]] = []
+        self.sharded: list[ShardedController[Any]] = []
         self._queue_metrics = PrometheusMetricsProvider(registry)
         self._elector: LeaderElector | None = None
 
@@ -188,7 +192,8 @@ class Manager:
             raise SystemExit(1) from None
         in_cluster = config.source.startswith("in-cluster")
         election = None
-        if args.leader_elect if args.leader_elect is not None else in_cluster:
+        sharded = getattr(args, "shard_count", 0) > 0  # the shards' Leases replace the election
+        if not sharded and (args.leader_elect if args.leader_elect is not None else in_cluster):
             election = LeaderElectionOptions(
                 id=args.leader_elect_id,
                 namespace=args.leader_elect_namespace,
@@ -215,6 +220,27 @@ class Manager:
             _log.error("unable to set up the manager", error=str(err))
             raise SystemExit(1) from None
 
+    def sharding_options(self, args: argparse.Namespace) -> ShardingOptions | None:
+        """The :class:`ShardingOptions` :func:`argument_parser`'s sharding
+        flags ask for, or None with ``--shard-count 0``."""
+        if args.shard_count <= 0:
+            return None
+        mode = args.shard_selector
+        return ShardingOptions(
+            shards=args.shard_count,
+            shard_by=args.shard_by,
+            lease_namespace=self.lease_namespace(args.leader_elect_namespace),
+            lease_duration=args.leader_elect_lease_duration,
+            renew_deadline=args.leader_elect_renew_deadline,
+            retry_period=args.leader_elect_retry_period,
+            server_side=None if mode == "auto" else mode == "server",
+        )
+
+    def lease_namespace(self, namespace: str | None) -> str:
+        """Where Leases live: ``namespace``, else the pod's in a cluster, else ``default``."""
+        in_cluster = self.config.source.startswith("in-cluster")
+        return namespace or (self.config.namespace if in_cluster else "default")
+
     # -- declarations ----------------------------------------------------------
     def controller(
         self, for_kind: KindRef, reconcile: Reconciler[T] | AsyncReconciler[T], **options: Any
@@ -224,10 +250,25 @@ class Manager:
         return self.add(Controller(for_kind, reconcile, **options))
 
     def add(self, controller: Controller[T]) -> Controller[T]:
-        if any(c.name == controller.name for c in self.controllers):
-            raise ValueError(f"a controller named {controller.name!r} was added already")
+        self._check_name(controller.name)
         self.controllers.append(controller)
         return controller
+
+    def sharded_controller(
+        self, for_kind: KindRef, reconcile: Reconciler[T], options: ShardingOptions, **kw: Any
+    ) -> ShardedController[T]:
+        """Declare a controller sharded across replicas (``kw``:
+        :class:`ShardedController`'s). It runs on every replica, outside
+        leader election: its shards' Leases decide who reconciles what."""
+        controller = ShardedController(for_kind, reconcile, options, **kw)
+        self._check_name(controller.name)
+        self.sharded.append(controller)
+        return controller
+
+    def _check_name(self, name: str) -> None:
+        names = [c.name for c in self.controllers] + [c.name for c in self.sharded]
+        if name in names:
+            raise ValueError(f"a controller named {name!r} was added already")
 
     def lister(self, kind: KindRef, scope: Scope | None = None) -> Lister[Any]:
         """A lister over the manager's cache of ``kind``, for reads in a
@@ -311,6 +352,16 @@ class Manager:
                 metrics_provider=self._queue_metrics,
                 loop=loop,
             )
+        for sharded in self.sharded:
+            sharded.bind(
+                self.client,
+                self.cache,
+                lease_prefix=f"{self.name}-{sharded.name}",
+                recorder=self.recorder,
+                metrics=ReconcileMetrics(sharded.name, self.registry),
+                metrics_provider=self._queue_metrics,
+                shard_metrics=ShardMetrics(self.registry),
+            )
         try:
             return self._serve(stop)
         finally:
@@ -323,10 +374,15 @@ class Manager:
         informers_stop = threading.Event()
         self.cache.start(informers_stop)
         try:
-            if self.leader_election is None:
+            sharded_runs = self._start_sharded(stop)
+            if self.leader_election is not None:
+                code = self._lead(self.leader_election, stop)
+            elif self.controllers:
                 code = 0 if self._run_controllers(stop) else 1
             else:
-                code = self._lead(self.leader_election, stop)
+                stop.wait()
+                code = 0
+            code = max(code, self._join_sharded(sharded_runs))
         finally:
             self.recorder.stop(EVENT_FLUSH_TIMEOUT)
             informers_stop.set()
@@ -370,6 +426,33 @@ class Manager:
                 _log.error("health probes disabled", error=str(err))
                 self.probes = None
 
+    def _start_sharded(self, stop: threading.Event) -> list[tuple[threading.Thread, list[bool]]]:
+        """Run each sharded controller in a thread until ``stop``."""
+        started = []
+        for controller in self.sharded:
+            result = [False]
+
+            def run(c: ShardedController[Any] = controller, out: list[bool] = result) -> None:
+                try:
+                    out[0] = c.run(stop, self.graceful_shutdown_timeout)
+                except Exception:
+                    _log.exception("sharded controller failed", controller=c.name)
+
+            thread = threading.Thread(
+                target=run, name=f"kubeloop-sharded-{controller.name}", daemon=True
+            )
+            thread.start()
+            started.append((thread, result))
+        return started
+
+    def _join_sharded(self, started: list[tuple[threading.Thread, list[bool]]]) -> int:
+        """Wait for the sharded controllers (their shards released); 1 if one failed."""
+        code = 0
+        for thread, result in started:
+            thread.join()
+            code = code if result[0] else 1
+        return code
+
     def _run_controllers(self, until: threading.Event) -> bool:
         """Run every controller until ``until`` is set and they have drained;
         True if every in-flight reconcile finished within the timeout."""
@@ -396,8 +479,7 @@ class Manager:
 
     def _lead(self, options: LeaderElectionOptions, stop: threading.Event) -> int:
         identity = options.identity or f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
-        in_cluster = self.config.source.startswith("in-cluster")
-        namespace = options.namespace or (self.config.namespace if in_cluster else "default")
+        namespace = self.lease_namespace(options.namespace)
         lease = f"{namespace}/{options.id}"
         # Guards the decision to start leading against a stop arriving meanwhile.
         decision = threading.Lock()

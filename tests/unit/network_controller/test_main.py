@@ -46,3 +46,17 @@ def test_a_bad_duration_flag_exits_with_usage(capsys: pytest.CaptureFixture[str]
         parse_args(["--resync", "soon"])
     assert exc.value.code == 2
     assert "invalid duration 'soon'" in capsys.readouterr().err
+
+
+def test_sharding_flags_default_to_off_and_refuse_the_per_node_linux_backend(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    defaults = parse_args([])
+    assert (defaults.shard_count, defaults.shard_by, defaults.shard_selector) == (0, "uid", "auto")
+    args = parse_args(
+        ["--shard-count", "12", "--shard-by", "namespace", "--shard-selector", "client"]
+    )
+    assert (args.shard_count, args.shard_by, args.shard_selector) == (12, "namespace", "client")
+    with pytest.raises(SystemExit):
+        parse_args(["--backend", "linux", "--netns", "kl", "--shard-count", "3"])
+    assert "cannot be sharded" in capsys.readouterr().err

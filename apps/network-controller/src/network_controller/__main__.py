@@ -14,10 +14,11 @@ import os
 import sys
 from typing import Any
 
+from kubeloop.client import ResourceClient
 from kubeloop.events import EventRecorder
-from kubeloop.runtime import Manager, argument_parser, duration
+from kubeloop.runtime import Manager, ShardedController, ShardingOptions, argument_parser, duration
 from network_controller.backend import Backend, BackendError
-from network_controller.controller import NetworkReconciler
+from network_controller.controller import NetworkReconciler, sharded_sweep
 from network_controller.deployments import DeploymentNetworks
 from network_controller.linux_names import is_netns_name
 from network_controller.mock_backend import MockBackend
@@ -73,6 +74,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.backend == "linux" and not args.netns:
         # No default namespace: the host's own must be asked for by name.
         p.error("--backend linux needs --netns NAME (or --netns host)")
+    if args.backend == "linux" and args.shard_count > 0:
+        # One bridge per node: replicas on several nodes cannot share it.
+        p.error("--backend linux is per node and cannot be sharded; use mock or noop")
     if args.backend == "linux" and not is_netns_name(args.netns):
         p.error(f"--netns {args.netns!r}: a name under /run/netns (letters, digits, ._-)")
     return args
@@ -122,7 +126,6 @@ def main(argv: list[str] | None = None) -> int:
     # Networks by model: no discovery, so the controller starts before the
     # CRD exists and its informer lists, fails and retries until it does.
     networks = manager.client.resource(Network)
-    cached = manager.lister(Network)
     try:
         backend = make_backend(args)
     except BackendError as err:  # e.g. --backend linux without CAP_NET_ADMIN
@@ -131,12 +134,17 @@ def main(argv: list[str] | None = None) -> int:
     nets = NetworkReconciler(
         None if args.no_api_writes else networks, backend, namespace=args.namespace
     )
+    every = args.resync if args.resync > 0 else None  # 0: sweep once, at start
+    sharding = manager.sharding_options(args)
+    if sharding is not None:
+        return run_sharded(manager, sharding, nets, networks, args.workers, every)
+    cached = manager.lister(Network)
     network_controller = manager.controller(
         Network,
         nets.reconcile,
         name="networks",
         workers=args.workers,
-        requeue_every=args.resync if args.resync > 0 else None,  # 0: sweep once, at start
+        requeue_every=every,
         requeue_keys=lambda: nets.sweep(cached.list),
     )
     deployments = DeploymentNetworks(networks, cached)
@@ -146,6 +154,30 @@ def main(argv: list[str] | None = None) -> int:
     # Ready once the caches have synced: a standby replica is ready too.
     manager.add_readiness_check("informer-networks", network_controller.has_synced)
     manager.add_readiness_check("informer-deployments", deployment_controller.has_synced)
+    return manager.run()
+
+
+def run_sharded(
+    manager: Manager,
+    sharding: ShardingOptions,
+    nets: NetworkReconciler,
+    networks: ResourceClient[Network],
+    workers: int,
+    every: float | None,
+) -> int:
+    """``--shard-count S``: both controllers sharded over S shards on every
+    replica (see docs/sharding.md). The Deployment controller reads a
+    Deployment's Network through the API: its shard may be another's."""
+    sharded: ShardedController[Network] = manager.sharded_controller(
+        Network, nets.reconcile, sharding, name="networks", workers=workers, requeue_every=every
+    )
+    sharded.declared.requeue_keys = lambda: sharded_sweep(nets, sharded)
+    deployments = DeploymentNetworks(networks, None)
+    deployment_controller = manager.sharded_controller(
+        ("apps/v1", "Deployment"), deployments.reconcile, sharding, name="deployments"
+    ).owns(Network)
+    manager.add_readiness_check("sharding-networks", sharded.has_synced)
+    manager.add_readiness_check("sharding-deployments", deployment_controller.has_synced)
     return manager.run()
 
 

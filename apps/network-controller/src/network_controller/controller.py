@@ -28,7 +28,14 @@ from kubeloop.cache import meta_namespace_key_func
 from kubeloop.client import ResourceClient
 from kubeloop.errors import KubeloopError, is_not_found
 from kubeloop.events import NORMAL, WARNING
-from kubeloop.runtime import Context, Result, get_generation, set_condition, update_status
+from kubeloop.runtime import (
+    Context,
+    Result,
+    ShardedController,
+    get_generation,
+    set_condition,
+    update_status,
+)
 from network_controller.backend import (
     KEY_DIGEST_PREFIX,
     ActualNetwork,
@@ -144,9 +151,15 @@ class NetworkReconciler:
             if not is_not_found(err):
                 raise
 
-    def sweep(self, cached: Callable[[], Iterable[Network]]) -> list[str]:
+    def sweep(
+        self,
+        cached: Callable[[], Iterable[Network]],
+        owned: Callable[[ActualNetwork], bool] | None = None,
+    ) -> list[str]:
         """The keys whose actual network is orphaned, missing or drifted
-        from the ``cached`` Networks."""
+        from the ``cached`` Networks; ``owned``, when given, says which
+        backend entries are this replica's to judge (sharded: those whose
+        hash falls in a held shard, see :func:`sharded_sweep`)."""
         log.debug("backend sweep: starting")  # before any read: what it sees is newer
         wanted: dict[str, DesiredNetwork] = {}
         known: set[str] = set()
@@ -167,7 +180,9 @@ class NetworkReconciler:
             log.error("backend sweep failed: %s", err)
             return []
         actual = {digests.get(a.key, a.key): a for a in listed}
-        actual = {k: a for k, a in actual.items() if self._in_scope(k)}
+        actual = {
+            k: a for k, a in actual.items() if self._in_scope(k) and (owned is None or owned(a))
+        }
         stale = set(actual) - known
         stale |= {k for k, d in wanted.items() if k not in actual or differs(actual[k], d)}
         flagged = sorted(stale)
@@ -187,3 +202,21 @@ class NetworkReconciler:
 
     def _in_scope(self, key: str) -> bool:
         return self.namespace is None or key.startswith(f"{self.namespace}/")
+
+
+def sharded_sweep(nets: NetworkReconciler, sharded: ShardedController[Network]) -> list[str]:
+    """The sweep of one replica of a sharded controller: only the held,
+    synced shards' Networks and backend entries. A backend entry is judged
+    by the shard of the Network it was made for (its uid, or its key's
+    namespace), so a replica holding a third of the shards never calls the
+    other two thirds orphans. An entry without a uid (made before uids
+    were recorded) is left alone when sharding by uid: no replica can tell
+    whose it is."""
+    held = sharded.held_shards()  # one snapshot: a shard gained meanwhile waits for the next
+    by_namespace = sharded.key.by == "namespace"
+
+    def owned(actual: ActualNetwork) -> bool:
+        value = actual.key.partition("/")[0] if by_namespace else actual.uid
+        return bool(value) and sharded.claim(actual.key, value, held)
+
+    return nets.sweep(lambda: sharded.list(held), owned)

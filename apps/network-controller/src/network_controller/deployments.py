@@ -76,14 +76,20 @@ def desired_spec(annotations: dict[str, str]) -> dict[str, str] | None:
 
 
 class DeploymentNetworks:
-    """``reconcile(ctx, deployment)``: the Network the Deployment asks for."""
+    """``reconcile(ctx, deployment)``: the Network the Deployment asks for.
 
-    def __init__(self, networks: ResourceClient[Network], cached: Lister[Network]) -> None:
+    ``cached`` ``None`` reads the Network through the API instead of a
+    cache: sharded (``--shard-count``), the Network of a Deployment may be
+    in a shard another replica holds, so no cache here has it."""
+
+    def __init__(self, networks: ResourceClient[Network], cached: Lister[Network] | None) -> None:
         self.networks = networks
         self.cached = cached
 
     def _cached(self, namespace: str, name: str) -> Network | None:
         try:
+            if self.cached is None:
+                return self.networks.get(name, namespace=namespace)
             return self.cached.namespaced(namespace).get(name)
         except KubeloopError as err:
             if is_not_found(err):
