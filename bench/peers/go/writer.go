@@ -21,7 +21,8 @@ import (
 )
 
 func networkSpec(i, octet int) (name, cidr, gateway string) {
-	prefix := fmt.Sprintf("10.%d.%d", i/256, i%256)
+	// 10.0.0.0/24 upwards, one /24 each; past 65,536 Networks on into 11.x.y.
+	prefix := fmt.Sprintf("%d.%d.%d", 10+i/65536, i/256%256, i%256)
 	return fmt.Sprintf("net-%06d", i), prefix + ".0/24", fmt.Sprintf("%s.%d", prefix, octet)
 }
 

@@ -150,7 +150,13 @@ class AsyncRest:
                 return response
             if isinstance(decision, Wait):
                 if decision.seconds:
-                    log.debug("%s: retrying after %.1fs", attempts.what, decision.seconds)
+                    log.debug(
+                        "%s: %s, retrying after %.1fs (%d)",
+                        attempts.what,
+                        decision.why,
+                        decision.seconds,
+                        decision.attempt,
+                    )
                     await self._sleep(decision.seconds, attempts.what)
                 continue
             assert isinstance(decision, Fail)

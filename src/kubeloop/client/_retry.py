@@ -180,9 +180,12 @@ class Return:
 
 @dataclass(frozen=True, slots=True)
 class Wait:
-    """Send again after ``seconds``."""
+    """Send again after ``seconds``; ``why`` (what failed: "429", "connect
+    failed (...)") and ``attempt`` (the how-manieth retry) are for the log."""
 
     seconds: float
+    why: str = ""
+    attempt: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,7 +255,8 @@ class Attempts:
             and self._retries < self.policy.max_retries
         ):
             self._retries += 1
-            return Wait(min(retry_after, self.policy.max_retry_after))
+            wait = min(retry_after, self.policy.max_retry_after)
+            return Wait(wait, str(code), self._retries)
         return Fail(error_from_response(code, body, retry_after, self.request.what))
 
     def after_connect_failure(self, err: ConnectFailure) -> Decision:
@@ -277,7 +281,8 @@ class Attempts:
                 ),
                 err,
             )
-        return Wait(min(5.0, 0.2 * 2**self._connect_failures) * random.uniform(1, 1.5))
+        backoff = min(5.0, 0.2 * 2**self._connect_failures) * random.uniform(1, 1.5)
+        return Wait(backoff, f"connect failed ({err})", self._connect_failures)
 
     def after_exchange_failure(self, err: ExchangeFailure) -> Decision:
         """The request may have been applied: only a GET is sent again."""
@@ -286,5 +291,7 @@ class Attempts:
             and self._connect_failures < self.policy.max_connect_retries
         ):
             self._connect_failures += 1
-            return Wait(0.2 * 2**self._connect_failures)
+            return Wait(
+                0.2 * 2**self._connect_failures, f"exchange failed ({err})", self._connect_failures
+            )
         return Fail(TransportError(f"{self.what}: {err}"), err)

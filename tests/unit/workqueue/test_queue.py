@@ -324,7 +324,20 @@ def test_a_getter_interrupted_while_asleep_leaves_no_stale_wake_up() -> None:
     main = threading.main_thread().ident
     assert main is not None
 
-    def interrupt_once_asleep() -> None:
+    class Interrupted(Exception):
+        pass
+
+    # A signal that lands between the getter listing itself and blocking is
+    # noted but wakes nothing (the wait has not begun): so the interrupter
+    # sends it again until the getter is out, and only the first one raises.
+    raised = threading.Event()
+
+    def on_sigint(signum: int, frame: object) -> None:
+        if not raised.is_set():
+            raised.set()
+            raise Interrupted
+
+    def interrupt_until_out() -> None:
         # get() lists its sleeper and releases the lock in one step, so a
         # listed sleeper seen under the lock is asleep (or about to be).
         # Nothing public says so, hence the bounded poll.
@@ -333,12 +346,18 @@ def test_a_getter_interrupted_while_asleep_leaves_no_stale_wake_up() -> None:
                 if q._sleepers:
                     break
             time.sleep(0.0001)
-        signal.pthread_kill(main, signal.SIGINT)
+        while not raised.is_set():
+            signal.pthread_kill(main, signal.SIGINT)
+            raised.wait(0.05)
 
-    interrupter = start(interrupt_once_asleep)
-    with pytest.raises(KeyboardInterrupt):
-        q.get()
-    join_all([interrupter])
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        interrupter = start(interrupt_until_out)
+        with pytest.raises(Interrupted):
+            q.get()
+        join_all([interrupter])
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert not q._sleepers
 
     results: list[object] = []
