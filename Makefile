@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 APPS   := apps/network-controller apps/sample-controller
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml $(addsuffix /pyproject.toml,$(APPS)) | sha1sum | cut -c1-12)
 
-.PHONY: all venv testenv test lint demo chaos chaos-quick chaos-quick-linux bench-client bench-workqueue bench-informer bench-faultproxy bench bench-quick clean
+.PHONY: all venv testenv test lint demo chaos chaos-quick chaos-quick-linux chaos-scale soak bench-client bench-workqueue bench-informer bench-faultproxy bench bench-quick clean
 
 all: test
 
@@ -88,6 +88,16 @@ chaos-quick: venv testenv
 chaos-quick-linux: venv testenv
 	mkdir -p build
 	$(PY) -m tools.e2e.chaos --quick --backend linux --output build/reliability-quick-linux.md
+
+# The soak: the network-controller under steady churn and periodic bursts
+# for 20 minutes, sampled from outside (RSS, threads, workqueue depth,
+# informer queue); judged (RSS slope, thread drift, queues drained after
+# each burst), charted into docs/img/soak-*.png, samples in docs/soak.json,
+# the "Soak" section of docs/reliability.md regenerated. SOAK_ARGS="--minutes 2"
+# for a smoke check.
+soak: venv testenv
+	$(PY) -m pip install -q -e '.[dev,bench]'
+	$(PY) -m tools.e2e.soak $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
