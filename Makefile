@@ -83,6 +83,14 @@ chaos-quick: venv testenv
 	mkdir -p build
 	$(PY) -m tools.e2e.chaos --quick --output build/reliability-quick.md
 
+# The chaos suite at 10,000 Networks (created by concurrent writers before
+# the controllers start), the full run's faults and invariants, plus the
+# initial sync time and the controllers' peak RSS; regenerates the "Scale"
+# section of docs/reliability.md (about 20 minutes). CHAOS_ARGS="--objects
+# 2000 --duration 120" (or --rate) sizes it otherwise.
+chaos-scale: venv testenv
+	$(PY) -m tools.e2e.chaos --scale --output docs/reliability.md $(CHAOS_ARGS)
+
 # The quick run on the linux backend (needs root): bridges in a network
 # namespace of the run's own, changed out of band among the faults.
 chaos-quick-linux: venv testenv

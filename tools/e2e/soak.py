@@ -35,7 +35,6 @@ import tempfile
 import threading
 import time
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -45,20 +44,18 @@ from prometheus_client.parser import text_string_to_metric_families
 from kubeloop.client import Client, load_config
 from kubeloop.errors import KubeloopError, is_already_exists, is_not_found
 from kubeloop.testenv import ControlPlane
-from tools.e2e.process import CRD, ControllerProcess
+from tools.e2e.process import CRD, ControllerProcess, proc_status
 from tools.e2e.soak_data import Burst, Sample, SoakRun, SoakSettings
 from tools.e2e.soak_report import write_report
+from tools.e2e.writers import concurrently
 
 API = "samplecrd.k8s.io/v1"
 NAMESPACE = "soak"
 
 
-def proc_status(pid: int) -> tuple[float, int]:
-    """(VmRSS in MB, Threads) of ``pid``, from /proc/<pid>/status."""
-    fields: dict[str, str] = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        fields[key] = value.strip()
+def rss_and_threads(pid: int) -> tuple[float, int]:
+    """(VmRSS in MB, Threads) of ``pid``."""
+    fields = proc_status(pid)
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["Threads"])
 
 
@@ -158,7 +155,7 @@ class Soak:
     # -- observing ------------------------------------------------------------
     def observe(self) -> Sample:
         with self._observe_lock:
-            rss, threads = proc_status(self.run_.pid)
+            rss, threads = rss_and_threads(self.run_.pid)
             with urllib.request.urlopen(self._metrics_url, timeout=10) as resp:
                 text = resp.read().decode()
         depth, queued = queue_lengths(text)
@@ -245,13 +242,11 @@ class Soak:
         )
         watcher.start()
         seeds = [rng.randrange(1 << 30) for _ in names]
-        with ThreadPoolExecutor(self.s.burst_writers, thread_name_prefix="soak-burst") as pool:
-            list(
-                pool.map(
-                    lambda pair: self._write(pair[0], "update", random.Random(pair[1])),
-                    zip(names, seeds, strict=True),
-                )
-            )
+        concurrently(
+            lambda pair: self._write(pair[0], "update", random.Random(pair[1])),
+            list(zip(names, seeds, strict=True)),
+            self.s.burst_writers,
+        )
         burst.written = round(self._now(), 2)
         done.set()
         return watcher
@@ -269,7 +264,8 @@ class Soak:
             next_burst = self.s.burst_every / 2
             try:
                 # Bursts until there is no time left to see one drain.
-                while next_burst + 30 < end and not self._stop.wait(next_burst - self._now()):
+                room = min(30.0, self.s.burst_every / 2)
+                while next_burst + room < end and not self._stop.wait(next_burst - self._now()):
                     next_burst += self.s.burst_every
                     self._burst(rng, until=min(next_burst, end)).join()
                 self._stop.wait(max(0.0, end - self._now()))
