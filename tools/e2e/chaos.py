@@ -678,7 +678,6 @@ class Chaos:
 
         concurrently(create, self.objects, self.s.seed_writers)
         self.report.seed_seconds = time.monotonic() - started
-        self.report.ops["seed"] = len(self.objects)
         print(
             f"chaos: {len(self.objects)} Networks created in {self.report.seed_seconds:.1f}s "
             f"by {self.s.seed_writers} writers",
