@@ -98,8 +98,8 @@ chaos-quick-linux: venv testenv
 	$(PY) -m tools.e2e.chaos --quick --backend linux --output build/reliability-quick-linux.md
 
 # The soak: the network-controller under steady churn and periodic bursts
-# for 20 minutes, sampled from outside (RSS, threads, workqueue depth,
-# informer queue); judged (RSS slope, thread drift, queues drained after
+# for 30 minutes, sampled from outside (RSS, threads, workqueue depth,
+# informer queue); judged (RSS slope after a 15-minute warm-up, thread drift, queues drained after
 # each burst), charted into docs/img/soak-*.png, samples in docs/soak.json,
 # the "Soak" section of docs/reliability.md regenerated. SOAK_ARGS="--minutes 2"
 # for a smoke check.

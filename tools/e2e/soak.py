@@ -5,7 +5,7 @@ A leak shows only over time: memory that grows by a few objects a minute,
 a thread that one code path starts and never joins, a queue that stops
 draining after the hundredth burst. Tests do not run long enough to see
 any of them, so ``make soak`` runs one controller (``python -m
-network_controller --backend noop``) against testenv for 20 minutes:
+network_controller --backend noop``) against testenv for 30 minutes:
 
 - steady churn at a fixed rate: each tick picks one of ``--pool`` names
   (seeded) and creates it if absent, else updates it (3 in 4) or deletes it;
@@ -17,7 +17,8 @@ network_controller --backend noop``) against testenv for 20 minutes:
 - after each burst the metrics are polled until both queues read 0.
 
 Acceptance (:mod:`tools.e2e.soak_report`): the least-squares RSS slope
-after the warm-up at most 5 MB per hour, the thread count within +-2 of
+after the warm-up (15 minutes; why: :class:`~tools.e2e.soak_data.SoakSettings`)
+at most 5 MB per hour, the thread count within +-2 of
 its first sample, both queues back at 0 after every burst. The samples go
 to docs/soak.json, the charts to docs/img/soak-*.png and the figures to
 the "Soak" section of docs/reliability.md.

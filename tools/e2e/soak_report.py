@@ -51,6 +51,20 @@ def slope_per_hour(points: list[tuple[float, float]]) -> float:
     return cov / var * 3600
 
 
+def window_slopes(samples: list[Sample], window: float = 300.0) -> list[float]:
+    """The RSS slope (MB/h) of each full ``window`` seconds of the run: where
+    the memory stops growing, which the warm-up must cover."""
+    slopes = []
+    start = 0.0
+    while start < samples[-1].t:
+        points = [(s.t, s.rss_mb) for s in samples if start <= s.t < start + window]
+        # A window the run ended early in is too short to say anything.
+        if len(points) >= 2 and points[-1][0] - points[0][0] >= 0.8 * window:
+            slopes.append(slope_per_hour(points))
+        start += window
+    return slopes
+
+
 @dataclass
 class Verdict:
     rss_slope: float
@@ -208,7 +222,12 @@ def render_section(run: SoakRun, verdict: Verdict, charts: list[Path]) -> str:
             f"- peak workqueue depth / informer queued items during each burst (polled every "
             f"0.25 s): {peaks or 'none'}",
             f"- RSS {run.samples[0].rss_mb:.1f} MB at the first sample, "
-            f"{verdict.rss_start:.1f} MB after the warm-up, {verdict.rss_end:.1f} MB at the end",
+            f"{verdict.rss_start:.1f} MB after the warm-up, {verdict.rss_end:.1f} MB at the end; "
+            "slope of each 5-minute window (MB/h): "
+            + (", ".join(f"{w:+.1f}" for w in window_slopes(run.samples)) or "none"),
+            "- the warm-up: bounded caches (the Event recorder's 4096-entry LRUs are the "
+            "likely ones) fill for the first minutes of churn, so RSS rises at a falling rate, "
+            "then stays flat; the fit starts after that (see `SoakSettings`)",
             "",
             "| acceptance | figure | limit | result |",
             "|---|---|---|---|",

@@ -1,6 +1,6 @@
 """make soak, shortened for make test (about 50 s): the tool samples the
 controller from outside, a burst fills its workqueue and drains, and the
-thread count holds. The RSS slope needs the full 20 minutes (make soak);
+thread count holds. The RSS slope needs the full run (make soak, 30 minutes);
 here only that it was computed from samples taken after the warm-up."""
 
 from __future__ import annotations

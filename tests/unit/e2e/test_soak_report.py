@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from tools.e2e.soak import queue_lengths
 from tools.e2e.soak_data import Burst, Sample, SoakRun, SoakSettings
-from tools.e2e.soak_report import judge, slope_per_hour, write_report
+from tools.e2e.soak_report import judge, slope_per_hour, window_slopes, write_report
 
 
 def run_with(rss: list[float], threads: list[int], drains: list[float]) -> SoakRun:
@@ -89,3 +89,13 @@ def test_the_report_writes_samples_charts_and_the_section(tmp_path: Path) -> Non
     doc = (tmp_path / "reliability.md").read_text()
     assert doc.startswith("## Soak\n")
     assert "| RSS slope after a 60 s warm-up" in doc and "![soak-rss](img/soak-rss.png)" in doc
+
+
+def test_window_slopes_show_where_growth_stops() -> None:
+    # 10 minutes of growth at 0.05 MB per 5 s (36 MB/h), then 10 flat.
+    rss = [30.0 + 0.05 * i for i in range(120)] + [36.0] * 120
+    run = run_with(rss, [19] * 240, [1.0])
+    slopes = window_slopes(run.samples)
+    assert len(slopes) == 4
+    assert slopes[0] == pytest.approx(36.0) and slopes[1] == pytest.approx(36.0)
+    assert slopes[2] == pytest.approx(0.0, abs=1e-9) and slopes[3] == pytest.approx(0.0, abs=1e-9)
