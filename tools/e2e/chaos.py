@@ -192,8 +192,8 @@ PRESETS = {"quick": QUICK, "full": FULL, "scale": SCALE}
 
 
 def rerun_command(settings: Settings) -> str:
-    """The command line that replays ``settings`` (seed, preset, and the one
-    override main() accepts)."""
+    """The command line that replays ``settings`` (seed, preset, and the
+    overrides main() accepts)."""
     preset = PRESETS[settings.preset]
     cmd = "python -m tools.e2e.chaos"
     if settings.preset != "full":
@@ -1099,8 +1099,12 @@ def render(report: Report) -> str:
             "",
             f"- population: {s.objects:,} Networks created before the controllers start, by "
             f"{s.seed_writers} concurrent writers in {report.seed_seconds:.1f}s; all Ready "
-            f"{report.initial_sync_seconds:.1f}s after the two replicas started "
-            f"(`--kube-api-qps {s.qps:g}`, 4 workers)",
+            + (
+                f"{report.initial_sync_seconds:.1f}s after the two replicas started "
+                if report.initial_sync_seconds >= 0
+                else f"NOT within {s.convergence_deadline:.0f}s of the replicas' start "
+            )
+            + f"(`--kube-api-qps {s.qps:g}`, 4 workers)",
             f"- controller peak RSS (VmHWM, the largest of the replicas, read before each kill "
             f"and at the end): {report.peak_rss_mb:.0f} MB",
         ]
