@@ -5,7 +5,9 @@ docs/reliability.md holds figures from several long runs (the chaos suite,
 the scale run, the soak); none of them may wipe out another's section, and
 no section is typed by hand. A section starts at its ``## `` heading and
 runs to the next ``## `` heading that is not one of its own (its
-subsections use ``###``) or to the end::
+subsections use ``###``) or to the end. Headings are matched up to a colon
+(``## Scale: the chaos suite at 10,000 Networks`` is the ``## Scale``
+section, whatever the count)::
 
     text = replace_section(old, "## Soak\\n\\nRSS slope ...\\n")
 """
@@ -18,9 +20,16 @@ from pathlib import Path
 GENERATED = ("## Scale", "## Soak")
 
 
+def _key(heading: str) -> str:
+    return heading.rstrip().split(":", 1)[0]
+
+
 def _bounds(text: str, heading: str) -> tuple[int, int] | None:
     lines = text.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.rstrip() == heading), None)
+    key = _key(heading)
+    start = next(
+        (i for i, line in enumerate(lines) if line.startswith("## ") and _key(line) == key), None
+    )
     if start is None:
         return None
     end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))

@@ -47,3 +47,15 @@ def test_write_section_creates_the_file(tmp_path: Path) -> None:
     write_section(path, "## Soak\n\nfirst\n")
     write_section(path, "## Soak\n\nsecond\n")
     assert path.read_text() == "## Soak\n\nsecond\n\n"
+
+
+def test_headings_match_up_to_a_colon() -> None:
+    old = replace_section(DOC, "## Scale: the chaos suite at 10,000 Networks\n\nfirst\n")
+    new = replace_section(old, "## Scale: the chaos suite at 2,000 Networks\n\nsecond\n")
+    assert new.count("## Scale") == 1 and "second" in new and "first" not in new
+    kept = carry_over(new, "# Reliability\n\nfresh\n")
+    assert "## Scale: the chaos suite at 2,000 Networks\n\nsecond" in kept
+    # Another heading that merely starts the same is another section.
+    assert replace_section("## Scaled\n\nx\n", "## Scale\n\ny\n") == (
+        "## Scaled\n\nx\n\n## Scale\n\ny\n\n"
+    )
