@@ -2,7 +2,11 @@
 invariants that say nothing was lost.
 
 ``make chaos`` (full) and ``make chaos-quick`` (part of ``make test``) run
-it; both regenerate docs/reliability.md. Faults, on loopback only:
+it; both regenerate docs/reliability.md. ``make chaos-scale`` runs it at
+10,000 Networks (``--scale``; ``--objects``, ``--duration`` and ``--rate``
+change the size of any run): the objects are created by concurrent writers
+before the controllers start, and its report is the "Scale" section of
+docs/reliability.md, which the other runs keep. Faults, on loopback only:
 
 - a fault proxy between the controllers and the API server: connections cut,
   reads stalled, latency added;
@@ -73,7 +77,9 @@ from kubeloop.testenv import ControlPlane
 from kubeloop.testenv.faultproxy import FaultProxy, proxied_kubeconfig
 from network_controller.backend import normalise_cidr
 from tools.e2e.chaos_linux import LinuxChaos
-from tools.e2e.process import CRD, ControllerProcess
+from tools.e2e.doc_sections import carry_over, write_section
+from tools.e2e.process import CRD, ControllerProcess, proc_status
+from tools.e2e.writers import concurrently
 
 NAMESPACES = ("chaos-a", "chaos-b", "chaos-c")
 API = "samplecrd.k8s.io/v1"
@@ -130,6 +136,17 @@ class Settings:
     preset: str = "full"
     #: The controller's --backend: "mock", or "linux" (root; tamper faults).
     backend: str = "mock"
+    #: Networks created before the controllers start (the scale run's
+    #: population), ``seed_writers`` at a time; the workload's names are
+    #: then theirs.
+    objects: int = 0
+    seed_writers: int = 16
+    #: The controllers' --kube-api-qps (burst twice that).
+    qps: float = 100.0
+
+    def __post_init__(self) -> None:
+        if self.objects:
+            self.names_per_namespace = -(-self.objects // len(NAMESPACES))
 
 
 def fault_kinds(settings: Settings) -> tuple[FaultKind, ...]:
@@ -159,18 +176,35 @@ FULL: dict[str, Any] = {
     "duration": 240.0,
     "convergence_deadline": 120.0,
 }
+#: The full run's faults among 10,000 Networks. Every kill makes a new
+#: leader reconcile them all and every restart re-lists them, so the
+#: deadline and the controllers' rate limit are larger.
+SCALE: dict[str, Any] = {
+    **FULL,
+    "preset": "scale",
+    "objects": 10_000,
+    "operations": 3000,
+    "duration": 360.0,
+    "convergence_deadline": 900.0,
+    "qps": 400.0,
+}
+PRESETS = {"quick": QUICK, "full": FULL, "scale": SCALE}
 
 
 def rerun_command(settings: Settings) -> str:
-    """The command line that replays ``settings`` (seed, preset, and the one
-    override main() accepts)."""
-    preset = QUICK if settings.preset == "quick" else FULL
+    """The command line that replays ``settings`` (seed, preset, and the
+    overrides main() accepts)."""
+    preset = PRESETS[settings.preset]
     cmd = "python -m tools.e2e.chaos"
-    if settings.preset == "quick":
-        cmd += " --quick"
+    if settings.preset != "full":
+        cmd += f" --{settings.preset}"
     cmd += f" --seed {settings.seed}"
     if settings.operations != preset["operations"]:
         cmd += f" --operations {settings.operations}"
+    if settings.duration != preset["duration"]:
+        cmd += f" --duration {settings.duration:g}"
+    if settings.objects != preset.get("objects", 0):
+        cmd += f" --objects {settings.objects}"
     if settings.backend != "mock":
         cmd += f" --backend {settings.backend}"
     return cmd
@@ -296,6 +330,18 @@ def plan_operations(settings: Settings) -> list[Op]:
     """The workload, from its own generator: fault settings do not change it."""
     rng = random.Random(f"{settings.seed}:workload")
     return [choose_op(rng, settings.names_per_namespace) for _ in range(settings.operations)]
+
+
+def plan_objects(settings: Settings) -> list[Op]:
+    """The creates that make the run's population (none unless
+    ``settings.objects``): ``net-0``, ``net-1``, ... in each namespace in
+    turn, specs from their own generator."""
+    rng = random.Random(f"{settings.seed}:objects")
+    n = len(NAMESPACES)
+    return [
+        Op("create", NAMESPACES[i % n], f"net-{i // n}", *_random_network(rng))
+        for i in range(settings.objects)
+    ]
 
 
 def plan_digest(operations: Sequence[Op], plan: Sequence[Fault]) -> str:
@@ -468,6 +514,12 @@ class Report:
     tracebacks: list[str] = field(default_factory=list)
     bad_input: list[tuple[str, str]] = field(default_factory=list)
     bad_input_failures: list[str] = field(default_factory=list)
+    #: With ``objects``: how long the concurrent writers took to create
+    #: them, and the controllers to make all of them Ready (-1: never).
+    seed_seconds: float = 0.0
+    initial_sync_seconds: float = -1.0
+    #: The largest VmHWM (peak RSS) of any controller replica, in MB.
+    peak_rss_mb: float = 0.0
 
     @property
     def planned_counts(self) -> Counter[str]:
@@ -486,6 +538,7 @@ class Report:
     def ok(self) -> bool:
         return (
             self.convergence_seconds >= 0
+            and (self.initial_sync_seconds >= 0 or not self.settings.objects)
             and self.delivered_counts == self.planned_counts
             and not (
                 self.fault_errors
@@ -523,9 +576,11 @@ class Chaos:
     def __init__(self, settings: Settings, workdir: Path) -> None:
         self.s = settings
         self.dir = workdir
+        self.objects = plan_objects(settings)
         self.operations = plan_operations(settings)
         plan = plan_faults(settings)
-        self.report = Report(settings, plan=plan, digest=plan_digest(self.operations, plan))
+        digest = plan_digest([*self.objects, *self.operations], plan)
+        self.report = Report(settings, plan=plan, digest=digest)
         self.port = _free_port()
         self.cp = ControlPlane(self.dir / "cluster", port=self.port, etcd_compaction_interval="2s")
         self.proxy: FaultProxy | None = None
@@ -565,9 +620,9 @@ class Chaos:
                 "--workers",
                 "4",
                 "--kube-api-qps",
-                "100",
+                f"{self.s.qps:g}",
                 "--kube-api-burst",
-                "200",
+                f"{2 * self.s.qps:g}",
                 *self._backend_args(),
                 "--leader-elect",
                 "--leader-elect-namespace",
@@ -599,12 +654,35 @@ class Chaos:
         for name in NAMESPACES:
             ns.create({"metadata": {"name": name}})
         self._wait(lambda: self._crd_established(), 60, "CRD Established")
+        if self.objects:
+            self._seed_objects()
         self.proxy = FaultProxy("127.0.0.1", self.port)
         self.proxy.start()
         for _ in range(2):
             replica = self._replica()
             replica.start()
             self.replicas.append(replica)
+        if self.objects:  # the workload starts on a population in place
+            self.report.initial_sync_seconds, last = self._await_clean()
+            if self.report.initial_sync_seconds < 0:
+                self._record_violations(last)
+
+    def _seed_objects(self) -> None:
+        """Create the population with concurrent writers (10,000 one after
+        another would take minutes of round trips)."""
+        nets = self.client.resource(API, "networks", namespaced=True)
+        started = time.monotonic()
+
+        def create(op: Op) -> None:
+            nets.create(_network(op.name, op.cidr, op.gateway), namespace=op.namespace)
+
+        concurrently(create, self.objects, self.s.seed_writers)
+        self.report.seed_seconds = time.monotonic() - started
+        print(
+            f"chaos: {len(self.objects)} Networks created in {self.report.seed_seconds:.1f}s "
+            f"by {self.s.seed_writers} writers",
+            flush=True,
+        )
 
     def _crd_established(self) -> bool:
         try:
@@ -781,13 +859,15 @@ class Chaos:
     def _kill_one(self) -> int:
         """SIGKILL the leader if one is known, else any replica; restart it
         with the same state dir. Returns the pid killed."""
+        # The whole log: at 10,000 Networks the line is far from the end.
         leader = next(
-            (r for r in self.replicas if any("became leader" in line for line in r.lines[-200:])),
+            (r for r in self.replicas if any("became leader" in line for line in r.since(0))),
             self.replicas[0],
         )
         proc = leader._proc
         if proc is None or proc.poll() is not None:
             raise FaultNotDelivered("the replica to kill was not running")
+        self._note_peak_rss(leader)
         self.killed.add(proc.pid)
         leader.kill()
         if proc.returncode is None:
@@ -841,11 +921,19 @@ class Chaos:
             backend = {}
         return backend
 
-    def converge(self) -> None:
-        assert self.proxy is not None
-        self.proxy.set_latency(0.0)
-        self.proxy.stall(False)
-        self.proxy.refuse(False)
+    def _note_peak_rss(self, replica: ControllerProcess) -> None:
+        proc = replica._proc
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            peak = proc_status(proc.pid)["VmHWM"]
+        except (OSError, KeyError):  # exited meanwhile
+            return
+        self.report.peak_rss_mb = max(self.report.peak_rss_mb, int(peak.split()[0]) / 1024)
+
+    def _await_clean(self) -> tuple[float, dict[str, list[str]]]:
+        """Seconds until :meth:`_diff` finds nothing (-1 if not within the
+        convergence deadline), and the last diff."""
         started = time.monotonic()
         last: dict[str, list[str]] = {}
         while time.monotonic() - started < self.s.convergence_deadline:
@@ -856,9 +944,20 @@ class Chaos:
                 time.sleep(0.5)
                 continue
             if not any(last.values()):
-                self.report.convergence_seconds = time.monotonic() - started
-                return
+                return time.monotonic() - started, last
             time.sleep(0.5)
+        return -1.0, last
+
+    def converge(self) -> None:
+        assert self.proxy is not None
+        self.proxy.set_latency(0.0)
+        self.proxy.stall(False)
+        self.proxy.refuse(False)
+        self.report.convergence_seconds, last = self._await_clean()
+        if self.report.convergence_seconds < 0:
+            self._record_violations(last)
+
+    def _record_violations(self, last: dict[str, list[str]]) -> None:
         r = self.report
         r.orphans, r.missing, r.stale = (
             last.get("orphans", []),
@@ -934,6 +1033,9 @@ class Chaos:
     def run(self) -> Report:
         try:
             self.setup()
+            if self.objects and self.report.initial_sync_seconds < 0:
+                self.check_processes()  # no workload on a population never in place
+                return self.report
             fault_thread = threading.Thread(target=self.faults, name="chaos-faults")
             fault_thread.start()
             try:
@@ -946,6 +1048,8 @@ class Chaos:
                 self.bad_input()
             self.check_processes()
         finally:
+            for r in self.replicas:
+                self._note_peak_rss(r)
             for r in [*self.replicas, *self._retired]:
                 r.kill()
             if self.proxy is not None:
@@ -972,7 +1076,12 @@ def _counts(counter: Counter[str]) -> str:
 
 
 def render(report: Report) -> str:
+    """The report as Markdown: the whole of docs/reliability.md (the
+    appended notes included), or, for a run with a population
+    (``objects``), its "Scale" section, whose subsections are ``###``."""
     s = report.settings
+    scale = s.objects > 0
+    h = "###" if scale else "##"
     planned, delivered = report.planned_counts, report.delivered_counts
     errors = Counter(f.kind for f, _ in report.fault_errors)
     by_fault = {(d.fault.at, d.fault.kind): d for d in report.delivered}
@@ -981,12 +1090,35 @@ def render(report: Report) -> str:
         d = by_fault.get((f.at, f.kind))
         mark = "" if d is None else f" ({d.detail})" if d.detail else ""
         schedule.append(f"{f}{mark}" if d is not None else f"{f} (NOT DELIVERED)")
+    if scale:
+        head = [
+            f"## Scale: the chaos suite at {s.objects:,} Networks",
+            "",
+            "Regenerated by `make chaos-scale` (the suite with `--scale`; the other runs keep "
+            "this section). Source: `tools/e2e/chaos.py`.",
+            "",
+            f"- population: {s.objects:,} Networks created before the controllers start, by "
+            f"{s.seed_writers} concurrent writers in {report.seed_seconds:.1f}s; all Ready "
+            + (
+                f"{report.initial_sync_seconds:.1f}s after the two replicas started "
+                if report.initial_sync_seconds >= 0
+                else f"NOT within {s.convergence_deadline:.0f}s of the replicas' start "
+            )
+            + f"(`--kube-api-qps {s.qps:g}`, 4 workers)",
+            f"- controller peak RSS (VmHWM, the largest of the replicas, read before each kill "
+            f"and at the end): {report.peak_rss_mb:.0f} MB",
+        ]
+    else:
+        head = [
+            "# Reliability: the chaos suite",
+            "",
+            "Regenerated by `make chaos` (or `make chaos-quick`, which `make test` runs). "
+            "Source: `tools/e2e/chaos.py`. The Scale and Soak sections at the end are "
+            "regenerated by `make chaos-scale` and `make soak`; every run keeps the others'.",
+            "",
+        ]
     lines = [
-        "# Reliability: the chaos suite",
-        "",
-        "Regenerated by `make chaos` (or `make chaos-quick`, which `make test` runs). "
-        "Source: `tools/e2e/chaos.py`.",
-        "",
+        *head,
         f"- seed: {s.seed} ({s.preset} preset; rerun with `{rerun_command(s)}`); "
         f"operations and fault schedule digest {report.digest}",
         f"- operations: {sum(report.ops.values())} in {report.workload_seconds:.1f}s "
@@ -1015,11 +1147,16 @@ def render(report: Report) -> str:
         f"| tracebacks in controller logs | {len(report.tracebacks)} |",
         "",
         *(
-            ["## Crashes and tracebacks", "", "```", *report.crashes, *report.tracebacks, "```", ""]
+            [
+                *(f"{h} Crashes and tracebacks", "", "```"),
+                *report.crashes,
+                *report.tracebacks,
+                *("```", ""),
+            ]
             if report.crashes or report.tracebacks
             else []
         ),
-        "## Fault schedule",
+        f"{h} Fault schedule",
         "",
         "By operation index (a lasting fault as begin-end), fixed by the seed before the run:",
         "",
@@ -1030,7 +1167,7 @@ def render(report: Report) -> str:
             if report.fault_errors
             else []
         ),
-        "## Bad input",
+        f"{h} Bad input",
         "",
         "| input | outcome |",
         "|---|---|",
@@ -1038,16 +1175,27 @@ def render(report: Report) -> str:
         "",
         f"Result: **{'all invariants hold' if report.ok else 'INVARIANTS VIOLATED'}**.",
         "",
-        *[part for note in APPENDED_NOTES for part in (note.read_text().rstrip(), "")],
+        *(
+            []
+            if scale
+            else [part for note in APPENDED_NOTES for part in (note.read_text().rstrip(), "")]
+        ),
     ]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tools.e2e.chaos")
-    ap.add_argument("--quick", action="store_true", help="the bounded run that make test includes")
+    size = ap.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="the bounded run make test includes")
+    size.add_argument(
+        "--scale", action="store_true", help="10,000 Networks (make chaos-scale); its own section"
+    )
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--operations", type=int)
+    ap.add_argument("--objects", type=int, help="Networks created before the controllers start")
+    ap.add_argument("--duration", type=float, help="seconds the workload is spread over")
+    ap.add_argument("--rate", type=float, help="workload operations per second (sets --operations)")
     ap.add_argument("--output", default="docs/reliability.md")
     ap.add_argument(
         "--backend",
@@ -1057,12 +1205,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
-    preset = QUICK if args.quick else FULL
+    preset = dict(SCALE if args.scale else QUICK if args.quick else FULL)
+    for name in ("objects", "duration", "operations"):
+        if getattr(args, name) is not None:
+            preset[name] = getattr(args, name)
+    if args.rate is not None:
+        if args.operations is not None:
+            ap.error("--rate sets --operations: give one of them")
+        preset["operations"] = round(args.rate * preset["duration"])
+    if min(preset["operations"], preset["duration"], preset.get("objects", 0) + 1) <= 0:
+        ap.error("--operations, --duration and --rate must be positive, --objects not negative")
     settings = Settings(seed=seed, **preset, backend=args.backend)
     if args.backend == "linux":
         settings.fail_rate = 0.0  # no injected failures: its faults are the tampers
-    if args.operations:
-        settings.operations = args.operations
     try:  # before anything starts: an impossible plan fails fast
         plan = plan_faults(settings)
     except ValueError as err:
@@ -1070,14 +1225,20 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"chaos: seed {seed}, {settings.operations} operations, faults "
         f"{_counts(Counter(f.kind for f in plan))}, digest "
-        f"{plan_digest(plan_operations(settings), plan)}; rerun: {rerun_command(settings)}",
+        f"{plan_digest([*plan_objects(settings), *plan_operations(settings)], plan)}; "
+        f"rerun: {rerun_command(settings)}",
         flush=True,
     )
     with tempfile.TemporaryDirectory(prefix="kubeloop-chaos-") as tmp:
         report = Chaos(settings, Path(tmp)).run()
     text = render(report)
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(text)
+    output = Path(args.output)
+    if settings.objects:  # a section of the document; the rest stays
+        write_section(output, text)
+    else:  # the whole document, keeping the scale and soak runs' sections
+        old = output.read_text() if output.exists() else ""
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(carry_over(old, text))
     print(text)
     for name in (
         "fault_errors",

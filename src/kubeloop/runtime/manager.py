@@ -54,7 +54,7 @@ from typing import Any, TypeVar
 
 from prometheus_client import REGISTRY, CollectorRegistry
 
-from kubeloop.cache import Lister, on_stop
+from kubeloop.cache import Lister, PrometheusInformerMetricsProvider, on_stop
 from kubeloop.client import Client, Config, load_config
 from kubeloop.errors import ConfigError
 from kubeloop.events import EventRecorder
@@ -150,7 +150,15 @@ class Manager:
         self.registry = registry
         self.graceful_shutdown_timeout = graceful_shutdown_timeout
         self.leader_election = leader_election
-        self.cache = Cache(client, namespace=namespace, resync_period=resync_period)
+        # Named after the manager, so /metrics has each informer's queue
+        # length (informer_queued_items) beside the workqueues' depth.
+        self.cache = Cache(
+            client,
+            namespace=namespace,
+            resync_period=resync_period,
+            informer_name=name,
+            metrics_provider=PrometheusInformerMetricsProvider(registry),
+        )
         events_client = client.with_rate_limiter(self.config.qps, self.config.burst)
         self.recorder = EventRecorder(events_client, component=name, registry=registry)
         self.server: MetricsServer | None = None

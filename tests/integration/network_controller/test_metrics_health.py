@@ -86,6 +86,8 @@ def test_readyz_waits_for_synced_caches_and_metrics_parse(
                 "controller_runtime_reconcile_total",
                 "controller_runtime_reconcile_time_seconds_bucket",
                 "controller_runtime_max_concurrent_reconciles",
+                # The manager names its informers: their queue length (issue 21's soak).
+                "informer_queued_items",
             ):
                 assert expected in names, sorted(names)
             assert not [n for n in names if n.startswith("kubeloop_reconcile")], sorted(names)

@@ -248,3 +248,50 @@ def test_delay_slows_mutating_calls_after_logging_before_changing(
     backend.delete("ns/slow")
     assert backend.list() == []
     assert sleep.asked == [0.3, 0.3, 0.3]
+
+
+def test_reads_are_parsed_once_until_the_file_changes(
+    backend: MockBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend.create(desired("a"))
+    parses = 0
+    real_loads = json.loads
+
+    def counting_loads(text: str) -> Any:
+        nonlocal parses
+        parses += 1
+        return real_loads(text)
+
+    monkeypatch.setattr(mock_backend.json, "loads", counting_loads)
+    for _ in range(5):
+        assert backend.get("ns/a") is not None
+    assert parses == 0  # the state this instance wrote is the file's
+
+    # Another replica's write, and an edit out of band, are both seen.
+    MockBackend(backend.dir).create(desired("b"))
+    assert backend.get("ns/b") is not None
+    state = real_loads(backend.path.read_text())
+    state["ns/a"]["cidr"] = "10.9.0.0/24"
+    edit = backend.path.with_suffix(".edit")
+    edit.write_text(json.dumps(state))
+    os.replace(edit, backend.path)
+    got = backend.get("ns/a")
+    assert got is not None and got.cidr == "10.9.0.0/24"
+    # One each: the other replica's read before its write, ours after it,
+    # ours after the edit.
+    assert parses == 3
+
+
+def test_a_failed_write_leaves_the_state_it_had(
+    backend: MockBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend.create(desired("a"))
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(mock_backend.os, "replace", refuse)
+    with pytest.raises(OSError):
+        backend.create(desired("b"))
+    assert backend.get("ns/b") is None
+    assert [n.key for n in backend.list()] == ["ns/a"]
