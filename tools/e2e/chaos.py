@@ -315,6 +315,10 @@ class Op:
     #: For a delete: create it again under the same name with this spec.
     recreate: tuple[str, str] | None = None
 
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
 
 def _random_network(rng: random.Random) -> tuple[str, str]:
     if rng.random() < 0.15:
@@ -1057,9 +1061,15 @@ class Chaos:
         logs = {r._proc.pid: r.since(0) for r in [*self.replicas, *self._retired] if r._proc}
         same, across = overlaps(runs)
         # Across shards only as a deletion and a creation under one name:
-        # the key must have been deleted by the workload.
-        deleted = {f"{op.namespace}/{op.name}" for op in self.operations if op.kind == "delete"}
-        unexplained = [(a, b) for a, b in across if a.key not in deleted]
+        # the workload must have deleted the key's object: a Network, or a
+        # Deployment (and with it the Network of its name that it owns).
+        deleted = {("networks", op.key) for op in self.operations if op.kind == "delete"} | {
+            (controller, op.key)
+            for op in self.operations
+            if op.kind == "deployment-delete"
+            for controller in ("deployments", "networks")
+        }
+        unexplained = [(a, b) for a, b in across if (a.controller, a.key) not in deleted]
         self.report.recreated_overlaps = len(across) - len(unexplained)
         self.report.overlapping = [
             "\n    ".join(
@@ -1237,8 +1247,9 @@ def render(report: Report) -> str:
             "the replica the seed chose and starts a replacement, so shards move among the faults",
             f"- {report.reconciles:,} reconciles read back from the replicas' logs (killed ones "
             "included) for the overlap check, per key and shard; "
-            f"{report.recreated_overlaps} overlaps of a deleted and re-created Network's name "
-            "through two shards (old and new uid: the case docs/sharding.md documents)",
+            f"{report.recreated_overlaps} overlaps of the name of an object the workload deleted "
+            "and re-created, through two shards (old and new uid: the case docs/sharding.md "
+            "documents)",
         ]
     else:
         head = [
