@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 APPS   := apps/network-controller apps/sample-controller
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml $(addsuffix /pyproject.toml,$(APPS)) | sha1sum | cut -c1-12)
 
-.PHONY: all venv testenv test lint demo chaos chaos-quick chaos-quick-linux chaos-scale soak bench-client bench-workqueue bench-imports bench-informer bench-faultproxy bench-sharding bench bench-quick clean
+.PHONY: all venv testenv test lint demo chaos chaos-quick chaos-quick-linux chaos-scale chaos-sharded soak bench-client bench-workqueue bench-imports bench-informer bench-faultproxy bench-sharding bench bench-quick clean
 
 all: test
 
@@ -94,6 +94,13 @@ chaos: venv testenv
 chaos-quick: venv testenv
 	mkdir -p build
 	$(PY) -m tools.e2e.chaos --quick --output build/reliability-quick.md
+
+# The chaos suite sharded: three replicas with --shard-count 6 on a server with
+# the ShardedListAndWatch gate, SIGKILLs of any replica among the faults; adds
+# the per-key overlap check across replicas. Its own section of
+# docs/reliability.md (CHAOS_ARGS=--quick for the short run).
+chaos-sharded: venv testenv
+	$(PY) -m tools.e2e.chaos --sharded 6 --output docs/reliability.md $(CHAOS_ARGS)
 
 # The chaos suite at 10,000 Networks (created by concurrent writers before
 # the controllers start), the full run's faults and invariants, plus the

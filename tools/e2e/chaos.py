@@ -6,7 +6,11 @@ it; both regenerate docs/reliability.md. ``make chaos-scale`` runs it at
 10,000 Networks (``--scale``; ``--objects``, ``--duration`` and ``--rate``
 change the size of any run): the objects are created by concurrent writers
 before the controllers start, and its report is the "Scale" section of
-docs/reliability.md, which the other runs keep. Faults, on loopback only:
+docs/reliability.md, which the other runs keep. ``make chaos-sharded``
+(``--sharded S``) runs three replicas with ``--shard-count S`` on a server
+with the ShardedListAndWatch gate on, all working at once; a kill hits the
+replica the seed chose (there is no leader), so shards move among the
+faults; its report is the "Sharded" section. Faults, on loopback only:
 
 - a fault proxy between the controllers and the API server: connections cut,
   reads stalled, latency added;
@@ -41,7 +45,11 @@ backend's networks equal the Networks on the server (no orphan, none
 missing, none stale: CIDR and gateway match); every Network has
 status.observedGeneration == metadata.generation and Ready=True; none is
 stuck being deleted; no process died that we did not kill; no traceback in
-any log. Then a bad-input sweep: malformed Networks are refused by the API
+any log. Sharded runs add, from the replicas' logs and the backend's
+operations log (:mod:`tools.e2e.reconciles`): no key reconciled by two
+replicas at once through one shard, and no key created twice in the backend
+without a delete between (so every Network is there exactly once). Then a
+bad-input sweep: malformed Networks are refused by the API
 server with a clear message, or handled with a status condition.
 
     python -m tools.e2e.chaos --quick --seed 7
@@ -79,9 +87,12 @@ from network_controller.backend import normalise_cidr
 from tools.e2e.chaos_linux import LinuxChaos
 from tools.e2e.doc_sections import carry_over, write_section
 from tools.e2e.process import CRD, ControllerProcess, proc_status
+from tools.e2e.reconciles import clock_of, overlaps, parse_reconciles
 from tools.e2e.writers import concurrently
 
 NAMESPACES = ("chaos-a", "chaos-b", "chaos-c")
+#: The API server flag that lets LIST and WATCH take a shardSelector.
+SHARD_GATE = "--feature-gates=ShardedListAndWatch=true"
 API = "samplecrd.k8s.io/v1"
 ANNOTATION = "samplecrd.k8s.io/network-cidr"
 #: Other tests' findings, appended to the report verbatim (they are not
@@ -107,7 +118,8 @@ FAULT_MEANING: dict[FaultKind, str] = {
     "latency": "each proxied chunk delayed",
     "stall": "proxy stops forwarding, connections stay open",
     "compact": "etcd compacted to its current revision",
-    "kill": "the leading controller replica SIGKILLed, a replacement started",
+    "kill": "the leading controller replica (sharded: any replica, chosen by the seed) "
+    "SIGKILLed, a replacement started",
     "restart": "the API server (and etcd) stopped and started on the same data",
     "tamper": "a bridge changed by hand: link or address deleted, link down, address replaced",
 }
@@ -143,6 +155,16 @@ class Settings:
     seed_writers: int = 16
     #: The controllers' --kube-api-qps (burst twice that).
     qps: float = 100.0
+    #: ``--sharded S``: S shards (0: leader election, the default). The
+    #: replicas run with ``--shard-count S`` on a server with the
+    #: ShardedListAndWatch gate on, all of them working at once.
+    shards: int = 0
+
+    @property
+    def replicas(self) -> int:
+        """Two leader-elected replicas; three sharded ones, so a kill moves
+        shards to two survivors and a restart takes some back."""
+        return 3 if self.shards else 2
 
     def __post_init__(self) -> None:
         if self.objects:
@@ -207,6 +229,8 @@ def rerun_command(settings: Settings) -> str:
         cmd += f" --objects {settings.objects}"
     if settings.backend != "mock":
         cmd += f" --backend {settings.backend}"
+    if settings.shards:
+        cmd += f" --sharded {settings.shards}"
     return cmd
 
 
@@ -290,6 +314,10 @@ class Op:
     gateway: str = ""
     #: For a delete: create it again under the same name with this spec.
     recreate: tuple[str, str] | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
 
 
 def _random_network(rng: random.Random) -> tuple[str, str]:
@@ -520,6 +548,16 @@ class Report:
     initial_sync_seconds: float = -1.0
     #: The largest VmHWM (peak RSS) of any controller replica, in MB.
     peak_rss_mb: float = 0.0
+    #: Sharded runs: pairs of reconciles of one key by two replicas at
+    #: overlapping times (from the replicas' logs), keys the backend created
+    #: twice without a delete between (its operations log), and how many
+    #: reconciles the first check read.
+    overlapping: list[str] = field(default_factory=list)
+    duplicated: list[str] = field(default_factory=list)
+    reconciles: int = 0
+    #: Overlaps of a re-created Network's key through two shards (its old
+    #: and new uid): documented, not a violation, counted.
+    recreated_overlaps: int = 0
 
     @property
     def planned_counts(self) -> Counter[str]:
@@ -551,6 +589,8 @@ class Report:
                 or self.crashes
                 or self.tracebacks
                 or self.bad_input_failures
+                or self.overlapping
+                or self.duplicated
             )
         )
 
@@ -582,10 +622,19 @@ class Chaos:
         digest = plan_digest([*self.objects, *self.operations], plan)
         self.report = Report(settings, plan=plan, digest=digest)
         self.port = _free_port()
-        self.cp = ControlPlane(self.dir / "cluster", port=self.port, etcd_compaction_interval="2s")
+        self.cp = ControlPlane(
+            self.dir / "cluster",
+            port=self.port,
+            etcd_compaction_interval="2s",
+            extra_apiserver_args=[SHARD_GATE] if settings.shards else None,
+        )
         self.proxy: FaultProxy | None = None
         self.replicas: list[ControllerProcess] = []
         self.killed: set[int] = set()
+        #: pid -> time.time() just after its SIGKILL returned.
+        self._died: dict[int, float] = {}
+        #: Sharded runs: which replica each kill hits, from its own generator.
+        self._victims = random.Random(f"{settings.seed}:victims")
         self._retired: list[ControllerProcess] = []
         self._client: Client | None = None
         self._clock = OpClock()
@@ -624,7 +673,7 @@ class Chaos:
                 "--kube-api-burst",
                 f"{2 * self.s.qps:g}",
                 *self._backend_args(),
-                "--leader-elect",
+                *self._coordination_args(),
                 "--leader-elect-namespace",
                 "default",
                 "--leader-elect-lease-duration",
@@ -635,6 +684,13 @@ class Chaos:
                 "0.5s",
             ],
         )
+
+    def _coordination_args(self) -> list[str]:
+        """Leader election, or S shards each held through a Lease (and the
+        debug lines that bracket every reconcile, for :meth:`check_overlaps`)."""
+        if self.s.shards:
+            return ["--shard-count", str(self.s.shards), "-v", "4"]
+        return ["--leader-elect"]
 
     def _backend_args(self) -> list[str]:
         if self.s.backend == "linux":
@@ -658,7 +714,7 @@ class Chaos:
             self._seed_objects()
         self.proxy = FaultProxy("127.0.0.1", self.port)
         self.proxy.start()
-        for _ in range(2):
+        for _ in range(self.s.replicas):
             replica = self._replica()
             replica.start()
             self.replicas.append(replica)
@@ -857,19 +913,23 @@ class Chaos:
         return cut
 
     def _kill_one(self) -> int:
-        """SIGKILL the leader if one is known, else any replica; restart it
-        with the same state dir. Returns the pid killed."""
-        # The whole log: at 10,000 Networks the line is far from the end.
-        leader = next(
-            (r for r in self.replicas if any("became leader" in line for line in r.since(0))),
-            self.replicas[0],
-        )
+        """SIGKILL the leader if one is known, else any replica (sharded:
+        the replica the seed chose, there is no leader); restart it with the
+        same state dir. Returns the pid killed."""
+        if self.s.shards:
+            leader = self.replicas[self._victims.randrange(len(self.replicas))]
+        else:  # the whole log: at 10,000 Networks the line is far from the end
+            leader = next(
+                (r for r in self.replicas if any("became leader" in line for line in r.since(0))),
+                self.replicas[0],
+            )
         proc = leader._proc
         if proc is None or proc.poll() is not None:
             raise FaultNotDelivered("the replica to kill was not running")
         self._note_peak_rss(leader)
         self.killed.add(proc.pid)
         leader.kill()
+        self._died[proc.pid] = time.time()
         if proc.returncode is None:
             raise FaultNotDelivered(f"pid {proc.pid} still running after SIGKILL")
         replacement = self._replica()
@@ -985,6 +1045,41 @@ class Chaos:
                     context = "\n    ".join(lines[i : i + 30])
                     self.report.tracebacks.append(f"pid {proc.pid}:\n    {context}")
 
+    def check_overlaps(self) -> None:
+        """Sharded runs: no key reconciled by two replicas at once (every
+        replica's log, the killed ones' included), and no key created twice
+        in the backend without a delete between (two replicas each thinking
+        it was missing)."""
+        runs = []
+        for replica in [*self.replicas, *self._retired]:
+            proc = replica._proc
+            if proc is None:
+                continue
+            died = self._died.get(proc.pid)
+            runs += parse_reconciles(replica.since(0), proc.pid, clock_of(died) if died else None)
+        self.report.reconciles = len(runs)
+        logs = {r._proc.pid: r.since(0) for r in [*self.replicas, *self._retired] if r._proc}
+        same, across = overlaps(runs)
+        # Across shards only as a deletion and a creation under one name:
+        # the workload must have deleted the key's object: a Network, or a
+        # Deployment (and with it the Network of its name that it owns).
+        deleted = {("networks", op.key) for op in self.operations if op.kind == "delete"} | {
+            (controller, op.key)
+            for op in self.operations
+            if op.kind == "deployment-delete"
+            for controller in ("deployments", "networks")
+        }
+        unexplained = [(a, b) for a, b in across if (a.controller, a.key) not in deleted]
+        self.report.recreated_overlaps = len(across) - len(unexplained)
+        self.report.overlapping = [
+            "\n    ".join(
+                [f"{a} and {b}:"]
+                + [line for r in (a, b) for line in logs[r.pid] if f'reconcileID="{r.rid}"' in line]
+            )
+            for a, b in [*same, *unexplained]
+        ]
+        self.report.duplicated = duplicate_creates(self.dir / "state" / "operations.log")
+
     # -- bad input ----------------------------------------------------------
     BAD_SPECS: tuple[tuple[str, Any], ...] = (
         ("not a CIDR", {"cidr": "10.0.0/33", "gateway": "10.0.0.1"}),
@@ -1047,6 +1142,8 @@ class Chaos:
             if self.report.convergence_seconds >= 0:
                 self.bad_input()
             self.check_processes()
+            if self.s.shards:
+                self.check_overlaps()
         finally:
             for r in self.replicas:
                 self._note_peak_rss(r)
@@ -1060,6 +1157,34 @@ class Chaos:
             if self.linux is not None:
                 self.linux.close()
         return self.report
+
+
+def duplicate_creates(operations_log: Path) -> list[str]:
+    """Keys the mock backend created while they existed (a create after a
+    create, no delete between), from its operations log: in the backend
+    every Network is then there once, made by one replica. A torn last line
+    (a writer SIGKILLed mid-append) is not an operation."""
+    present: set[str] = set()
+    found: list[str] = []
+    try:
+        text = operations_log.read_text()
+    except FileNotFoundError:
+        return []
+    for line in text.splitlines():
+        try:
+            op = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        key = op.get("key", "")
+        if op.get("op") == "create":
+            if key in present:
+                found.append(f"{key} created again by pid {op.get('pid')} at {op.get('t')}")
+            present.add(key)
+        elif op.get("op") == "update":
+            present.add(key)
+        elif op.get("op") == "delete":
+            present.discard(key)
+    return found
 
 
 def _network(name: str, cidr: str, gateway: str) -> dict[str, Any]:
@@ -1081,7 +1206,8 @@ def render(report: Report) -> str:
     (``objects``), its "Scale" section, whose subsections are ``###``."""
     s = report.settings
     scale = s.objects > 0
-    h = "###" if scale else "##"
+    sharded = s.shards > 0
+    h = "###" if scale or sharded else "##"
     planned, delivered = report.planned_counts, report.delivered_counts
     errors = Counter(f.kind for f, _ in report.fault_errors)
     by_fault = {(d.fault.at, d.fault.kind): d for d in report.delivered}
@@ -1108,13 +1234,31 @@ def render(report: Report) -> str:
             f"- controller peak RSS (VmHWM, the largest of the replicas, read before each kill "
             f"and at the end): {report.peak_rss_mb:.0f} MB",
         ]
+    elif sharded:
+        head = [
+            f"## Sharded: the chaos suite over {s.shards} shards",
+            "",
+            "Regenerated by `make chaos-sharded` (the suite with `--sharded S`; the other runs "
+            "keep this section). Source: `tools/e2e/chaos.py`.",
+            "",
+            f"- {s.replicas} replicas with `--shard-count {s.shards}` (no leader: each works the "
+            "shards it holds through their Leases), API server with "
+            f"`{SHARD_GATE}`, one mock backend shared through its file lock; a kill hits "
+            "the replica the seed chose and starts a replacement, so shards move among the faults",
+            f"- {report.reconciles:,} reconciles read back from the replicas' logs (killed ones "
+            "included) for the overlap check, per key and shard; "
+            f"{report.recreated_overlaps} overlaps of the name of an object the workload deleted "
+            "and re-created, through two shards (old and new uid: the case docs/sharding.md "
+            "documents)",
+        ]
     else:
         head = [
             "# Reliability: the chaos suite",
             "",
             "Regenerated by `make chaos` (or `make chaos-quick`, which `make test` runs). "
-            "Source: `tools/e2e/chaos.py`. The Scale and Soak sections at the end are "
-            "regenerated by `make chaos-scale` and `make soak`; every run keeps the others'.",
+            "Source: `tools/e2e/chaos.py`. The Scale, Sharded and Soak sections at the end are "
+            "regenerated by `make chaos-scale`, `make chaos-sharded` and `make soak`; every run "
+            "keeps the others'.",
             "",
         ]
     lines = [
@@ -1145,7 +1289,27 @@ def render(report: Report) -> str:
         f"| Networks stuck deleting | {len(report.stuck_deleting)} |",
         f"| crashes (processes we did not kill) | {len(report.crashes)} |",
         f"| tracebacks in controller logs | {len(report.tracebacks)} |",
+        *(
+            [
+                f"| keys reconciled by two replicas at overlapping times (one shard) "
+                f"| {len(report.overlapping)} |",
+                f"| keys created twice in the backend (no delete between) "
+                f"| {len(report.duplicated)} |",
+            ]
+            if sharded
+            else []
+        ),
         "",
+        *(
+            [
+                *(f"{h} Overlaps and duplicates", "", "```"),
+                *report.overlapping[:20],
+                *report.duplicated[:20],
+                *("```", ""),
+            ]
+            if report.overlapping or report.duplicated
+            else []
+        ),
         *(
             [
                 *(f"{h} Crashes and tracebacks", "", "```"),
@@ -1177,7 +1341,7 @@ def render(report: Report) -> str:
         "",
         *(
             []
-            if scale
+            if scale or sharded
             else [part for note in APPENDED_NOTES for part in (note.read_text().rstrip(), "")]
         ),
     ]
@@ -1196,6 +1360,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--objects", type=int, help="Networks created before the controllers start")
     ap.add_argument("--duration", type=float, help="seconds the workload is spread over")
     ap.add_argument("--rate", type=float, help="workload operations per second (sets --operations)")
+    ap.add_argument(
+        "--sharded",
+        type=int,
+        default=0,
+        metavar="S",
+        help="three replicas with --shard-count S (make chaos-sharded); its own section",
+    )
     ap.add_argument("--output", default="docs/reliability.md")
     ap.add_argument(
         "--backend",
@@ -1215,7 +1386,11 @@ def main(argv: list[str] | None = None) -> int:
         preset["operations"] = round(args.rate * preset["duration"])
     if min(preset["operations"], preset["duration"], preset.get("objects", 0) + 1) <= 0:
         ap.error("--operations, --duration and --rate must be positive, --objects not negative")
-    settings = Settings(seed=seed, **preset, backend=args.backend)
+    if args.sharded < 0:
+        ap.error("--sharded takes a positive shard count")
+    if args.sharded and (preset.get("objects") or args.backend == "linux"):
+        ap.error("--sharded runs without a population (--scale, --objects) and on the mock backend")
+    settings = Settings(seed=seed, **preset, backend=args.backend, shards=args.sharded)
     if args.backend == "linux":
         settings.fail_rate = 0.0  # no injected failures: its faults are the tampers
     try:  # before anything starts: an impossible plan fails fast
@@ -1233,7 +1408,7 @@ def main(argv: list[str] | None = None) -> int:
         report = Chaos(settings, Path(tmp)).run()
     text = render(report)
     output = Path(args.output)
-    if settings.objects:  # a section of the document; the rest stays
+    if settings.objects or settings.shards:  # a section of the document; the rest stays
         write_section(output, text)
     else:  # the whole document, keeping the scale and soak runs' sections
         old = output.read_text() if output.exists() else ""
@@ -1251,6 +1426,8 @@ def main(argv: list[str] | None = None) -> int:
         "crashes",
         "tracebacks",
         "bad_input_failures",
+        "overlapping",
+        "duplicated",
     ):
         values = getattr(report, name)
         if values:

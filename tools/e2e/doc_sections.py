@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 #: The headings of the sections that runs other than the chaos suite write.
-GENERATED = ("## Scale", "## Soak")
+GENERATED = ("## Scale", "## Sharded", "## Soak")
 
 
 def _key(heading: str) -> str:
