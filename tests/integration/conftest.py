@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
+from kubeloop.testenv import FaultProxy, proxied_config
 from kubeloop.testenv._controlplane import ControlPlane
 from tests.integration.support import NETWORK_CRD, ensure_crd
 
@@ -25,6 +27,26 @@ def client(kubeconfig: str) -> Iterator[Client]:
     # Tests create objects in bulk; client-go's 5 QPS default would make
     # them slow without testing anything more.
     config.qps, config.burst = 500.0, 1000
+    with Client(config) as c:
+        yield c
+
+
+@pytest.fixture
+def proxy(testenv: ControlPlane) -> Iterator[FaultProxy]:
+    server = urlsplit(testenv.server)
+    assert server.hostname is not None and server.port is not None
+    with FaultProxy(server.hostname, server.port) as p:
+        yield p
+
+
+@pytest.fixture
+def proxied_client(kubeconfig: str, proxy: FaultProxy) -> Iterator[Client]:
+    """A client whose every connection goes through ``proxy`` (TLS verified
+    end to end), not throttled."""
+    from kubeloop.client import Client, load_config
+
+    config = proxied_config(load_config(kubeconfig=kubeconfig), proxy.port)
+    config.qps, config.burst = 0, 0
     with Client(config) as c:
         yield c
 

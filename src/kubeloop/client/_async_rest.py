@@ -121,9 +121,13 @@ class AsyncRest:
         while True:
             if self.is_closed:
                 raise attempts.closed().error
-            delay = self.limiter.reserve(path)
+            delay = self.limiter.reserve(path, attempts.remaining())
+            if delay is None:
+                raise attempts.timed_out("the client's rate limiter").error
             if delay > 0:
                 await self._sleep(delay, attempts.what)
+            if (late := attempts.before_attempt()) is not None:
+                raise late.error
             try:
                 response = await self.transport.send(
                     request.method,

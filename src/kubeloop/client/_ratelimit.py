@@ -12,6 +12,7 @@ one kubeloop client, keyed by the group in the request path.
 
 from __future__ import annotations
 
+import math
 import threading
 
 from kubeloop.clock import REAL_CLOCK, Clock
@@ -33,20 +34,28 @@ class TokenBucket:
         self._clock = clock
         self._bucket: BucketRateLimiter[None] = BucketRateLimiter(qps, self.burst, clock=clock)
 
-    def acquire(self, path: str = "", stop: threading.Event | None = None) -> None:
+    def acquire(
+        self, path: str = "", stop: threading.Event | None = None, max_wait: float | None = None
+    ) -> bool:
         """Wait for one token (``path`` is for per-group limiters; unused).
-        ``stop`` set while waiting (the client closed) raises
-        :class:`TransportError`."""
-        delay = self.reserve(path)
+        False, at once and with no token taken, if it would exist only after
+        ``max_wait`` seconds (a request with a timeout: client-go's
+        ``Wait(ctx)`` fails the same way). ``stop`` set while waiting (the
+        client closed) raises :class:`TransportError`."""
+        delay = self.reserve(path, max_wait)
+        if delay is None:
+            return False
         if delay > 0 and self._clock.sleep(delay, stop or threading.Event()):
             raise TransportError("the client was closed while waiting for the rate limiter")
+        return True
 
-    def reserve(self, path: str = "") -> float:
+    def reserve(self, path: str = "", max_wait: float | None = None) -> float | None:
         """Take the next token and return how long to wait until it exists
-        (0: now); an async caller awaits that itself (``AsyncRest``)."""
+        (0: now), or None if longer than ``max_wait`` (nothing taken); an
+        async caller awaits the delay itself (``AsyncRest``)."""
         if self.qps <= 0:
             return 0.0
-        return self._bucket.when(None)
+        return self._bucket.reserve(math.inf if max_wait is None else max(max_wait, 0.0))
 
 
 def api_group_of_path(path: str) -> str:
@@ -77,8 +86,10 @@ class PerGroupTokenBuckets:
                     self._buckets[group] = bucket
         return bucket
 
-    def acquire(self, path: str = "", stop: threading.Event | None = None) -> None:
-        self.bucket_for(path).acquire(stop=stop)
+    def acquire(
+        self, path: str = "", stop: threading.Event | None = None, max_wait: float | None = None
+    ) -> bool:
+        return self.bucket_for(path).acquire(stop=stop, max_wait=max_wait)
 
-    def reserve(self, path: str = "") -> float:
-        return self.bucket_for(path).reserve()
+    def reserve(self, path: str = "", max_wait: float | None = None) -> float | None:
+        return self.bucket_for(path).reserve(max_wait=max_wait)

@@ -144,7 +144,10 @@ class Rest:
         while True:
             if self.stop.is_set():
                 raise attempts.closed().error
-            self.limiter.acquire(path, self.stop)
+            if not self.limiter.acquire(path, self.stop, attempts.remaining()):
+                raise attempts.timed_out("the client's rate limiter").error
+            if (late := attempts.before_attempt()) is not None:
+                raise late.error
             try:
                 response = self._attempt(request)
                 code = response.status

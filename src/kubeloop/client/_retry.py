@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import http
 import random
+import time
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 from urllib.parse import quote, urlencode
@@ -120,6 +121,10 @@ class Prepared:
     stream: bool
     #: Whether the credential is this client's to add (no Authorization given).
     authenticate: bool
+    #: time.monotonic() by which the whole call (throttle, retries, every
+    #: attempt) must end: set by an explicit ``timeout``, as client-go's
+    #: ``Request.Timeout`` bounds the request's context. None: no bound.
+    ends: float | None = None
 
     @property
     def what(self) -> str:
@@ -151,7 +156,13 @@ def prepare(
     """Headers, target and timeouts of a request: ``timeout`` bounds
     connecting and each read (default ``config.timeout``); ``read_timeout``
     overrides the per-read bound (a watch's idle timeout); a non-streaming
-    attempt also has a deadline (:func:`attempt_deadline`)."""
+    attempt also has a deadline (:func:`attempt_deadline`).
+
+    An explicit ``timeout`` on a non-streaming request also bounds the whole
+    call, throttle wait and retries included (``Prepared.ends``): leader
+    election renews with the time left of its renew deadline, and a renewal
+    that waited past it (behind the rate limiter, or retrying a refused
+    connection) would hold a lease another replica may already have taken."""
     all_headers = dict(base)
     if headers:
         all_headers.update(headers)
@@ -170,6 +181,7 @@ def prepare(
         deadline=None if stream else attempt_deadline(read),
         stream=stream,
         authenticate="Authorization" not in all_headers,
+        ends=None if timeout is None or stream else time.monotonic() + timeout,
     )
 
 
@@ -226,6 +238,35 @@ class Attempts:
     def closed(self) -> Fail:
         return Fail(TransportError(f"{self.what}: the client is closed"))
 
+    def remaining(self) -> float | None:
+        """Seconds left of the whole call's bound (``Prepared.ends``), or None."""
+        ends = self.request.ends
+        return None if ends is None else ends - time.monotonic()
+
+    def timed_out(self, waiting_for: str) -> Fail:
+        """The whole call's bound passed (or would, ``waiting_for`` something)."""
+        return Fail(TransportError(f"{self.what}: no answer within its timeout ({waiting_for})"))
+
+    def before_attempt(self) -> Fail | None:
+        """Before each attempt: with a bound on the whole call, fail once it
+        has passed, else clip this attempt's timeouts to what is left."""
+        left = self.remaining()
+        if left is None:
+            return None
+        if left <= 0:
+            return self.timed_out("retries used it up")
+        r = self.request
+        r.connect_timeout = left if r.connect_timeout is None else min(r.connect_timeout, left)
+        r.read_timeout = left if r.read_timeout is None else min(r.read_timeout, left)
+        r.deadline = left if r.deadline is None else min(r.deadline, left)
+        return None
+
+    def _wait(self, seconds: float, why: str, attempt: int) -> Decision:
+        left = self.remaining()
+        if left is not None and seconds >= left:
+            return self.timed_out(f"a retry after {seconds:.1f}s, {why}")
+        return Wait(seconds, why, attempt)
+
     def after_response(self, code: int, retry_after_header: str | None, body: bytes) -> Decision:
         """After a response with status ``code`` (``body`` read unless it is
         a success)."""
@@ -256,7 +297,7 @@ class Attempts:
         ):
             self._retries += 1
             wait = min(retry_after, self.policy.max_retry_after)
-            return Wait(wait, str(code), self._retries)
+            return self._wait(wait, str(code), self._retries)
         return Fail(error_from_response(code, body, retry_after, self.request.what))
 
     def after_connect_failure(self, err: ConnectFailure) -> Decision:
@@ -282,7 +323,7 @@ class Attempts:
                 err,
             )
         backoff = min(5.0, 0.2 * 2**self._connect_failures) * random.uniform(1, 1.5)
-        return Wait(backoff, f"connect failed ({err})", self._connect_failures)
+        return self._wait(backoff, f"connect failed ({err})", self._connect_failures)
 
     def after_exchange_failure(self, err: ExchangeFailure) -> Decision:
         """The request may have been applied: only a GET is sent again."""
@@ -291,7 +332,7 @@ class Attempts:
             and self._connect_failures < self.policy.max_connect_retries
         ):
             self._connect_failures += 1
-            return Wait(
+            return self._wait(
                 0.2 * 2**self._connect_failures, f"exchange failed ({err})", self._connect_failures
             )
         return Fail(TransportError(f"{self.what}: {err}"), err)

@@ -11,7 +11,12 @@ A candidate tries to acquire the lock every ``retry_period`` (jittered up to
 ``on_started_leading`` in a thread and renews every ``retry_period``; if it
 cannot renew within ``renew_deadline`` it stops leading. Nothing here fences
 the work: a leader that stops renewing keeps running until its own deadline,
-which is why ``renew_deadline < lease_duration`` is required.
+which is why ``renew_deadline < lease_duration`` is required. Every request
+of an attempt shares the attempt's deadline, throttle wait and retries
+included, so a renewal cannot outlive it. Work that can check before each
+step (a sharded controller's reconcile gate) can also ask
+:meth:`LeaderElector.held_until`, which does not depend on the renew loop
+being on time.
 
 Expiry is judged by the local monotonic time at which this candidate last saw
 the record *change*, plus the holder's ``leaseDurationSeconds``, and never by
@@ -24,6 +29,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import math
 import random
 import threading
 from collections.abc import Awaitable, Callable
@@ -68,6 +74,8 @@ class LeaderElector:
         self._observed_raw: LeaderElectionRecord | None = None
         self._reported_leader = ""
         self._notifier: ThreadPoolExecutor | None = None
+        # clock.now() at the start of our last successful acquire or renewal.
+        self._renewed_at = -math.inf
 
     # -- queries ------------------------------------------------------------
     def is_leader(self) -> bool:
@@ -75,6 +83,25 @@ class LeaderElector:
         not given up. False once run() stops renewing, even before it returns."""
         with self._state_lock:
             return self._leading and self._observed_record.holder_identity == self._identity
+
+    def held_until(self) -> float:
+        """The ``clock.now()`` until which this elector may act as the holder:
+        ``renew_deadline`` after the start of its last successful acquire or
+        renewal (in the past when it does not hold the lock).
+
+        No other candidate can take the lock before ``lease_duration`` after
+        that start (it sees the write only after it was sent), so work that
+        stops starting steps at this time leaves ``lease_duration -
+        renew_deadline`` for the steps under way, however late the renew
+        loop itself notices a failure (a request stuck, a starved thread)::
+
+            if clock.now() < elector.held_until():
+                reconcile(key)
+        """
+        with self._state_lock:
+            if not self._leading:
+                return -math.inf
+            return self._renewed_at + self.config.renew_deadline
 
     def get_leader(self) -> str:
         """The holder in the last record observed or written ("" for none)."""
@@ -214,6 +241,13 @@ class LeaderElector:
         :meth:`run` is running."""
         lock = self.config.lock
         now, wall = self._clock.now(), self._clock.wall()
+        # One bound for the whole attempt, shared by its requests (each of
+        # which the client bounds in total: throttle wait and retries).
+        ends = None if timeout is None else now + timeout
+
+        def left() -> float | None:
+            return None if ends is None else max(ends - self._clock.now(), _MIN_REQUEST_TIMEOUT)
+
         record = LeaderElectionRecord(
             holder_identity=self._identity,
             lease_duration_seconds=int(self.config.lease_duration),
@@ -229,23 +263,26 @@ class LeaderElector:
                 record, acquire_time=old.acquire_time, leader_transitions=old.leader_transitions
             )
             try:
-                lock.update(record, timeout=timeout)
+                lock.update(record, timeout=left())
             except Exception as err:
                 _log.error(
                     "failed to update lock optimistically: %s, falling back to slow path", err
                 )
             else:
                 self._set_observed_record(record)
+                self._held_since(now)
                 return True
 
         # 2. Read the record, or create it.
         try:
-            old = lock.get(timeout=timeout)
+            old = lock.get(timeout=left())
         except Exception as err:
             if not is_not_found(err):
                 _log.error("error retrieving resource lock %s: %s", lock.describe(), err)
                 return False
-            return self._write(lock.create, record, timeout, "creating the lock")
+            return self._held_since(
+                now, self._write(lock.create, record, left(), "creating the lock")
+            )
 
         # 3. Restart the expiry clock only if the record changed since last read.
         if old != self._observed_raw:
@@ -263,7 +300,15 @@ class LeaderElector:
             self.config.metrics.slowpath_exercised(self.config.name)
         else:
             record = replace(record, leader_transitions=old.leader_transitions + 1)
-        return self._write(lock.update, record, timeout, "updating the lock")
+        return self._held_since(now, self._write(lock.update, record, left(), "updating the lock"))
+
+    def _held_since(self, started: float, written: bool = True) -> bool:
+        """After an attempt that started at ``started``: when our write
+        succeeded, we hold the lock from then on (see :meth:`held_until`)."""
+        if written:
+            with self._state_lock:
+                self._renewed_at = started
+        return written
 
     def _release(self) -> bool:
         """Hand the lock back: an empty holder with a 1 s lease, written

@@ -521,8 +521,14 @@ class Manager:
         on_stop(stop, stop_while_standby)
         elector = self._elector = LeaderElector(
             LeaderElectionConfig(
+                # A budget of its own (kube-controller-manager's leader-election
+                # client): a renewal never waits behind the controllers' writes.
                 lock=LeaseLock(
-                    self.client, namespace, options.id, identity, event_recorder=self.recorder
+                    self.client.with_rate_limiter(4 / options.retry_period, 4),
+                    namespace,
+                    options.id,
+                    identity,
+                    event_recorder=self.recorder,
                 ),
                 callbacks=LeaderCallbacks(
                     on_started_leading=started,

@@ -29,7 +29,9 @@ that shard runs here and the shard's Lease may go.
 from __future__ import annotations
 
 import logging
+import math
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,6 +62,10 @@ CONCURRENT_SYNCS = 2
 _log = logging.getLogger("kubeloop.runtime")
 
 
+def _forever() -> float:
+    return math.inf
+
+
 @dataclass
 class _ShardInformer:
     informer: SharedIndexInformer[Any]
@@ -67,6 +73,8 @@ class _ShardInformer:
     stop: threading.Event
     registration: ResourceEventHandlerRegistration | None = None
     active: bool = False
+    #: time.monotonic() until which the shard's Lease is surely ours.
+    held_until: Callable[[], float] = _forever
     inflight: int = 0
     claims: set[str] = field(default_factory=set)
 
@@ -166,12 +174,20 @@ class ShardCache:
                 return True
         return False
 
-    def activate(self, shard: int, handler: ResourceEventHandler) -> None:
+    def activate(
+        self,
+        shard: int,
+        handler: ResourceEventHandler,
+        held_until: Callable[[], float] = _forever,
+    ) -> None:
         """Open ``shard`` to reconciles, then add ``handler`` (which is
-        replayed the shard's cache: every key is enqueued)."""
+        replayed the shard's cache: every key is enqueued). ``held_until()``
+        (monotonic time, the Lease elector's): no reconcile enters after it,
+        even while the shard is still active (:meth:`enter`)."""
         with self._lock:
             state = self._shards[shard]
             state.active = True
+            state.held_until = held_until
         registration = state.informer.add_event_handler(handler)
         with self._lock:
             state.registration = registration
@@ -203,14 +219,28 @@ class ShardCache:
 
     # -- the gate --------------------------------------------------------------
     def enter(self, shard: int) -> object | None:
-        """Count a reconcile into ``shard`` if it is held here and active;
-        the token to :meth:`leave` with, or None (not let in)."""
+        """Count a reconcile into ``shard`` if it is held here, active, and
+        its Lease surely still ours (``held_until``); the token to
+        :meth:`leave` with, or None (not let in: :meth:`is_active` tells
+        whether only the Lease's renewal is overdue)."""
+        held_until = self._held_until(shard)
+        if held_until is None or time.monotonic() >= held_until():
+            return None
         with self._lock:
             state = self._shards.get(shard)
             if state is None or not state.active:
                 return None
             state.inflight += 1
             return state
+
+    def _held_until(self, shard: int) -> Callable[[], float] | None:
+        with self._lock:
+            state = self._shards.get(shard)
+            return state.held_until if state is not None and state.active else None
+
+    def is_active(self, shard: int) -> bool:
+        """Whether ``shard`` is held here and open (its renewal may be overdue)."""
+        return self._held_until(shard) is not None
 
     def leave(self, token: object) -> None:
         """The reconcile let in with ``token`` ended (counted out of the

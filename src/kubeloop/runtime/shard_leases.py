@@ -9,12 +9,14 @@ for the design and its reasons).
     leases.run(stop)            # until stop: compete, hold, hand over
     leases.release_all(30.0)    # every shard's work ended and its Lease handed back
 
-``work(index, done, released)`` runs while the shard's Lease is held, in
-the elector's thread; it must return soon after ``done`` is set (the Lease
-was lost, or a release was asked: then ``released`` is set too, and the
-Lease is handed back only once ``work`` has returned). Whatever ends
+``work(index, done, released, held_until)`` runs while the shard's Lease
+is held, in the elector's thread; it must return soon after ``done`` is set
+(the Lease was lost, or a release was asked: then ``released`` is set too,
+and the Lease is handed back only once ``work`` has returned). Whatever ends
 ``work`` ends the holding: a Lease renewed with nobody working its shard
-would starve the shard's keys.
+would starve the shard's keys. ``held_until()`` is the elector's
+:meth:`~kubeloop.leaderelection.LeaderElector.held_until` (monotonic time):
+no step of the shard's work may start after it.
 """
 
 from __future__ import annotations
@@ -31,12 +33,12 @@ from kubeloop.leaderelection import LeaderCallbacks, LeaderElectionConfig, Leade
 from kubeloop.runtime.membership import GROUP_LABEL, Membership
 from kubeloop.runtime.shard_assignment import desired_shards
 
-__all__ = ["ShardLeases", "ShardWork", "ShardingOptions"]
+__all__ = ["ShardLeases", "ShardWork", "ShardingOptions", "coordination_client"]
 
 _log = logging.getLogger("kubeloop.runtime")
 
-#: ``work(index, done, released)``: see the module docs.
-ShardWork = Callable[[int, threading.Event, threading.Event], None]
+#: ``work(index, done, released, held_until)``: see the module docs.
+ShardWork = Callable[[int, threading.Event, threading.Event, Callable[[], float]], None]
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,19 @@ class ShardingOptions:
             )
 
 
+def coordination_client(client: Client, options: ShardingOptions) -> Client:
+    """``client`` with a rate limiter of its own for the member and shard
+    Leases: a renewal must never wait behind the reconciles' writes (a
+    replica replaying a shard's keys can put its bucket seconds in debt,
+    and a renewal that waits past its deadline loses the shard).
+    kube-controller-manager gives leader election a client of its own for
+    the same reason. Its budget is what one round can ask (a heartbeat, a
+    LIST, a read and a write per shard) every retry period, so it only
+    stops a loop gone wrong."""
+    per_round = 3 + 2 * options.shards
+    return client.with_rate_limiter(per_round / options.retry_period, per_round)
+
+
 class _Holding:
     """One shard's elector and what its Lease holding is doing."""
 
@@ -78,6 +93,7 @@ class _Holding:
         self.lock = threading.Lock()
         self.leading = False
         self.thread: threading.Thread | None = None
+        self.elector: LeaderElector | None = None
 
 
 class ShardLeases:
@@ -175,6 +191,7 @@ class ShardLeases:
                 name=lease,
             )
         )
+        held.elector = elector
         seen = members.observation(lease)
         if seen is not None:  # expiry counted from when we first saw it unchanged
             elector.observe(*seen)
@@ -211,7 +228,8 @@ class ShardLeases:
                 return
         unregister = on_stop(stop_leading, held.done.set)
         try:
-            self._work(held.index, held.done, held.release)
+            assert held.elector is not None
+            self._work(held.index, held.done, held.release, held.elector.held_until)
         except Exception:
             _log.exception("%s: working shard %d failed: giving it up", self.group, held.index)
         finally:

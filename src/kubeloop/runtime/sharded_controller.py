@@ -73,7 +73,7 @@ from kubeloop.runtime.owners import controller_of
 from kubeloop.runtime.result import Result
 from kubeloop.runtime.runner import Reconciler, Runner
 from kubeloop.runtime.shard_cache import ShardCache
-from kubeloop.runtime.shard_leases import ShardingOptions, ShardLeases
+from kubeloop.runtime.shard_leases import ShardingOptions, ShardLeases, coordination_client
 from kubeloop.runtime.shard_metrics import ShardMetrics
 from kubeloop.runtime.sources import Scope, Source, SourceHandler
 from kubeloop.workqueue import PrometheusMetricsProvider, RateLimitingQueue
@@ -223,6 +223,12 @@ class ShardedController(Generic[T]):
         shard = self._shard_of(ctx.key, obj if obj is not None else ctx.last_known)
         token = shards.enter(shard) if shards is not None and shard is not None else None
         if shards is None or token is None:
+            if shards is not None and shard is not None and shards.is_active(shard):
+                # Held, but its Lease's renewal is overdue: another replica may
+                # take the shard now. Try again; if the shard is lost by then,
+                # its new holder reconciles the key.
+                ctx.log.info("Shard's lease renewal overdue: retrying later", shard=shard)
+                return Result.after(self.options.retry_period)
             ctx.log.debug("Key not in a shard held here: skipped", shard=shard)
             return Result.done()
         # Which shard's gate the reconcile went through: the chaos suite's
@@ -270,7 +276,7 @@ class ShardedController(Generic[T]):
             ticker = start_requeue(runner, stop, declared.requeue_every, sweep, self._cached_keys)
             self._ready.set()
             leases = ShardLeases(
-                client,
+                coordination_client(client, self.options),
                 self.options,
                 self.identity,
                 group=self._lease_prefix,
@@ -395,7 +401,13 @@ class ShardedController(Generic[T]):
             metrics.set_cached(f"{self.name}-shard-{index}", group, version, kind.plural, n)
         self._reported = set(cached)
 
-    def _work(self, index: int, done: threading.Event, released: threading.Event) -> None:
+    def _work(
+        self,
+        index: int,
+        done: threading.Event,
+        released: threading.Event,
+        held_until: Callable[[], float],
+    ) -> None:
         """A held shard's life (:data:`~kubeloop.runtime.shard_leases.ShardWork`):
         sync its informer, open it, work it until ``done``, then close it
         and wait for its in-flight reconciles."""
@@ -408,7 +420,7 @@ class ShardedController(Generic[T]):
             handler = SourceHandler(
                 self._source, self.name, _own_key, runner.queue.add, runner.last_known.record
             )
-            shards.activate(index, handler)
+            shards.activate(index, handler, held_until)
             if self.metrics is not None:
                 self.metrics.set_held(self.name, index, True)
             log.info("Shard held: reconciling its keys")

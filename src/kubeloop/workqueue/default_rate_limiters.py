@@ -131,19 +131,29 @@ class BucketRateLimiter(Generic[T]):
         self._last: float | None = None
 
     def when(self, item: T) -> float:
+        delay = self.reserve()
+        assert delay is not None
+        return delay
+
+    def reserve(self, max_wait: float = math.inf) -> float | None:
+        """Take the next token and return how long until it exists; or, if
+        that is longer than ``max_wait``, take nothing and return None
+        (x/time/rate's ``ReserveN`` with a ``maxFutureReserve``: a caller
+        with a deadline does not leave a debt it never waited for)."""
         if math.isinf(self._qps):
             return 0.0
         if self._burst < 1:
-            return math.inf  # a token can never be granted
+            return None if math.isfinite(max_wait) else math.inf  # never granted
         with self._lock:
             now = self._clock.now()
             last = self._last if self._last is not None and self._last <= now else now
             tokens = min(self._tokens + (now - last) * self._qps, float(self._burst)) - 1
+            delay = 0.0 if tokens >= 0 else (-tokens / self._qps if self._qps > 0 else math.inf)
+            if delay > max_wait:
+                return None
             self._tokens = tokens
             self._last = now
-        if tokens >= 0:
-            return 0.0
-        return -tokens / self._qps if self._qps > 0 else math.inf
+        return delay
 
     def num_requeues(self, item: T) -> int:
         return 0

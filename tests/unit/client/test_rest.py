@@ -194,11 +194,66 @@ def test_a_silent_exchange_is_retried_for_get_and_an_error_for_post(clock: Recor
 
 def test_every_non_streaming_attempt_carries_its_deadline() -> None:
     rest = make_rest(lambda s: FakeResponse(200))
-    send(rest, timeout=5.0)
+    rest.config.timeout = 5.0
+    send(rest)
     rest.send("GET", "/w", stream=True, read_timeout=75.0)
     plain, streamed = sent_of(rest)
     assert (plain.read_timeout, plain.deadline, plain.stream) == (5.0, 20.0, False)
     assert (streamed.read_timeout, streamed.deadline, streamed.stream) == (75.0, None, True)
+
+
+def test_an_explicit_timeout_bounds_the_attempt_as_well() -> None:
+    rest = make_rest(lambda s: FakeResponse(200))
+    send(rest, timeout=5.0)
+    (sent,) = sent_of(rest)
+    # The attempt's own deadline (4 reads, 20 s) is clipped to the call's 5 s.
+    assert sent.deadline is not None and 4.0 < sent.deadline <= 5.0
+    assert sent.read_timeout is not None and sent.read_timeout <= 5.0
+
+
+def test_an_explicit_timeout_refuses_a_retry_wait_that_would_outlive_it(
+    clock: RecordingClock,
+) -> None:
+    """client-go's Request.Timeout bounds the whole call: a Retry-After or a
+    connect backoff longer than what is left ends it (leader election
+    renews with what is left of its renew deadline)."""
+    throttled = make_rest(
+        lambda s: FakeResponse(429, status(429, "TooManyRequests"), {"Retry-After": "2"}), clock
+    )
+    with pytest.raises(TransportError, match=r"no answer within its timeout .*retry after 2.0s"):
+        send(throttled, "PUT", timeout=1.0)
+    refused = make_rest(_refuse, clock)
+    with pytest.raises(TransportError, match=r"no answer within its timeout .*connect failed"):
+        send(refused, timeout=0.3)  # the first backoff is 0.4-0.6 s
+    assert clock.sleeps == []
+    # Without a timeout, both are retried as before.
+    with pytest.raises(TransportError, match="cannot reach the API server after 5 attempts"):
+        send(make_rest(_refuse, clock))
+    assert len(clock.sleeps) == 4
+
+
+def _refuse(sent: Sent) -> FakeResponse:
+    raise ConnectFailure("connection refused")
+
+
+def test_an_explicit_timeout_does_not_wait_longer_for_the_rate_limiter() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(qps=1, burst=1, clock=clock)
+    rest = make_rest(lambda s: FakeResponse(200), limiter=bucket)
+    send(rest)  # the burst's one token
+    with pytest.raises(TransportError, match=r"no answer within its timeout .*rate limiter"):
+        send(rest, timeout=0.5)  # the next token exists in 1 s
+    assert len(sent_of(rest)) == 1
+    # The refused request took no token: the next one waits 1 s, not 2.
+    assert bucket.reserve() == 1.0
+
+
+def test_a_bucket_reservation_beyond_max_wait_takes_nothing() -> None:
+    bucket = TokenBucket(qps=10, burst=1, clock=FakeClock())
+    assert bucket.reserve() == 0.0
+    assert bucket.reserve(max_wait=0.05) is None
+    assert bucket.reserve(max_wait=0.1) == pytest.approx(0.1)
+    assert bucket.reserve() == pytest.approx(0.2)
 
 
 def test_user_agent_names_kubeloop_and_its_version() -> None:
