@@ -1,7 +1,9 @@
 """The docs' examples are programs that work: every Python block marked
 ``<!-- docs-test: NAME -->`` on a page runs as written against testenv, as a
 user would run it (its own process, stopped with SIGTERM), and does what the
-page says.
+page says; so does docs/examples/network_configmaps.py, which the migration
+pages include beside its kopf and official-client twins (those two are
+compiled: their libraries are not in the dev extra).
 
 A marked block with no check here, or a check whose block is gone, fails
 :func:`test_every_marked_block_has_a_check`: a page cannot claim a tested
@@ -23,9 +25,12 @@ import pytest
 from tools.e2e.process import ControllerProcess
 
 from kubeloop.client import Client
-from tests.integration.support import REPO, wait_until
+from kubeloop.errors import NotFound
+from kubeloop.runtime import controller_of
+from tests.integration.support import REPO, network, wait_until
 
 DOCS = REPO / "docs"
+EXAMPLES = DOCS / "examples"
 WAIT = 60.0
 MARK = re.compile(r"<!-- docs-test: ([a-z0-9-]+) -->\n```python\n(.*?)\n```", re.S)
 
@@ -38,8 +43,15 @@ class Example:
 
 
 def marked_examples() -> dict[str, Example]:
-    """Every marked block of every page under docs/, by name (unique)."""
-    found: dict[str, Example] = {}
+    """Every marked block of every page under docs/, by name (unique), and
+    the programs in docs/examples/ the pages include."""
+    found: dict[str, Example] = {
+        "network-configmaps": Example(
+            EXAMPLES / "network_configmaps.py",
+            "network-configmaps",
+            (EXAMPLES / "network_configmaps.py").read_text(),
+        )
+    }
     for page in sorted(DOCS.rglob("*.md")):
         for name, code in MARK.findall(page.read_text()):
             assert name not in found, f"{name} is marked twice ({found[name].page}, {page})"
@@ -129,12 +141,57 @@ def check_async_mark_seen(
         assert seen not in annotations("other")
 
 
+def check_network_configmaps(
+    example: Example, client: Client, kubeconfig: str, namespace: str, tmp_path: Path
+) -> None:
+    """docs/migration-*.md: a Network gets a ConfigMap with its cidr and
+    gateway, owned by it; a changed gateway and a hand edit are put right;
+    the garbage collector deletes it with the Network."""
+    nets = client.resource("samplecrd.k8s.io/v1", "networks", namespace=namespace, namespaced=True)
+    cms = client.resource("v1", "configmaps", namespace=namespace, namespaced=True)
+
+    def data() -> dict[str, str] | None:
+        try:
+            found: dict[str, str] = cms.get("n1-network").get("data") or {}
+        except NotFound:
+            return None
+        return found
+
+    args = [
+        *("--kubeconfig", kubeconfig, "--namespace", namespace, "--no-leader-elect"),
+        *("--metrics-bind-address", "0", "--health-probe-bind-address", "0"),
+    ]
+    with running(example, tmp_path, args, kubeconfig):
+        net = nets.create(network("n1", "10.1.0.0/24", "10.1.0.1"))
+        wanted = {"cidr": "10.1.0.0/24", "gateway": "10.1.0.1"}
+        wait_until(lambda: data() == wanted, WAIT, "the Network's ConfigMap")
+        owner = controller_of(cms.get("n1-network"))
+        assert owner is not None and owner.uid == net["metadata"]["uid"]
+        nets.patch("n1", {"spec": {"gateway": "10.1.0.9"}})
+        wanted = {"cidr": "10.1.0.0/24", "gateway": "10.1.0.9"}
+        wait_until(lambda: data() == wanted, WAIT, "the new gateway in the ConfigMap")
+        cms.patch("n1-network", {"data": {"gateway": "by hand"}})
+        wait_until(lambda: data() == wanted, WAIT, "the hand edit undone")
+        nets.delete("n1")
+        wait_until(lambda: data() is None, WAIT, "the ConfigMap collected with its Network")
+
+
+def test_the_kopf_and_official_client_twins_compile() -> None:
+    for name in ("network_configmaps_kopf.py", "network_configmaps_official.py"):
+        path = EXAMPLES / name
+        compile(path.read_text(), str(path), "exec")
+        assert f'--8<-- "docs/examples/{name}"' in "".join(
+            page.read_text() for page in DOCS.glob("migration-*.md")
+        ), f"{name} is on no migration page"
+
+
 Check = Callable[[Example, Client, str, str, Path], None]
 
 CHECKS: dict[str, Check] = {
     "getting-started": check_getting_started,
     "runtime-configmap-files": check_runtime_configmap_files,
     "async-mark-seen": check_async_mark_seen,
+    "network-configmaps": check_network_configmaps,
 }
 
 
@@ -148,7 +205,7 @@ def test_every_marked_block_has_a_check() -> None:
 
 @pytest.mark.parametrize("name", sorted(CHECKS))
 def test_the_example_runs_as_the_page_says(
-    name: str, client: Client, kubeconfig: str, namespace: str, tmp_path: Path
+    name: str, client: Client, kubeconfig: str, namespace: str, tmp_path: Path, network_crd: str
 ) -> None:
     example = marked_examples()[name]
     CHECKS[name](example, client, kubeconfig, namespace, tmp_path)
