@@ -6,7 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tools.docs_check import is_local, missing_api_names, problems_in, site_pages
+from tools.docs_check import (
+    is_local,
+    leftover_roles,
+    missing_api_names,
+    problems_in,
+    site_pages,
+)
 
 ORIGIN = "http://127.0.0.1:8123"
 
@@ -74,3 +80,12 @@ def test_an_api_page_without_a_public_name_is_reported(tmp_path: Path) -> None:
     missing = missing_api_names(tmp_path)
     assert missing["clock"] == [kubeloop.clock.__all__[0]]
     assert "runtime" in missing  # no page at all: every name is missing
+
+
+def test_a_rest_role_left_in_an_api_page_is_reported(tmp_path: Path) -> None:
+    page = tmp_path / "api" / "runtime" / "index.html"
+    page.parent.mkdir(parents=True)
+    page.write_text("<p>See <code>Manager</code>, and :class:<code>Result</code>.</p>")
+    (tmp_path / "api" / "clock").mkdir()
+    (tmp_path / "api" / "clock" / "index.html").write_text("<p>See <code>Clock</code>.</p>")
+    assert leftover_roles(tmp_path) == {"runtime": [":class:"]}
