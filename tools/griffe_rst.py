@@ -37,3 +37,7 @@ class RstRoles(Extension):
     def on_object(self, *, obj: Object, **kwargs: Any) -> None:
         if obj.docstring is not None:
             obj.docstring.value = markdown(obj.docstring.value)
+
+    def on_package(self, *, pkg: Object, **kwargs: Any) -> None:
+        """The top-level package, which griffe hands to this hook only."""
+        self.on_object(obj=pkg)

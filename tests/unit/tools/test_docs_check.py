@@ -78,8 +78,8 @@ def test_an_api_page_without_a_public_name_is_reported(tmp_path: Path) -> None:
     present = kubeloop.clock.__all__[1:]
     page.write_text("".join(f'<h2 id="kubeloop.clock.{name}"></h2>' for name in present))
     missing = missing_api_names(tmp_path)
-    assert missing["clock"] == [kubeloop.clock.__all__[0]]
-    assert "runtime" in missing  # no page at all: every name is missing
+    assert missing["kubeloop.clock"] == [kubeloop.clock.__all__[0]]
+    assert "kubeloop.runtime" in missing  # no page at all: every name is missing
 
 
 def test_a_rest_role_left_in_an_api_page_is_reported(tmp_path: Path) -> None:
