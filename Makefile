@@ -49,7 +49,7 @@ test: venv testenv
 
 # ruff on everything with Python in it; mypy strict on the packages, the
 # applications and bench/ (pyproject's [tool.mypy]).
-LINT_PATHS := src tests bench tools apps
+LINT_PATHS := src tests bench tools apps docs/examples
 
 lint: venv
 	$(VENV)/bin/ruff check $(LINT_PATHS)
