@@ -313,17 +313,22 @@ def load(page: DevTools, url: str, origin: str) -> PageReport:
     return report
 
 
-#: Resolves with the search results' titles once Material's worker answered.
-SEARCH = """
-new Promise((resolve, reject) => {
+#: Clicks the search box (Material opens its search panel).
+FOCUS_SEARCH = """
+(() => {
   const input = document.querySelector("input.md-search__input");
-  if (!input) { reject(new Error("no search box")); return; }
-  input.focus();
-  input.value = %s;
-  input.dispatchEvent(new Event("input", {bubbles: true}));
-  input.dispatchEvent(new KeyboardEvent("keyup", {bubbles: true, key: "n"}));
-  const titles = () => [...document.querySelectorAll(".md-search-result__item h1, "
-    + ".md-search-result__item h2")].map(h => h.textContent.trim());
+  if (!input) { return false; }
+  input.click(); input.focus();
+  return document.activeElement === input;
+})()
+"""
+
+#: Resolves with the titles of the search results once Material's worker has
+#: answered (a MutationObserver, no polling), or with [] after 20 s.
+SEARCH_RESULTS = """
+new Promise(resolve => {
+  const titles = () => [...document.querySelectorAll(
+    ".md-search-result__item h1, .md-search-result__item h2")].map(h => h.textContent.trim());
   const done = () => { const t = titles(); if (t.length) { observer.disconnect(); resolve(t); } };
   const observer = new MutationObserver(done);
   observer.observe(document.body, {subtree: true, childList: true, characterData: true});
@@ -334,7 +339,12 @@ new Promise((resolve, reject) => {
 
 
 def search(page: DevTools, query: str) -> list[str]:
-    titles: list[str] = page.evaluate(SEARCH % json.dumps(query), timeout=30)
+    """Types ``query`` into the search box as keystrokes would, and returns
+    the titles of the results."""
+    if not page.evaluate(FOCUS_SEARCH):
+        raise RuntimeError("no search box to type into")
+    page.call("Input.insertText", text=query)
+    titles: list[str] = page.evaluate(SEARCH_RESULTS, timeout=30)
     return titles
 
 
