@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 APPS   := apps/network-controller apps/sample-controller
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml $(addsuffix /pyproject.toml,$(APPS)) | sha1sum | cut -c1-12)
 
-.PHONY: all venv testenv test lint demo chaos chaos-quick chaos-quick-linux chaos-scale chaos-sharded soak bench-client bench-workqueue bench-imports bench-informer bench-faultproxy bench-sharding bench bench-quick clean
+.PHONY: all venv testenv test lint demo chaos chaos-quick chaos-quick-linux chaos-scale chaos-sharded soak bench-client bench-workqueue bench-imports bench-informer bench-faultproxy bench-sharding bench bench-quick docs docs-check clean
 
 all: test
 
@@ -19,6 +19,27 @@ $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(APPS))
 
 venv: $(STAMP)
 
+# The docs extra (MkDocs, Material, mkdocstrings, a CDP client) on top of the
+# venv, installed again only when pyproject.toml changes.
+DOCS_STAMP := $(VENV)/.docs-installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+
+$(DOCS_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[dev,docs]' $(addprefix -e ,$(APPS))
+	rm -f $(VENV)/.docs-installed-* && touch $@
+
+# The documentation site into site/ (mkdocs.yml): --strict, so a warning, a
+# broken link or anchor, or a docstring griffe cannot read fails the build.
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+# The built site in headless Chromium (Debian's package, apt-get installed
+# when /usr/bin/chromium is missing; needs root then): every page without
+# console errors or failed or non-local requests, search answering a query,
+# and a screenshot of the getting-started page (docs/img/site-getting-started.png).
+# Not in .ci/run, since it installs a browser.
+docs-check: docs
+	$(PY) -m tools.docs_check --site site --screenshot docs/img/site-getting-started.png
+
 # Builds (or reuses from ~/.cache/kubeloop/testenv) the real control plane.
 testenv: venv
 	$(PY) -m kubeloop.testenv build
@@ -28,7 +49,7 @@ test: venv testenv
 
 # ruff on everything with Python in it; mypy strict on the packages, the
 # applications and bench/ (pyproject's [tool.mypy]).
-LINT_PATHS := src tests bench tools apps
+LINT_PATHS := src tests bench tools apps docs/examples
 
 lint: venv
 	$(VENV)/bin/ruff check $(LINT_PATHS)
@@ -127,4 +148,4 @@ soak: venv testenv
 	$(PY) -m tools.e2e.soak $(SOAK_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site

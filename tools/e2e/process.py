@@ -47,26 +47,22 @@ def kubectl_path() -> str:
 class ControllerProcess:
     """The controller as a child process whose log lines are collected.
     An empty ``kubeconfig`` passes no --kubeconfig (in-cluster or $KUBECONFIG
-    from ``env``); ``env`` replaces the child's environment when given."""
+    from ``env``); ``env`` replaces the child's environment when given.
+    ``command`` runs another program instead (e.g. a controller from the
+    docs, ``[sys.executable, "hello.py"]``), with ``extra_args`` and nothing
+    else added."""
 
     kubeconfig: str
     state_dir: str
     extra_args: list[str] = field(default_factory=list)
     env: dict[str, str] | None = None
     lines: list[str] = field(default_factory=list)
+    command: list[str] | None = None
     _cond: threading.Condition = field(default_factory=threading.Condition)
     _proc: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
-        cmd = [sys.executable, "-m", "network_controller", "--state-dir", self.state_dir]
-        # Many replicas on one machine: each on free ports of its own (read
-        # them back with served_port).
-        for flag in ("--metrics-bind-address", "--health-probe-bind-address"):
-            if not any(a.startswith(flag) for a in self.extra_args):
-                cmd.append(f"{flag}=127.0.0.1:0")
-        if self.kubeconfig:
-            cmd += ["--kubeconfig", self.kubeconfig]
-        cmd += self.extra_args
+        cmd = self.command + self.extra_args if self.command else self._controller_command()
         self._proc = subprocess.Popen(
             cmd,
             # Both streams, in order: whatever the controller writes is read
@@ -78,6 +74,17 @@ class ControllerProcess:
             env=self.env,
         )
         threading.Thread(target=self._read, daemon=True).start()
+
+    def _controller_command(self) -> list[str]:
+        cmd = [sys.executable, "-m", "network_controller", "--state-dir", self.state_dir]
+        # Many replicas on one machine: each on free ports of its own (read
+        # them back with served_port).
+        for flag in ("--metrics-bind-address", "--health-probe-bind-address"):
+            if not any(a.startswith(flag) for a in self.extra_args):
+                cmd.append(f"{flag}=127.0.0.1:0")
+        if self.kubeconfig:
+            cmd += ["--kubeconfig", self.kubeconfig]
+        return cmd + self.extra_args
 
     def _read(self) -> None:
         assert self._proc is not None and self._proc.stdout is not None
