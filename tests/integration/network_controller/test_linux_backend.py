@@ -289,3 +289,27 @@ def test_a_half_made_bridge_left_by_a_kill_is_replaced_by_a_whole_one(
     uid = wait_ready(networks, "late")["metadata"]["uid"]
     assert bridges.in_place(bridge_name(key), "10.51.0.1/24", uid, key)
     assert bridges.link(partial_name(key)) is None
+
+
+def test_a_delete_with_a_former_networks_uid_leaves_the_bridge_of_a_recreated_one(
+    netns_name: str, bridges: Bridges
+) -> None:
+    """The backend directly: a delete that names the deleted Network's uid
+    leaves a bridge whose alias names another uid (a Network re-created
+    under the same name), and removes its own."""
+    from network_controller.backend import DesiredNetwork
+    from network_controller.linux_backend import LinuxBackend
+
+    backend = LinuxBackend(netns_name)
+    try:
+        backend.create(DesiredNetwork("default/blue", "10.7.0.0/24", "10.7.0.1", NEW_UID))
+        backend.delete("default/blue", OLD_UID)
+        assert bridge_name("default/blue") in bridges.names()
+        backend.delete("default/blue", NEW_UID)
+        assert bridge_name("default/blue") not in bridges.names()
+    finally:
+        backend.close()
+
+
+OLD_UID = "0b7c41d2-0000-4000-8000-000000000001"
+NEW_UID = "0b7c41d2-0000-4000-8000-000000000002"

@@ -146,15 +146,38 @@ class Collides(MockBackend):
     def get(self, key: str) -> ActualNetwork | None:
         raise NameCollision(f"interface kl0 is not the bridge of {key}")
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str, uid: str = "") -> None:
         raise AssertionError("deleted what is not ours")
 
 
 def test_a_deleted_network_whose_name_is_held_by_someone_else_deletes_nothing(
     tmp_path: Path,
 ) -> None:
-    ctx = cast("Context[Network]", SimpleNamespace(key="ns/a", event=None))
+    ctx = cast("Context[Network]", SimpleNamespace(key="ns/a", event=None, last_known=None))
     assert NetworkReconciler(None, Collides(tmp_path)).reconcile(ctx, None) == Result.done()
+
+
+def test_a_deletion_leaves_the_network_of_a_network_recreated_under_its_name(
+    backend: MockBackend,
+) -> None:
+    """Sharding by uid: the old Network's deletion (its last known uid) may
+    run on one replica while another creates the network of the Network
+    re-created under the same name (a new uid); the deletion leaves that."""
+    old = network_obj("ns", "a", "10.1.0.0/24", "10.1.0.1")
+    old.metadata.uid = "uid-old"
+    backend.create(DesiredNetwork("ns/a", "10.1.0.0/24", "10.1.0.1", uid="uid-new"))
+    events: list[str] = []
+
+    def ctx(last: Network | None) -> Context[Network]:
+        event = lambda kind, reason, message: events.append(reason)  # noqa: E731
+        return cast("Context[Network]", SimpleNamespace(key="ns/a", event=event, last_known=last))
+
+    networks = NetworkReconciler(None, backend)
+    assert networks.reconcile(ctx(old), None) == Result.done()
+    assert backend.get("ns/a") is not None and events == []
+    old.metadata.uid = "uid-new"  # its own deletion now
+    networks.reconcile(ctx(old), None)
+    assert backend.get("ns/a") is None and events == ["Deleted"]
 
 
 def test_a_name_collision_is_its_own_ready_reason() -> None:

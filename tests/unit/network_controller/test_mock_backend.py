@@ -295,3 +295,21 @@ def test_a_failed_write_leaves_the_state_it_had(
         backend.create(desired("b"))
     assert backend.get("ns/b") is None
     assert [n.key for n in backend.list()] == ["ns/a"]
+
+
+def test_a_delete_with_the_uid_of_a_former_network_leaves_a_recreated_one(
+    backend: MockBackend,
+) -> None:
+    """Sharding by uid: the deletion of the old Network and the creation of
+    one re-created under its name can run on two replicas at once; the
+    delete is a compare-and-delete on the uid, under the state file's lock."""
+    backend.create(desired("a"))
+    backend.update(DesiredNetwork("ns/a", "10.0.0.0/24", "10.0.0.1", uid="uid-new"))
+    backend.delete("ns/a", uid="uid-a")  # the old incarnation's delete
+    assert backend.get("ns/a") is not None
+    assert [op["op"] for op in operations(backend)].count("delete") == 0
+    backend.delete("ns/a", uid="uid-new")
+    assert backend.get("ns/a") is None
+    backend.create(desired("b"))
+    backend.delete("ns/b")  # no uid known (say, an orphan a sweep found): deleted
+    assert backend.get("ns/b") is None

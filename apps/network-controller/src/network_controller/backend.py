@@ -79,7 +79,12 @@ class Backend(Protocol):
 
     def update(self, desired: DesiredNetwork) -> ActualNetwork: ...
 
-    def delete(self, key: str) -> None: ...
+    def delete(self, key: str, uid: str = "") -> None:
+        """Delete ``key``'s network; with ``uid`` (the deleted Network's),
+        only if the network is that Network's: one of another uid belongs to
+        a Network re-created under the same name, which under sharding by
+        uid another replica may be creating at this very moment."""
+        ...
 
 
 @functools.lru_cache(maxsize=16384)

@@ -93,11 +93,16 @@ class NetworkReconciler:
     def reconcile(self, ctx: Context[Network], network: Network | None) -> Result:
         if network is None:
             try:
-                gone = self.backend.get(ctx.key) is None
+                actual = self.backend.get(ctx.key)
             except NameCollision:  # the name is someone else's: nothing of ours to delete
-                gone = True
-            if not gone:
-                self.backend.delete(ctx.key)
+                actual = None
+            # The deleted Network's uid, when this replica saw it: a network
+            # of another uid is a re-created Network's (under sharding by uid,
+            # another replica's to reconcile), and the delete leaves it alone.
+            last = ctx.last_known
+            uid = last.metadata.uid if last is not None and last.metadata.uid else ""
+            if actual is not None and not (uid and actual.uid and actual.uid != uid):
+                self.backend.delete(ctx.key, uid)
                 ctx.event(NORMAL, "Deleted", f"Deleted network {ctx.key}")
         elif not network.metadata.deletion_timestamp:  # being deleted: the delete comes next
             self._sync(ctx, network)

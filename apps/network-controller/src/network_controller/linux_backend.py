@@ -176,13 +176,16 @@ class LinuxBackend:
     def update(self, desired: DesiredNetwork) -> ActualNetwork:
         return self._put("Updating", desired)
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str, uid: str = "") -> None:
         name = bridge_name(key)
         log.info("[linux] Deleting bridge %s for %s in %s", name, key, self._where)
         link = self._link(name)
         if link is None:
             return
-        self._owned(key, link)
+        owner = self._owned(key, link)
+        if uid and owner.uid and owner.uid != uid:
+            log.info("[linux] Bridge %s is now of uid %s: left in place", name, owner.uid)
+            return
         self._call(
             f"delete link {name}", lambda: self._tolerate(errno.ENODEV, "del", link["index"])
         )

@@ -176,11 +176,17 @@ class MockBackend:
             self._record(op, desired.key, cidr=desired.cidr, gateway=desired.gateway)
         return self._actual(desired.key, rec)
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str, uid: str = "") -> None:
         log.info("[Neutron] Deleting network %s", key)
         self._maybe_fail("delete", key)
-        with self._locked():
+        with self._locked():  # the check and the delete in one lock: compare-and-delete
             state = dict(self._read())
-            if state.pop(key, None) is not None:
-                self._write(state)
-                self._record("delete", key)
+            rec = state.get(key)
+            if rec is None:
+                return
+            if uid and rec.get("uid") and rec.get("uid") != uid:
+                log.info("[Neutron] Network %s is now of uid %s: left in place", key, rec["uid"])
+                return
+            del state[key]
+            self._write(state)
+            self._record("delete", key)

@@ -38,9 +38,11 @@ class NoopBackend:
             old = self._networks.get(desired.key)
         return self._put(desired, old.id if old else f"noop-{next(self._ids)}")
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str, uid: str = "") -> None:
         with self._lock:
-            self._networks.pop(key, None)
+            actual = self._networks.get(key)
+            if actual is not None and not (uid and actual.uid and actual.uid != uid):
+                del self._networks[key]
 
     def _put(self, desired: DesiredNetwork, network_id: str) -> ActualNetwork:
         actual = ActualNetwork(
