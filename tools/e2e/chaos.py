@@ -558,6 +558,9 @@ class Report:
     #: Overlaps of a re-created Network's key through two shards (its old
     #: and new uid): documented, not a violation, counted.
     recreated_overlaps: int = 0
+    #: Replicas that exited after losing their Lease (by design) and were
+    #: started again, as a kubelet would.
+    lease_restarts: int = 0
 
     @property
     def planned_counts(self) -> Counter[str]:
@@ -843,6 +846,7 @@ class Chaos:
         """Begin or lift one fault; record a failure instead of raising, so
         the schedule goes on and the report says which fault did not happen."""
         try:
+            self._restart_lease_losers()
             if step.phase == "begin":
                 return self._begin(step)
             if step.number in self._active:  # nothing to lift if it never began
@@ -912,6 +916,22 @@ class Chaos:
             raise FaultNotDelivered("no open connection to cut within 10s")
         return cut
 
+    def _restart_lease_losers(self) -> None:
+        """A replica that lost its Lease exits 1 by design (a renewal that
+        cannot get through within its deadline, say during a stall); start
+        it again, as a kubelet restarts the container, so the run keeps
+        its replicas and a later kill finds one to kill."""
+        for i, replica in enumerate(self.replicas):
+            proc = replica._proc
+            if proc is None or proc.poll() is None or proc.pid in self.killed:
+                continue
+            if any("leader election lost" in line for line in replica.lines):
+                self._retired.append(replica)
+                fresh = self._replica()
+                fresh.start()
+                self.replicas[i] = fresh
+                self.report.lease_restarts += 1
+
     def _kill_one(self) -> int:
         """SIGKILL the leader if one is known, else any replica (sharded:
         the replica the seed chose, there is no leader); restart it with the
@@ -919,9 +939,10 @@ class Chaos:
         if self.s.shards:
             leader = self.replicas[self._victims.randrange(len(self.replicas))]
         else:  # the whole log: at 10,000 Networks the line is far from the end
+            running = [r for r in self.replicas if r._proc is not None and r._proc.poll() is None]
             leader = next(
-                (r for r in self.replicas if any("became leader" in line for line in r.since(0))),
-                self.replicas[0],
+                (r for r in running if any("became leader" in line for line in r.since(0))),
+                running[0] if running else self.replicas[0],
             )
         proc = leader._proc
         if proc is None or proc.poll() is not None:
@@ -1272,6 +1293,8 @@ def render(report: Report) -> str:
         f"backend {s.backend}, failure rate {s.fail_rate:.0%}",
         f"- convergence after the faults stopped: {report.convergence_seconds:.1f}s "
         f"(deadline {s.convergence_deadline:.0f}s)",
+        f"- replicas that lost their Lease, exited 1 and were started again (as a kubelet "
+        f"would): {report.lease_restarts}",
         "",
         "| fault | planned | delivered | failed | what it does |",
         "|---|---|---|---|---|",
