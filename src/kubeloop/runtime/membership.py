@@ -28,6 +28,13 @@ older than two lease durations by our wall clock: the Lease of a replica
 that died long ago does not hold shards back for another lease duration.
 The count only steers the balance; which replica may work a shard is
 decided by the shard's own Lease (:mod:`kubeloop.runtime.sharded_controller`).
+
+Member Leases of replicas that are gone (a Deployment's pods come and go
+under new names) are deleted by whichever replica sees one unchanged for
+:data:`GC_LEASE_DURATIONS` lease durations (or with an empty holder, a clean
+leave, for one): conditionally on the resourceVersion it saw, so a replica
+that came back and renewed in between keeps its Lease, and a replica whose
+Lease was deleted while it was partitioned simply creates it again.
 """
 
 from __future__ import annotations
@@ -51,6 +58,10 @@ _log = logging.getLogger("kubeloop.runtime")
 
 #: The label of every member Lease: the group (sharded controller) it is of.
 GROUP_LABEL = "kubeloop.dev/shard-group"
+
+#: A member Lease seen unchanged this many lease durations is a gone
+#: replica's, and deleted (an empty holder, a clean leave: after one).
+GC_LEASE_DURATIONS = 10
 
 
 @dataclass
@@ -111,22 +122,27 @@ class Membership:
         return True
 
     def _write(self, record: LeaderElectionRecord) -> None:
-        if not self._exists:
-            try:
-                self._lock.get()
-            except KubeloopError as err:
-                if not is_not_found(err):
-                    raise
-                self._lock.create(record)
+        """Renew our Lease, or create it; once more from a fresh read when
+        the renewal met a Lease changed or deleted meanwhile (another
+        replica collected it while we were away: see the module docs)."""
+        for again in (False, True):
+            if not self._exists:
+                try:
+                    self._lock.get()
+                except KubeloopError as err:
+                    if not is_not_found(err):
+                        raise
+                    self._lock.create(record)
+                    self._exists = True
+                    return
                 self._exists = True
+            try:
+                self._lock.update(record)
                 return
-            self._exists = True
-        try:
-            self._lock.update(record)
-        except KubeloopError as err:
-            if is_conflict(err) or is_not_found(err):
+            except KubeloopError as err:
+                if not (is_conflict(err) or is_not_found(err)) or again:
+                    raise
                 self._exists = False
-            raise
 
     def live(self) -> set[str]:
         """The identities whose member Lease is alive (ours always counts).
@@ -156,7 +172,28 @@ class Membership:
                 self._seen[name] = _Seen(rv, record, now)
         for name in set(self._seen) - present:
             del self._seen[name]
+        self._collect(now)
         return self._alive(now) | {self.identity}
+
+    def _collect(self, now: float) -> None:
+        """Delete the member Leases of replicas long gone (see the module docs)."""
+        prefix = f"{self.group}-member-"
+        for name, seen in list(self._seen.items()):
+            if not name.startswith(prefix) or name == self.lease_name:
+                continue
+            duration = max(seen.record.lease_duration_seconds, 1)
+            after = duration if not seen.record.holder_identity else GC_LEASE_DURATIONS * duration
+            if now - seen.changed_at < after:
+                continue
+            try:
+                self._leases.delete(name, preconditions={"resourceVersion": seen.resource_version})
+            except KubeloopError as err:
+                if not (is_conflict(err) or is_not_found(err)):  # renewed, or deleted by another
+                    _log.warning("%s: deleting member lease %s failed: %s", self.group, name, err)
+                    continue
+            else:
+                _log.info("%s: deleted the member lease %s of a gone replica", self.group, name)
+            del self._seen[name]
 
     def _alive(self, now: float) -> set[str]:
         prefix = f"{self.group}-member-"
