@@ -140,3 +140,65 @@ def test_reconcile_metrics_use_controller_runtimes_names() -> None:
     assert value("controller_runtime_reconcile_time_seconds_count") == 2
     assert value("controller_runtime_max_concurrent_reconciles") == 2
     assert value("controller_runtime_active_workers") == 0
+
+
+def test_lines_written_without_the_lock_stay_whole_through_a_pipe() -> None:
+    """On a line-buffered stream with a descriptor (stderr into a pipe),
+    short lines are one lock-free os.write each and long ones take the lock:
+    threads logging at once still leave every line whole."""
+    import os
+    import threading
+
+    from kubeloop.runtime.klog import KlogFormatter, LineHandler
+
+    read_end, write_end = os.pipe()
+    stream = open(write_end, "w", buffering=1, encoding="utf-8")  # noqa: SIM115 - closed below
+    handler = LineHandler(stream)
+    handler.setFormatter(KlogFormatter())
+    assert handler._fd == write_end  # the lock-free path is the one under test
+    log = logging.getLogger("kubeloop.test.pipe")
+    log.propagate, log.handlers = False, [handler]
+    log.setLevel(logging.INFO)
+    chunks: list[bytes] = []
+
+    def drain() -> None:
+        while chunk := os.read(read_end, 65536):
+            chunks.append(chunk)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    long_text = "x" * 10_000  # longer than PIPE_BUF: written under the lock
+
+    def work(n: int) -> None:
+        for i in range(2000):
+            log.info("line %d-%d %s", n, i, long_text if i % 500 == 0 else "end")
+
+    writers = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for w in writers:
+        w.start()
+    for w in writers:
+        w.join()
+    stream.close()
+    reader.join(30)
+    os.close(read_end)
+    lines = b"".join(chunks).decode().splitlines()
+    assert len(lines) == 8000
+    pattern = re.compile(r"^I\d{4} [\d:.]+ +\d+ \S+:\d+\] line (\d)-(\d+) (end|x{10000})$")
+    seen = set()
+    for line in lines:
+        m = pattern.match(line)
+        assert m, line[:200]
+        seen.add((m.group(1), m.group(2)))
+    assert len(seen) == 8000
+
+
+def test_a_stream_without_a_descriptor_is_written_under_the_lock() -> None:
+    from kubeloop.runtime.klog import KlogFormatter, LineHandler
+
+    buf = io.StringIO()
+    handler = LineHandler(buf)
+    handler.setFormatter(KlogFormatter())
+    assert handler._fd is None
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "hello", None, None)
+    handler.handle(record)
+    assert buf.getvalue().endswith("] hello\n")
