@@ -63,6 +63,15 @@ def test_the_sweep_returns_orphaned_missing_and_drifted_keys_only(backend: MockB
     assert keys == ["ns/drifted", "ns/missing", "ns/orphan", "other/theirs"]
 
 
+def test_the_first_round_of_the_sweeper_looks_for_orphans_only(backend: MockBackend) -> None:
+    # Right after the sync every cached Network is reconciled anyway; the
+    # later rounds compare everything again.
+    sweep = NetworkReconciler(None, backend).sweeper(cache)
+    assert sweep() == ["ns/orphan", "other/theirs"]
+    assert sweep() == ["ns/drifted", "ns/missing", "ns/orphan", "other/theirs"]
+    assert sweep() == ["ns/drifted", "ns/missing", "ns/orphan", "other/theirs"]
+
+
 def test_a_namespaced_controller_leaves_other_namespaces_networks_alone(
     backend: MockBackend,
 ) -> None:

