@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import select
 import sys
 import time
 from collections.abc import Mapping, MutableMapping
@@ -41,15 +40,6 @@ HTTP_LOGGERS = ("httpx", "httpcore", "h2", "hpack", "urllib3")
 KVS = "kvs"
 
 _SEVERITY = {logging.DEBUG: "I", logging.INFO: "I", logging.WARNING: "W", logging.ERROR: "E"}
-
-#: A write of at most this many bytes is atomic on a pipe (POSIX PIPE_BUF).
-_ATOMIC_WRITE = select.PIPE_BUF
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
 
 
 def _kvs(record: logging.LogRecord) -> Mapping[str, Any]:
@@ -126,34 +116,7 @@ class LineHandler(logging.StreamHandler[IO[str]]):
     formatting (the profile of the Network controller showed a fifth of its
     samples waiting in ``Handler.acquire``). Here the lock covers only the
     write and flush, which keep lines whole and in order.
-
-    On a line-buffered stream with a file descriptor (stderr), a line of at
-    most ``PIPE_BUF`` bytes is one ``os.write`` with no lock at all: such a
-    write is atomic on a pipe, and whole on a file or terminal, so lines
-    stay whole without the workers taking turns at a lock around a system
-    call (two threads logging 50,000 lines each into a pipe: 25 % less wall
-    time, 15 % less CPU). Longer lines (a traceback) take the lock.
     """
-
-    def __init__(self, stream: IO[str]) -> None:
-        super().__init__(stream)
-        self._fd = self._direct_fd()
-
-    def setStream(self, stream: IO[str]) -> IO[str] | None:
-        old = super().setStream(stream)
-        self._fd = self._direct_fd()
-        return old
-
-    def _direct_fd(self) -> int | None:
-        stream = self.stream
-        if not getattr(stream, "line_buffering", False):
-            return None
-        try:
-            fd = stream.fileno()
-            stream.flush()  # what is buffered goes first
-        except (AttributeError, OSError, ValueError):
-            return None
-        return fd
 
     def handle(self, record: logging.LogRecord) -> bool:
         rv = self.filter(record)
@@ -164,18 +127,6 @@ class LineHandler(logging.StreamHandler[IO[str]]):
         except Exception:
             self.handleError(record)
             return rv
-        fd = self._fd
-        if fd is not None:
-            data = line.encode(getattr(self.stream, "encoding", None) or "utf-8", "replace")
-            try:
-                if len(data) <= _ATOMIC_WRITE:
-                    _write_all(fd, data)
-                else:
-                    with self.lock:  # type: ignore[union-attr]
-                        _write_all(fd, data)
-            except OSError:
-                self.handleError(record)
-            return True
         with self.lock:  # type: ignore[union-attr]  # created by Handler.__init__
             try:
                 self.stream.write(line)

@@ -234,6 +234,10 @@ def test_the_controller_backs_off_on_apf_429s_and_converges(
     overloaded: Overloaded, tmp_path: Path
 ) -> None:
     admin = overloaded.admin
+    # Over the controller's whole life (its FlowSchema matches only it), for
+    # the retries it logged: a 429 met before the window below opened (or
+    # in flight as it did) is retried, and logged, inside it.
+    _, rejected_ever0 = flow_counts(admin)
     proc = start_controller(overloaded, tmp_path, OVERLOAD_NS)
     try:
         nets = admin.resource("samplecrd.k8s.io/v1", "networks", namespace=OVERLOAD_NS)
@@ -246,6 +250,7 @@ def test_the_controller_backs_off_on_apf_429s_and_converges(
         assert proc.running, "\n".join(proc.lines[-20:])
     finally:
         proc.kill()
+    _, rejected_ever1 = flow_counts(admin)
     dispatched, rejected = dispatched1 - dispatched0, rejected1 - rejected0
     waits = [float(m.group(1)) for line in proc.lines if (m := RETRY_LINE.search(line))]
     figures = {
@@ -265,7 +270,7 @@ def test_the_controller_backs_off_on_apf_429s_and_converges(
     # Real 429s from APF, each retried after the server's Retry-After.
     assert rejected > 0, figures
     assert waits and min(waits) >= MIN_RETRY_AFTER, figures
-    assert len(waits) <= rejected, figures
+    assert len(waits) <= rejected_ever1 - rejected_ever0, figures
     # No hot loop: each sending thread waits Retry-After (>= 1 s) after a
     # rejection, so rejections per second cannot exceed the senders.
     assert rejected / seconds <= SENDERS / MIN_RETRY_AFTER, figures

@@ -142,10 +142,11 @@ def test_reconcile_metrics_use_controller_runtimes_names() -> None:
     assert value("controller_runtime_active_workers") == 0
 
 
-def test_lines_written_without_the_lock_stay_whole_through_a_pipe() -> None:
-    """On a line-buffered stream with a descriptor (stderr into a pipe),
-    short lines are one lock-free os.write each and long ones take the lock:
-    threads logging at once still leave every line whole."""
+def test_lines_stay_whole_through_a_pipe_when_threads_log_at_once() -> None:
+    """Four threads logging into a pipe, some lines longer than PIPE_BUF:
+    every line arrives whole. (A lock-free os.write of the short lines
+    failed this on a loaded machine: a pipe may split a write longer than
+    PIPE_BUF, and short lines landed inside a long one.)"""
     import os
     import threading
 
@@ -155,7 +156,6 @@ def test_lines_written_without_the_lock_stay_whole_through_a_pipe() -> None:
     stream = open(write_end, "w", buffering=1, encoding="utf-8")  # noqa: SIM115 - closed below
     handler = LineHandler(stream)
     handler.setFormatter(KlogFormatter())
-    assert handler._fd == write_end  # the lock-free path is the one under test
     log = logging.getLogger("kubeloop.test.pipe")
     log.propagate, log.handlers = False, [handler]
     log.setLevel(logging.INFO)
@@ -167,7 +167,7 @@ def test_lines_written_without_the_lock_stay_whole_through_a_pipe() -> None:
 
     reader = threading.Thread(target=drain)
     reader.start()
-    long_text = "x" * 10_000  # longer than PIPE_BUF: written under the lock
+    long_text = "x" * 10_000  # longer than PIPE_BUF
 
     def work(n: int) -> None:
         for i in range(2000):
@@ -190,15 +190,3 @@ def test_lines_written_without_the_lock_stay_whole_through_a_pipe() -> None:
         assert m, line[:200]
         seen.add((m.group(1), m.group(2)))
     assert len(seen) == 8000
-
-
-def test_a_stream_without_a_descriptor_is_written_under_the_lock() -> None:
-    from kubeloop.runtime.klog import KlogFormatter, LineHandler
-
-    buf = io.StringIO()
-    handler = LineHandler(buf)
-    handler.setFormatter(KlogFormatter())
-    assert handler._fd is None
-    record = logging.LogRecord("x", logging.INFO, __file__, 1, "hello", None, None)
-    handler.handle(record)
-    assert buf.getvalue().endswith("] hello\n")
