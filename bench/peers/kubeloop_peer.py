@@ -1,14 +1,16 @@
 """kubeloop library-only peer for bench/run.py: the official peer's exact job.
 
 What bench/peers/official_peer.py does with ``kubernetes.informer``, done with
-kubeloop's library (no runtime, no application): a shared informer from the
-factory (dict objects, resync 0), a synchronous event handler that puts
+kubeloop's library (of the runtime only ``YieldingLock``, no application): a
+shared informer from the factory (dict objects, resync 0), a synchronous event handler that puts
 ``namespace/name`` keys on a :class:`~kubeloop.workqueue.RateLimitingQueue`,
 N worker threads that read the object from the informer's cache and compare
 it with an in-memory no-op backend, and one stdout line per reconcile. It
 tells the library's own cost apart from the network-controller's (the
 ``kubeloop`` peer), which also logs through klog, records metrics, checks the
-spec and runs a second informer.
+spec and runs a second informer. Its two locks (the backend's and stdout's)
+are :class:`kubeloop.runtime.YieldingLock`, as a kubeloop user would write
+them: two workers queueing on a plain lock each reconcile make a convoy.
 
 Prints ``synced`` once the cache has synced and ``reconciled <key>`` per
 reconcile.
@@ -30,6 +32,7 @@ from kubeloop.cache import (
     deletion_handling_meta_namespace_key_func,
 )
 from kubeloop.client import Client, load_config
+from kubeloop.runtime import YieldingLock
 from kubeloop.workqueue import RateLimitingQueue
 
 
@@ -46,7 +49,7 @@ def main() -> None:
     factory = SharedInformerFactory(client, 0.0, namespace=args.namespace)
     informer = factory.informer_for("samplecrd.k8s.io/v1", "networks")
     queue: RateLimitingQueue[str] = RateLimitingQueue()
-    out_lock = threading.Lock()
+    out_lock = YieldingLock()
 
     def say(line: str) -> None:
         with out_lock:
@@ -67,7 +70,7 @@ def main() -> None:
         synchronous=True,
     )
     backend: dict[str, tuple[str, str, str]] = {}
-    backend_lock = threading.Lock()
+    backend_lock = YieldingLock()
     store = informer.get_indexer()
 
     def worker() -> None:

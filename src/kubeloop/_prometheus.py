@@ -19,6 +19,8 @@ from typing import Any, Generic, TypeVar
 
 from prometheus_client import CollectorRegistry
 
+from kubeloop._locks import YieldingLock
+
 __all__ = ["BucketHistogram", "PerRegistry"]
 
 T = TypeVar("T")
@@ -69,24 +71,30 @@ class BucketHistogram:
     ``prometheus_client.Histogram``, turned into a family's samples by a
     collector at scrape time (see ``snapshot``)."""
 
-    def __init__(self, bounds: tuple[float, ...]) -> None:
+    def __init__(self, bounds: tuple[float, ...], lock: YieldingLock | None = None) -> None:
         self._bounds = bounds
         # prometheus_client's formatting of the bounds (repr, as Go would print them).
         self._labels = (*(repr(b) for b in bounds), "+Inf")
-        # Guards counts and total, so a scrape sees them consistent.
-        self._lock = threading.Lock()
+        # Guards counts and total, so a scrape sees them consistent. Yielding:
+        # observed on hot paths by several threads (see kubeloop._locks). A
+        # series that updates other numbers with each observation passes
+        # its own lock and calls observe_locked under it: one lock, not two.
+        self.lock = lock if lock is not None else YieldingLock()
         self.counts = [0] * (len(bounds) + 1)  # per bucket, not cumulative; last is +Inf
         self.total = 0.0
 
     def observe(self, amount: float) -> None:
-        i = bisect.bisect_left(self._bounds, amount)  # a bucket's bound is inclusive ("le")
-        with self._lock:
-            self.counts[i] += 1
-            self.total += amount
+        with self.lock:
+            self.observe_locked(amount)
+
+    def observe_locked(self, amount: float) -> None:
+        """``observe``, for a caller that holds ``lock``."""
+        self.counts[bisect.bisect_left(self._bounds, amount)] += 1  # bounds are inclusive ("le")
+        self.total += amount
 
     def snapshot(self) -> tuple[list[tuple[str, float]], float]:
         """Cumulative ``(le, count)`` buckets and the sum, as HistogramMetricFamily takes them."""
-        with self._lock:
+        with self.lock:
             counts, total = list(self.counts), self.total
         cumulative, buckets = 0, []
         for label, count in zip(self._labels, counts, strict=True):

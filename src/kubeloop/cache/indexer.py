@@ -15,10 +15,10 @@ as read-only (the informer shares them with every handler and lister).
 from __future__ import annotations
 
 import builtins
-import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from kubeloop._locks import YieldingLock
 from kubeloop.cache.accessor import get_resource_version
 from kubeloop.cache.index import (
     IndexConflictError,
@@ -61,7 +61,9 @@ class Indexer:
         self._rv_metric = resource_version_metric
         # Guards _items, _indexers and _indices: they change together, so that
         # a reader never sees an object that its indices do not list yet.
-        self._lock = threading.Lock()
+        # Yielding: every reconcile reads under it while the informer writes
+        # (see kubeloop._locks).
+        self._lock = YieldingLock()
         self._items: dict[str, Any] = {}
         self._indexers: Indexers = dict(indexers or {})
         self._indices: dict[str, _Index] = {name: {} for name in self._indexers}

@@ -37,6 +37,9 @@ health, logging) lives here, once.
   holding about S/R shards through Leases (docs/sharding.md).
 - Metrics under controller-runtime's names (:class:`ReconcileMetrics`);
   klog and JSON logging (:func:`setup_logging`).
+- :class:`YieldingLock`, for state that reconciles share across workers:
+  it yields the GIL instead of queueing, which keeps two workers from
+  convoying on a lock (:mod:`kubeloop._locks`).
 """
 
 from typing import TYPE_CHECKING
@@ -44,6 +47,7 @@ from typing import TYPE_CHECKING
 from kubeloop._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from kubeloop._locks import YieldingLock
     from kubeloop.runtime.async_runner import AsyncRunner
     from kubeloop.runtime.cache import Cache, CacheEntry, CacheNotStartedError
     from kubeloop.runtime.conditions import (
@@ -142,6 +146,7 @@ __all__ = [
     "ShardedController",
     "ShardingOptions",
     "TerminalError",
+    "YieldingLock",
     "add_finalizer",
     "add_manager_flags",
     "all_of",
@@ -184,6 +189,7 @@ __getattr__, __dir__ = lazy_exports(
             "find_condition is_condition_true remove_condition set_condition status_differs "
             "update_status"
         ),
+        "kubeloop._locks": "YieldingLock",
         "kubeloop.runtime.context": "Context EventRecorderLike",
         "kubeloop.runtime.controller": "Controller",
         "kubeloop.runtime.finalizers": (

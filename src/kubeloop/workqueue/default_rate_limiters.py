@@ -21,6 +21,7 @@ import threading
 from collections.abc import Hashable
 from typing import Generic, Protocol, TypeVar
 
+from kubeloop._locks import YieldingLock
 from kubeloop.clock import REAL_CLOCK, Clock
 
 __all__ = [
@@ -57,8 +58,8 @@ class _FailureCounter(Generic[T]):
     """Per-item failure counts: what the per-item limiters share."""
 
     def __init__(self) -> None:
-        # Guards _failures.
-        self._lock = threading.Lock()
+        # Guards _failures. Yielding: every reconcile's forget() takes it (see kubeloop._locks).
+        self._lock = YieldingLock()
         self._failures: dict[T, int] = {}
 
     def _count_failure(self, item: T) -> int:

@@ -40,7 +40,7 @@ GIL-holding time), a waiter handed the lock while lacking the GIL stalled the
 runner in turn, and 88% of all context switches were in ``lock.acquire``:
 up to 0.6 switches and 4 us of CPU per item against 0.75 us single-threaded.
 So a thread that finds the lock taken gives up the GIL and retries instead of
-queueing on the lock (:func:`_acquire_contended`), and the critical sections
+queueing on the lock (:func:`kubeloop._locks.acquire_contended`), and the critical sections
 call nothing they do not need (no metric hooks for an unnamed queue, no
 wake-up unless a getter sleeps). A sleeping getter is woken by popping it,
 so one item wakes one getter once, however many adds follow before it runs.
@@ -51,11 +51,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-import time
 from collections import deque
 from collections.abc import Hashable
 from typing import Generic, Literal, TypeAlias, TypeVar
 
+from kubeloop._locks import acquire_contended
 from kubeloop.clock import REAL_CLOCK, Clock
 from kubeloop.workqueue.metrics import (
     NO_QUEUE_METRICS,
@@ -75,31 +75,6 @@ mypy narrows the item when the shutdown flag is tested on the tuple
 (``got = q.get(); if got[1]: return``); after ``item, shutdown = q.get()`` it
 cannot, and ``item`` stays ``T | None``.
 """
-
-
-# How often a thread that finds the queue's lock taken gives up the GIL and
-# tries again before it blocks on the lock (see _acquire_contended).
-_YIELDS_BEFORE_BLOCKING = 20
-
-
-def _acquire_contended(lock: threading.Lock) -> None:
-    """Take ``lock``, which was just found taken, without joining a lock convoy.
-
-    Under the GIL the holder of the queue's lock is almost always a thread
-    that was preempted inside a critical section of a few dictionary
-    operations and now only waits for the GIL. Blocking on the lock would
-    register this thread as a waiter: from then on every release pays a futex
-    wake-up, and a waiter handed the lock without holding the GIL makes
-    everyone else block in turn (profiled: 88% of the context switches of
-    4 producers and 4 consumers, 4x the CPU per item). Giving up the GIL with
-    ``time.sleep(0)`` lets the holder finish; only a holder that stays away
-    (the machine is overloaded) makes us block after all.
-    """
-    for _ in range(_YIELDS_BEFORE_BLOCKING):
-        time.sleep(0)  # gives up the GIL
-        if lock.acquire(False):
-            return
-    lock.acquire()
 
 
 def _wake(fut: asyncio.Future[None]) -> None:
@@ -151,7 +126,7 @@ class Queue(Generic[T]):
         """Mark ``item`` as needing processing; ignored once the queue is shutting down."""
         lock = self._lock
         if not lock.acquire(False):
-            _acquire_contended(lock)
+            acquire_contended(lock)
         try:
             if self._shutting_down or item in self._dirty:
                 return
@@ -181,7 +156,7 @@ class Queue(Generic[T]):
         """
         lock = self._lock
         if not lock.acquire(False):
-            _acquire_contended(lock)
+            acquire_contended(lock)
         try:
             while not self._queue and not self._shutting_down:
                 self._sleep_locked()
@@ -224,7 +199,7 @@ class Queue(Generic[T]):
         """
         lock = self._lock
         if not lock.acquire(False):
-            _acquire_contended(lock)
+            acquire_contended(lock)
         try:
             if item not in self._processing:
                 return
@@ -312,7 +287,7 @@ class Queue(Generic[T]):
             sleeper.acquire()
             woken = True
         finally:
-            _acquire_contended(self._lock)
+            acquire_contended(self._lock)
             if not woken:
                 try:
                     self._sleepers.remove(sleeper)

@@ -2,7 +2,7 @@
 
 Bottom to top (docs/architecture in the README, "Layers")::
 
-    errors, clock, _lazy < _prometheus < typed < gen < workqueue < client < cache
+    errors, clock, _lazy, _locks < _prometheus < typed < gen < workqueue < client < cache
                   < events, leaderelection < metrics < runtime < kubeloop.__main__
 
 ``testenv`` stands beside the library and may use only ``client`` and
@@ -31,7 +31,7 @@ APPS = SRC.parent / "apps"
 #: Each layer of the library, bottom first; a module may import its own layer
 #: and those below it.
 LAYERS: list[tuple[str, ...]] = [
-    ("kubeloop", "kubeloop.errors", "kubeloop.clock", "kubeloop._lazy"),
+    ("kubeloop", "kubeloop.errors", "kubeloop.clock", "kubeloop._lazy", "kubeloop._locks"),
     ("kubeloop._prometheus",),
     ("kubeloop.typed",),
     ("kubeloop.gen",),

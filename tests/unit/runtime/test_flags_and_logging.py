@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import re
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -19,6 +20,7 @@ from kubeloop.runtime import (
     duration,
     setup_logging,
 )
+from kubeloop.runtime.klog import LineHandler
 
 
 @pytest.fixture
@@ -190,3 +192,75 @@ def test_lines_stay_whole_through_a_pipe_when_threads_log_at_once() -> None:
         assert m, line[:200]
         seen.add((m.group(1), m.group(2)))
     assert len(seen) == 8000
+
+
+class _GatedStream(io.StringIO):
+    """A stream whose first write blocks until ``gate`` is set (a slow reader)."""
+
+    line_buffering = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.in_write = threading.Event()
+        self.writes: list[str] = []
+
+    def write(self, s: str) -> int:
+        self.in_write.set()
+        if not self.writes:
+            assert self.gate.wait(10)
+        self.writes.append(s)
+        return super().write(s)
+
+
+def _gated_logger(name: str) -> tuple[logging.Logger, _GatedStream, LineHandler]:
+    stream = _GatedStream()
+    handler = LineHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log = logging.getLogger(name)
+    log.propagate, log.handlers, log.level = False, [handler], logging.INFO
+    return log, stream, handler
+
+
+def test_a_line_logged_during_a_write_is_written_by_the_writer() -> None:
+    """The writer's thread writes what others queued while it wrote, in
+    order and in one write; the others do not wait for it."""
+    log, stream, _ = _gated_logger("kubeloop.test.coalesce")
+    first = threading.Thread(target=log.info, args=("first",))
+    first.start()
+    assert stream.in_write.wait(10)
+    others = [threading.Thread(target=log.info, args=(f"queued {i}",)) for i in range(3)]
+    for t in others:
+        t.start()
+        t.join(10)
+        assert not t.is_alive()  # returned while "first" is still being written
+    assert stream.getvalue() == ""
+    stream.gate.set()
+    first.join(10)
+    assert stream.writes == ["first\n", "queued 0\nqueued 1\nqueued 2\n"]
+
+
+def test_loggers_wait_for_the_writer_once_too_many_lines_are_queued() -> None:
+    log, stream, handler = _gated_logger("kubeloop.test.backpressure")
+    handler.MAX_QUEUED = 2
+    first = threading.Thread(target=log.info, args=("first",))
+    first.start()
+    assert stream.in_write.wait(10)
+    for i in range(2):
+        log.info("queued %d", i)  # returns at once
+    blocked = threading.Thread(target=log.info, args=("third",))
+    blocked.start()
+    blocked.join(0.2)
+    assert blocked.is_alive()  # over MAX_QUEUED: it waits for the write in progress
+    stream.gate.set()
+    first.join(10)
+    blocked.join(10)
+    assert "".join(stream.writes) == "first\nqueued 0\nqueued 1\nthird\n"
+
+
+def test_flush_writes_queued_lines() -> None:
+    _, stream, handler = _gated_logger("kubeloop.test.flush")
+    stream.gate.set()
+    handler._queued.append("left behind\n")  # as if its writer had died mid-write
+    handler.flush()
+    assert stream.getvalue() == "left behind\n"

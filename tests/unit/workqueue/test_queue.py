@@ -295,26 +295,6 @@ def test_each_item_wakes_one_sleeping_getter() -> None:
     assert sorted(results) == [(0, False), (1, False), (2, False)]
 
 
-def test_a_contended_lock_is_taken_once_its_holder_releases_it() -> None:
-    from kubeloop.workqueue.queue import _acquire_contended
-
-    lock = threading.Lock()
-    lock.acquire()
-    taken = threading.Event()
-
-    def take() -> None:
-        _acquire_contended(lock)
-        taken.set()
-
-    taker = start(take)
-    # Longer than the yields before blocking: the taker must be blocked, not gone.
-    assert not taken.wait(0.1)
-    lock.release()
-    join_all([taker])
-    assert taken.is_set()
-    assert lock.locked()
-
-
 def test_a_getter_interrupted_while_asleep_leaves_no_stale_wake_up() -> None:
     # SIGINT (Ctrl-C) interrupts a blocked lock acquire in the main thread;
     # the interrupted getter must leave the sleepers, or the next add would

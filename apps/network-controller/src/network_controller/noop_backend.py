@@ -9,15 +9,16 @@ not the mock backend's JSON file writes. State is lost when the process ends.
 from __future__ import annotations
 
 import itertools
-import threading
 
+from kubeloop.runtime import YieldingLock
 from network_controller.backend import ActualNetwork, DesiredNetwork
 
 
 class NoopBackend:
     def __init__(self) -> None:
-        # Guards _networks: workers call in from several threads.
-        self._lock = threading.Lock()
+        # Guards _networks: workers call in from several threads, twice per
+        # reconcile, so it yields rather than convoys (see YieldingLock).
+        self._lock = YieldingLock()
         self._networks: dict[str, ActualNetwork] = {}
         # Network IDs from a counter: uuid4 (os.urandom) showed up in profiles.
         self._ids = itertools.count(1)
