@@ -1,9 +1,9 @@
 """Where a Python peer spends its CPU in S1 and S2 (all threads, py-spy).
 
 Starts a testenv, creates N Networks, runs the peer under ``py-spy record``
-through the initial sync and one update storm, then prints the functions with
-the most samples (own time, and inclusive time for kubeloop/network_controller
-frames).
+through the initial sync and one update storm (``--s1-only``: no storm), then
+prints the functions with the most samples (own time, and inclusive time for
+kubeloop/network_controller frames).
 
 Usage: python -m bench.profile_peer [--peer kubeloop] [--n 10000]
 """
@@ -68,6 +68,7 @@ def main() -> None:
     ap.add_argument(
         "--gil", action="store_true", help="sample only the thread holding the GIL (CPU, not waits)"
     )
+    ap.add_argument("--s1-only", action="store_true", help="profile the initial sync only, no S2")
     args = ap.parse_args()
     if args.raw:
         summarise(Path(args.raw), args.top)
@@ -92,10 +93,11 @@ def main() -> None:
         p.expect(args.n)
         p.wait(300)
         print(f"S1: all reconciled after {p.snapshot['at'] - p.started:.2f} s (under py-spy)")
-        p.expect(args.n)
-        first, _ = cluster.update_all()
-        p.wait(300)
-        print(f"S2: drained {p.snapshot['at'] - first:.2f} s after the first write")
+        if not args.s1_only:
+            p.expect(args.n)
+            first, _ = cluster.update_all()
+            p.wait(300)
+            print(f"S2: drained {p.snapshot['at'] - first:.2f} s after the first write")
         time.sleep(1)
         # SIGINT to py-spy (its Ctrl-C): it writes the file, then ends the peer.
         os.kill(p.pid, signal.SIGINT)

@@ -123,11 +123,27 @@ class SourceHandler:
     def _enqueue(self, key: str) -> None:
         # At -v 4, which event queued which key: a retry that no event asked
         # for is then visibly the backoff's.
-        _log.debug("%s: Enqueued '%s' (%s)", self._controller, key, self.source.role)
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("%s: Enqueued '%s' (%s)", self._controller, key, self.source.role)
         self._add(key)
 
     def on_add(self, obj: Any, is_in_initial_list: bool) -> None:
-        self._guarded("add", obj, lambda: self._emit(obj, (), "create", obj))
+        # The hot path of an initial list (one call per object and source):
+        # written out rather than through _guarded and _emit, which cost a
+        # closure, a generator and a dict per event.
+        try:
+            for f in self.source.filters:
+                if not f.create(obj):
+                    return
+            keys = self._keys_of(obj)
+            if type(keys) is list and len(keys) < 2:  # For and Owns: no duplicates
+                for key in keys:
+                    self._enqueue(key)
+            else:  # a mapper's iterable, which may repeat a key
+                for key in dict.fromkeys(keys):
+                    self._enqueue(key)
+        except Exception:
+            self._dropped("add", obj)
 
     def on_update(self, old: Any, new: Any) -> None:
         previous = () if self.source.role == "for" else (old,)
@@ -164,13 +180,17 @@ class SourceHandler:
         try:
             handle()
         except Exception:
-            _log.exception(
-                "%s: %s event of %s %r dropped: its filter or mapper raised",
-                self._controller,
-                event,
-                self.source.kind,
-                _describe(obj),
-            )
+            self._dropped(event, obj)
+
+    def _dropped(self, event: str, obj: Any) -> None:
+        """Log the exception being handled: a filter or mapper raised."""
+        _log.exception(
+            "%s: %s event of %s %r dropped: its filter or mapper raised",
+            self._controller,
+            event,
+            self.source.kind,
+            _describe(obj),
+        )
 
     def __repr__(self) -> str:
         return f"SourceHandler({self._controller}, {self.source.role} {self.source.kind})"
