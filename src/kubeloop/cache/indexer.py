@@ -84,11 +84,15 @@ class Indexer:
         """
         key = self._key_func(obj)
         with self._lock:
-            old = self._items.get(key)
-            existed = key in self._items
-            changes = self._index_changes(old if existed else None, obj)
-            self._items[key] = obj
-            self._apply_index_changes(key, changes)
+            items = self._items
+            existed = key in items
+            old = items.get(key) if existed else None
+            if self._indexers:  # none in a WatchList's temporary store
+                changes = self._index_changes(old, obj)
+                items[key] = obj
+                self._apply_index_changes(key, changes)
+            else:
+                items[key] = obj
             if self._rv_metric is not None:
                 self._record_rv_locked(obj)
         return old, existed

@@ -10,9 +10,10 @@ memory, so the factory strips it by default (opt out with
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+from collections.abc import MutableMapping
 from typing import Any
 
+from kubeloop.cache.accessor import _is_mapping
 from kubeloop.cache.keys import DeletedFinalStateUnknown
 
 __all__ = ["strip_managed_fields"]
@@ -32,7 +33,9 @@ def strip_managed_fields(obj: Any) -> Any:
             return obj
     if isinstance(obj, DeletedFinalStateUnknown):
         return obj
-    if isinstance(obj, Mapping):
+    # _is_mapping remembers its answer per type: a typed object (a msgspec
+    # Struct) would otherwise take two ABC checks per event.
+    if _is_mapping(obj):
         md = obj.get("metadata")
         if isinstance(md, MutableMapping):
             md.pop("managedFields", None)
@@ -40,7 +43,7 @@ def strip_managed_fields(obj: Any) -> Any:
     md = getattr(obj, "metadata", None)
     if md is None:
         return obj
-    if isinstance(md, MutableMapping):
+    if _is_mapping(md) and isinstance(md, MutableMapping):
         md.pop("managedFields", None)
         return obj
     for attr in ("managed_fields", "managedFields"):

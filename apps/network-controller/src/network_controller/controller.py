@@ -198,15 +198,19 @@ class NetworkReconciler:
                 wanted[key] = desired(key, network)[0]
             except InvalidSpec:
                 continue  # its status says why; the last good network stays
-        # A key the backend could only keep as its digest is matched back to
-        # the Network it names; one no Network matches stays a digest key (an
-        # orphan the backend can still find and delete by it).
-        digests = {KEY_DIGEST_PREFIX + key_digest(k): k for k in known}
         try:
             listed = self.backend.list()
         except BackendError as err:
             log.error("backend sweep failed: %s", err)
             return []
+        # A key the backend could only keep as its digest is matched back to
+        # the Network it names; one no Network matches stays a digest key (an
+        # orphan the backend can still find and delete by it). Only computed
+        # when the backend holds such a key: a sha256 per cached Network was
+        # 2% of the Network controller's S1 samples at 30,000 Networks.
+        digests: dict[str, str] = {}
+        if any(a.key.startswith(KEY_DIGEST_PREFIX) for a in listed):
+            digests = {KEY_DIGEST_PREFIX + key_digest(k): k for k in known}
         actual = {digests.get(a.key, a.key): a for a in listed}
         actual = {
             k: a for k, a in actual.items() if self._in_scope(k) and (owned is None or owned(a))
