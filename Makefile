@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 APPS   := apps/network-controller apps/sample-controller
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml $(addsuffix /pyproject.toml,$(APPS)) | sha1sum | cut -c1-12)
 
-.PHONY: all venv testenv test lint demo chaos chaos-quick chaos-quick-linux chaos-scale chaos-sharded soak bench-client bench-workqueue bench-imports bench-informer bench-faultproxy bench-sharding bench bench-quick docs docs-check clean
+.PHONY: all venv testenv test lint demo chaos chaos-quick chaos-quick-linux chaos-scale chaos-sharded soak bench-client bench-workqueue bench-imports bench-worker bench-informer bench-faultproxy bench-sharding bench bench-quick docs docs-check clean
 
 all: test
 
@@ -88,6 +88,11 @@ bench-workqueue: venv
 # .runtime in fresh processes, medians of 5 (prints figures).
 bench-imports: venv
 	$(PY) bench/imports.py
+
+# CPU per key of the runtime's worker path in process, 1 and 2 workers,
+# with and without the Network reconcile and its klog line (prints figures).
+bench-worker: venv
+	$(PY) -m bench.runtime.bench_worker_path
 
 # The fault proxy's added latency: chunks of concurrent connections are
 # delayed side by side, not one after another (prints figures).

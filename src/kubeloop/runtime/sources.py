@@ -135,19 +135,30 @@ class SourceHandler:
             for f in self.source.filters:
                 if not f.create(obj):
                     return
-            keys = self._keys_of(obj)
-            if type(keys) is list and len(keys) < 2:  # For and Owns: no duplicates
-                for key in keys:
-                    self._enqueue(key)
-            else:  # a mapper's iterable, which may repeat a key
-                for key in dict.fromkeys(keys):
-                    self._enqueue(key)
+            self._add_keys(self._keys_of(obj))
         except Exception:
             self._dropped("add", obj)
 
     def on_update(self, old: Any, new: Any) -> None:
-        previous = () if self.source.role == "for" else (old,)
-        self._guarded("update", new, lambda: self._emit(new, previous, "update", old, new))
+        # Written out as on_add is: the hot path of an update storm.
+        try:
+            for f in self.source.filters:
+                if not f.update(old, new):
+                    return
+            if self.source.role == "for":  # the new object's key is the old one's
+                self._add_keys(self._keys_of(new))
+            else:  # both owners (or mapped keys): a move wakes the old one too
+                self._add_keys([*self._keys_of(old), *self._keys_of(new)])
+        except Exception:
+            self._dropped("update", new)
+
+    def _add_keys(self, keys: Iterable[str]) -> None:
+        if type(keys) is list and len(keys) < 2:  # For, and Owns of one object
+            for key in keys:
+                self._enqueue(key)
+        else:  # may repeat a key
+            for key in dict.fromkeys(keys):
+                self._enqueue(key)
 
     def on_delete(self, obj: Any) -> None:
         key = obj.key if isinstance(obj, DeletedFinalStateUnknown) else None
