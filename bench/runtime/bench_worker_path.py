@@ -88,9 +88,10 @@ def run_once(objects: dict[str, Network], reconcile_kind: str, log: str, workers
     runner = Runner("networks", reconcile, objects.get, queue=queue, metrics=ReconcileMetrics("b"))
     for key in objects:
         queue.add(key)
+    queue.shut_down()  # queued keys are still handed out; then get() says shut down
 
     def work() -> None:
-        while len(queue) and runner.process_next_work_item():
+        while runner.process_next_work_item():
             pass
 
     started = time.process_time()
