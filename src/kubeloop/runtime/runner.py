@@ -290,8 +290,12 @@ class Runner(Generic[T]):
             error = ReconcileTimeoutError(
                 f"reconcile took {elapsed:.3f}s, over the timeout of {self._timeout}s"
             )
-        label = self._handle(attempt.key, attempt.log, result, error, attempt.token)
-        self.metrics.observe(label, elapsed, terminal=isinstance(error, TerminalError), ended=ended)
+        label: ResultLabel = "error"  # if _handle itself fails (a bug of ours)
+        try:
+            label = self._handle(attempt.key, attempt.log, result, error, attempt.token)
+        finally:  # counted, and the worker counted out, whatever happens
+            terminal = isinstance(error, TerminalError)
+            self.metrics.observe(label, elapsed, terminal=terminal, ended=ended)
 
     def _handle(
         self,

@@ -431,3 +431,24 @@ def test_events_of_list_items_name_the_kind_the_controller_knows(
     h.run_one()
     assert events == [{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "a"}}]
     assert "kind" not in item  # the cached object is left alone
+
+
+def test_a_failure_after_the_reconcile_still_counts_the_worker_out(
+    harnesses: list[Harness], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The worker leaves active_workers in the same step that counts the
+    result; if deciding what next fails (a bug of ours), it still leaves,
+    and the attempt counts as an error."""
+    h = Harness(lambda ctx, obj: None)
+    harnesses.append(h)
+
+    def broken_forget(key: str) -> None:
+        raise RuntimeError("forget failed")
+
+    h.queue.forget = broken_forget  # type: ignore[method-assign]
+    with caplog.at_level(logging.ERROR, logger="kubeloop.runtime"):
+        h.run_one()
+    assert "runner failed handling key" in caplog.text
+    assert h.sample("controller_runtime_active_workers") == 0
+    assert h.total("error") == 1
+    assert h.total("success") == 0
