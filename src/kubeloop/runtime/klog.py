@@ -121,9 +121,10 @@ class LineHandler(logging.StreamHandler[IO[str]]):
     samples waiting in ``Handler.acquire``). Here the lock covers only the
     write and flush.
 
-    Why coalesce: one ``write`` per line into a pipe costs 20-40 us of CPU
-    when the reader sleeps between lines (a wake-up per line), more than
-    the rest of a reconcile. So a line is queued, and the thread that finds
+    Why coalesce: one ``write`` per line into a pipe costs 8-23 us of CPU
+    when the reader sleeps between lines (a wake-up per line), about as
+    much as the rest of a reconcile, and with two workers every write also
+    hands the GIL over. So a line is queued, and the thread that finds
     the writer's lock free writes every queued line in one ``write``; a
     thread that finds it taken leaves its line to the writer, which checks
     the queue again after it lets the lock go, so no line waits for a later
