@@ -18,12 +18,16 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from prometheus_client import CollectorRegistry
+from prometheus_client.registry import Collector
 
 from kubeloop._locks import YieldingLock
 
-__all__ = ["BucketHistogram", "PerRegistry"]
+__all__ = ["BucketHistogram", "PerRegistry", "SeriesCollector", "registered"]
 
 T = TypeVar("T")
+K = TypeVar("K", bound=str | tuple[str, ...])  # sortable keys
+S = TypeVar("S")
+C = TypeVar("C", bound=Collector)
 
 
 class PerRegistry(Generic[T]):
@@ -101,3 +105,40 @@ class BucketHistogram:
             cumulative += count
             buckets.append((label, float(cumulative)))
         return buckets, total
+
+
+class SeriesCollector(Collector, Generic[K, S]):
+    """A collector over plain-number series made on first use, one per key
+    (a queue name, a controller, an informer identity): the hot path
+    updates the series, and ``collect`` (the subclass's) reads
+    :meth:`named` when the registry is scraped."""
+
+    def __init__(self, make: Callable[[], S]) -> None:
+        self._make = make
+        # Guards _series (keys are added while a scrape may be iterating).
+        self._lock = threading.Lock()
+        self._series: dict[K, S] = {}
+
+    def series(self, key: K) -> S:
+        with self._lock:
+            series = self._series.get(key)
+            if series is None:
+                series = self._series[key] = self._make()
+            return series
+
+    def named(self) -> list[tuple[K, S]]:
+        """Every ``(key, series)``, sorted by key, as one snapshot."""
+        with self._lock:
+            return sorted(self._series.items(), key=lambda item: item[0])
+
+
+def registered(make: Callable[[], C]) -> PerRegistry[C]:
+    """One collector from ``make`` per registry, registered in it on first use
+    (a registry refuses the same family twice, so its users share it)."""
+
+    def build(registry: CollectorRegistry) -> C:
+        collector = make()
+        registry.register(collector)
+        return collector
+
+    return PerRegistry(build)

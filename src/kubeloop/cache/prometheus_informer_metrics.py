@@ -15,15 +15,13 @@ of series, as they would share one labelled child in component-base.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
 from typing import Protocol
 
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.metrics_core import GaugeMetricFamily, HistogramMetricFamily, Metric
-from prometheus_client.registry import Collector
 
-from kubeloop._prometheus import BucketHistogram, PerRegistry
+from kubeloop._prometheus import BucketHistogram, SeriesCollector, registered
 
 __all__ = ["PrometheusInformerMetricsProvider"]
 
@@ -77,30 +75,21 @@ class _Series:
 _Key = tuple[str, str, str, str]
 
 
-class _InformerCollector(Collector):
+class _InformerCollector(SeriesCollector[_Key, _Series]):
     """Turns every identity's series into component-base's three families on scrape."""
 
     def __init__(self) -> None:
-        # Guards _series (identities are added while a scrape may be iterating).
-        self._lock = threading.Lock()
-        self._series: dict[_Key, _Series] = {}
+        super().__init__(_Series)
 
-    def series(self, id: InformerNameAndResource) -> _Series:
-        key = (id.name, id.group, id.version, id.resource)
-        with self._lock:
-            series = self._series.get(key)
-            if series is None:
-                series = self._series[key] = _Series()
-            return series
+    def series_of(self, id: InformerNameAndResource) -> _Series:
+        return self.series((id.name, id.group, id.version, id.resource))
 
     def describe(self) -> Iterable[Metric]:
         return list(_families())
 
     def collect(self) -> Iterable[Metric]:
         queued, latency, rv = _families()
-        with self._lock:
-            named = sorted(self._series.items())
-        for key, s in named:
+        for key, s in self.named():
             labels = list(key)
             queued.add_metric(labels, s.queued_items.value)
             latency.add_metric(labels, *s.processing_latency.snapshot())
@@ -126,15 +115,7 @@ def _families() -> tuple[GaugeMetricFamily, HistogramMetricFamily, GaugeMetricFa
     )
 
 
-def _register(registry: CollectorRegistry) -> _InformerCollector:
-    collector = _InformerCollector()
-    registry.register(collector)
-    return collector
-
-
-# A registry refuses the same family twice, so every provider for one
-# registry shares one collector.
-_collector_for = PerRegistry(_register)
+_collector_for = registered(_InformerCollector)
 
 
 class PrometheusInformerMetricsProvider:
@@ -148,10 +129,10 @@ class PrometheusInformerMetricsProvider:
         self._registry = registry
 
     def new_queued_item_metric(self, id: InformerNameAndResource) -> _Gauge:
-        return _collector_for(self._registry).series(id).queued_items
+        return _collector_for(self._registry).series_of(id).queued_items
 
     def new_processing_latency_metric(self, id: InformerNameAndResource) -> _Histogram:
-        return _collector_for(self._registry).series(id).processing_latency
+        return _collector_for(self._registry).series_of(id).processing_latency
 
     def new_store_resource_version_metric(self, id: InformerNameAndResource) -> _Gauge:
-        return _collector_for(self._registry).series(id).store_resource_version
+        return _collector_for(self._registry).series_of(id).store_resource_version

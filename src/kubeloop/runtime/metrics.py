@@ -36,7 +36,6 @@ as they would share one labelled child.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
 from typing import Literal
 
@@ -47,10 +46,9 @@ from prometheus_client.metrics_core import (
     HistogramMetricFamily,
     Metric,
 )
-from prometheus_client.registry import Collector
 
 from kubeloop._locks import YieldingLock
-from kubeloop._prometheus import BucketHistogram, PerRegistry
+from kubeloop._prometheus import BucketHistogram, SeriesCollector, registered
 
 __all__ = ["RECONCILE_TIME_BUCKETS", "ReconcileMetrics", "ResultLabel"]
 
@@ -80,29 +78,18 @@ class _Series:
         self.time = BucketHistogram(RECONCILE_TIME_BUCKETS, self.lock)
 
 
-class _ReconcileCollector(Collector):
+class _ReconcileCollector(SeriesCollector[str, _Series]):
     """Turns every controller's series into controller-runtime's six families on scrape."""
 
     def __init__(self) -> None:
-        # Guards _series (controllers are added while a scrape may be iterating).
-        self._lock = threading.Lock()
-        self._series: dict[str, _Series] = {}
-
-    def series(self, controller: str) -> _Series:
-        with self._lock:
-            series = self._series.get(controller)
-            if series is None:
-                series = self._series[controller] = _Series()
-            return series
+        super().__init__(_Series)
 
     def describe(self) -> Iterable[Metric]:
         return list(_families())
 
     def collect(self) -> Iterable[Metric]:
         total, errors, terminal, time, active, max_concurrent = families = _families()
-        with self._lock:
-            named = sorted(self._series.items())
-        for controller, s in named:
+        for controller, s in self.named():
             with s.lock:
                 counts = dict(s.total)
                 numbers = (s.errors, s.terminal, s.active, s.max_concurrent)
@@ -159,15 +146,7 @@ def _families() -> tuple[
     )
 
 
-def _register(registry: CollectorRegistry) -> _ReconcileCollector:
-    collector = _ReconcileCollector()
-    registry.register(collector)
-    return collector
-
-
-# A registry refuses the same family twice, so every controller reporting
-# into one registry shares one collector.
-_collector_for = PerRegistry(_register)
+_collector_for = registered(_ReconcileCollector)
 
 
 class ReconcileMetrics:

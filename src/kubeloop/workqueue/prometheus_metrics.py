@@ -38,9 +38,8 @@ from prometheus_client.metrics_core import (
     HistogramMetricFamily,
     Metric,
 )
-from prometheus_client.registry import Collector
 
-from kubeloop._prometheus import PerRegistry
+from kubeloop._prometheus import SeriesCollector, registered
 
 __all__ = ["PrometheusMetricsProvider"]
 
@@ -189,20 +188,11 @@ _HELP = {
 }
 
 
-class _WorkqueueCollector(Collector):
+class _WorkqueueCollector(SeriesCollector[str, _Series]):
     """Turns every queue name's series into client-go's seven families on scrape."""
 
     def __init__(self) -> None:
-        # Guards _series (names are added while a scrape may be iterating).
-        self._lock = threading.Lock()
-        self._series: dict[str, _Series] = {}
-
-    def series(self, name: str) -> _Series:
-        with self._lock:
-            series = self._series.get(name)
-            if series is None:
-                series = self._series[name] = _Series()
-            return series
+        super().__init__(_Series)
 
     def describe(self) -> Iterable[Metric]:
         # Lets the registry check for name clashes without a collect().
@@ -210,9 +200,7 @@ class _WorkqueueCollector(Collector):
 
     def collect(self) -> Iterable[Metric]:
         f = _Families()
-        with self._lock:
-            named = sorted(self._series.items())
-        for name, s in named:
+        for name, s in self.named():
             labels = [name]
             f.depth.add_metric(labels, s.depth.values()[0])
             f.adds.add_metric(labels, s.adds.values()[0])
@@ -258,15 +246,7 @@ class _Families:
         ]
 
 
-def _register(registry: CollectorRegistry) -> _WorkqueueCollector:
-    collector = _WorkqueueCollector()
-    registry.register(collector)
-    return collector
-
-
-# A registry refuses the same family twice, so every provider for one
-# registry shares one collector.
-_collector_for = PerRegistry(_register)
+_collector_for = registered(_WorkqueueCollector)
 
 
 class PrometheusMetricsProvider:
