@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.proc import byte_compile_sources
 from bench.run import (
     NAMESPACE,
     Cluster,
@@ -76,6 +77,7 @@ def main() -> None:
     from kubeloop.testenv import ControlPlane
 
     go = build_go_peer()
+    byte_compile_sources()
     cp_dir = Path(tempfile.mkdtemp(prefix="kubeloop-prof-", dir="/dev/shm"))
     cp = ControlPlane(cp_dir).start()
     cluster = Cluster(str(cp.kubeconfig), go)

@@ -48,7 +48,7 @@ from typing import IO, Any
 import yaml
 
 from bench import report
-from bench.proc import BENCH_SERVING_FLAGS, cpu_seconds, memory_kb
+from bench.proc import BENCH_SERVING_FLAGS, byte_compile_sources, cpu_seconds, memory_kb
 
 REPO = Path(__file__).resolve().parents[1]
 CRD = REPO / "config" / "crd" / "networks.samplecrd.k8s.io.yaml"
@@ -476,6 +476,7 @@ def main() -> None:
     started = time.monotonic()
     load_before = os.getloadavg()
     go_binary = build_go_peer()
+    byte_compile_sources()
     workdir = Path(tempfile.mkdtemp(prefix="kubeloop-bench-"))
     # etcd on tmpfs where there is one: fsync on a shared VM disk, not the
     # controllers, would otherwise bound every write-heavy step.

@@ -46,7 +46,7 @@ from typing import IO, Any
 
 import yaml
 
-from bench.proc import BENCH_SERVING_FLAGS, cpu_seconds, memory_kb
+from bench.proc import BENCH_SERVING_FLAGS, byte_compile_sources, cpu_seconds, memory_kb
 
 REPO = Path(__file__).resolve().parents[2]
 CRD = REPO / "apps" / "sample-controller" / "artifacts" / "examples" / "crd-status-subresource.yaml"
@@ -255,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", choices=["matched", "default"], default="matched")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
+    byte_compile_sources()
 
     from kubeloop.client import Client, load_config
     from kubeloop.testenv import ControlPlane

@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tools.e2e.process import ControllerProcess
 
-from bench.proc import BENCH_SERVING_FLAGS, memory_kb
+from bench.proc import BENCH_SERVING_FLAGS, byte_compile_sources, memory_kb
 from kubeloop.client import Client, load_config
 from kubeloop.testenv._controlplane import ControlPlane
 
@@ -151,6 +151,7 @@ def main() -> int:
     parser.add_argument("--networks", type=int, default=30000)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    byte_compile_sources()
     out: dict[str, Any] = {"networks": args.networks, "shards": SHARDS}
     with tempfile.TemporaryDirectory() as tmp:
         cp = ControlPlane(
