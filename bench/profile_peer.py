@@ -3,9 +3,10 @@
 Starts a testenv, creates N Networks, runs the peer under ``py-spy record``
 through the initial sync and one update storm (``--s1-only``: no storm), then
 prints the functions with the most samples (own time, and inclusive time for
-kubeloop/network_controller frames).
+kubeloop/network_controller frames). ``--s2-only`` profiles the storm alone
+(py-spy attaches to the running peer after the initial sync).
 
-Usage: python -m bench.profile_peer [--peer kubeloop] [--n 10000]
+Usage: python -m bench.profile_peer [--peer kubeloop] [--n 10000] [--s2-only]
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import collections
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -59,6 +61,48 @@ def summarise(raw: Path, top: int) -> None:
         print(f"  {n / total:6.1%}  {f}")
 
 
+def whole_run(
+    spec: PeerSpec, cluster: Cluster, n: int, record: list[str], workdir: Path, *, storm: bool
+) -> None:
+    """The peer started under py-spy: S1, then (``storm``) S2."""
+    profiled = PeerSpec(spec.name, [*record, *spec.argv], spec.stream, spec.synced, spec.reconciled)
+    p = PeerProcess(profiled, workdir / "peer.log")
+    p.expect(n)
+    p.wait(300)
+    print(f"S1: all reconciled after {p.snapshot['at'] - p.started:.2f} s (under py-spy)")
+    if storm:
+        p.expect(n)
+        first, _ = cluster.update_all()
+        p.wait(300)
+        print(f"S2: drained {p.snapshot['at'] - first:.2f} s after the first write")
+    time.sleep(1)
+    # SIGINT to py-spy (its Ctrl-C): it writes the file, then ends the peer.
+    os.kill(p.pid, signal.SIGINT)
+    try:
+        p.proc.wait(60)
+    finally:
+        p.stop()
+
+
+def storm_only(spec: PeerSpec, cluster: Cluster, n: int, record: list[str], workdir: Path) -> None:
+    """The peer started plain; py-spy attached after S1, for S2 alone."""
+    p = PeerProcess(spec, workdir / "peer.log")
+    try:
+        p.expect(n)
+        p.wait(300)
+        print(f"S1: all reconciled after {p.snapshot['at'] - p.started:.2f} s (not profiled)")
+        spy = subprocess.Popen([*record, "--pid", str(p.pid)], stdin=subprocess.DEVNULL)
+        time.sleep(1)  # py-spy attaching; what it misses is idle time before the storm
+        p.expect(n)
+        first, _ = cluster.update_all()
+        p.wait(300)
+        print(f"S2: drained {p.snapshot['at'] - first:.2f} s after the first write")
+        spy.send_signal(signal.SIGINT)  # py-spy writes the file and detaches
+        spy.wait(60)
+    finally:
+        p.stop()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--peer", default="kubeloop")
@@ -70,6 +114,11 @@ def main() -> None:
         "--gil", action="store_true", help="sample only the thread holding the GIL (CPU, not waits)"
     )
     ap.add_argument("--s1-only", action="store_true", help="profile the initial sync only, no S2")
+    ap.add_argument(
+        "--s2-only",
+        action="store_true",
+        help="profile the update storm only (py-spy attaches once the initial sync is done)",
+    )
     args = ap.parse_args()
     if args.raw:
         summarise(Path(args.raw), args.top)
@@ -87,26 +136,13 @@ def main() -> None:
         cluster.grow_to(args.n)
         spec = peer_specs(cluster.kubeconfig, NAMESPACE, go, str(cp_dir / "state"))[args.peer]
         py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-        argv = [py_spy, "record", "--format", "raw", "-r", str(args.rate), "--nonblocking"]
-        argv += ["--gil"] if args.gil else []
-        argv += ["-o", str(raw), "--"]
-        profiled = PeerSpec(spec.name, argv + spec.argv, spec.stream, spec.synced, spec.reconciled)
-        p = PeerProcess(profiled, cp_dir / "peer.log")
-        p.expect(args.n)
-        p.wait(300)
-        print(f"S1: all reconciled after {p.snapshot['at'] - p.started:.2f} s (under py-spy)")
-        if not args.s1_only:
-            p.expect(args.n)
-            first, _ = cluster.update_all()
-            p.wait(300)
-            print(f"S2: drained {p.snapshot['at'] - first:.2f} s after the first write")
-        time.sleep(1)
-        # SIGINT to py-spy (its Ctrl-C): it writes the file, then ends the peer.
-        os.kill(p.pid, signal.SIGINT)
-        try:
-            p.proc.wait(60)
-        finally:
-            p.stop()
+        record = [py_spy, "record", "--format", "raw", "-r", str(args.rate), "--nonblocking"]
+        record += ["--gil"] if args.gil else []
+        record += ["-o", str(raw)]
+        if args.s2_only:
+            storm_only(spec, cluster, args.n, record, cp_dir)
+        else:
+            whole_run(spec, cluster, args.n, [*record, "--"], cp_dir, storm=not args.s1_only)
         summarise(raw, args.top)
         shutil.copy(raw, Path(tempfile.gettempdir()) / f"profile-{args.peer}.txt")
     finally:
