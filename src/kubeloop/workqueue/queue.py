@@ -43,7 +43,9 @@ So a thread that finds the lock taken gives up the GIL and retries instead of
 queueing on the lock (:func:`kubeloop._locks.acquire_contended`), and the critical sections
 call nothing they do not need (no metric hooks for an unnamed queue, no
 wake-up unless a getter sleeps). A sleeping getter is woken by popping it,
-so one item wakes one getter once, however many adds follow before it runs.
+so one item wakes one getter once, however many adds follow before it runs,
+and its lock is released only after the queue's, so that it does not wake
+to find the queue's lock still taken.
 """
 
 from __future__ import annotations
@@ -127,6 +129,7 @@ class Queue(Generic[T]):
         lock = self._lock
         if not lock.acquire(False):
             acquire_contended(lock)
+        sleeper = None
         try:
             if self._shutting_down or item in self._dirty:
                 return
@@ -139,9 +142,11 @@ class Queue(Generic[T]):
                 return
             self._queue.append(item)
             if self._sleepers or self._async_waiters:
-                self._wake_one_locked()
+                sleeper = self._wake_one_locked()
         finally:
             lock.release()
+        if sleeper is not None:
+            sleeper.release()  # after the queue's lock: see _wake_one_locked
 
     def __len__(self) -> int:
         """Items waiting to be handed out (for information: do not gate add or get on it)."""
@@ -187,8 +192,7 @@ class Queue(Generic[T]):
                         self._async_waiters.remove(fut)
                     except ValueError:
                         # We were already chosen to take an item; let someone else.
-                        if self._queue:
-                            self._wake_one_locked()
+                        self._pass_wake_up_on_locked()
                 raise
 
     def done(self, item: T) -> None:
@@ -200,6 +204,7 @@ class Queue(Generic[T]):
         lock = self._lock
         if not lock.acquire(False):
             acquire_contended(lock)
+        sleeper = None
         try:
             if item not in self._processing:
                 return
@@ -209,11 +214,13 @@ class Queue(Generic[T]):
             if item in self._dirty:
                 self._queue.append(item)
                 if self._sleepers or self._async_waiters:
-                    self._wake_one_locked()
+                    sleeper = self._wake_one_locked()
             elif self._drain and not self._processing:
                 self._processing_empty.notify_all()
         finally:
             lock.release()
+        if sleeper is not None:
+            sleeper.release()
 
     def shut_down(self) -> None:
         """Stop accepting adds; workers drain the queue, then :meth:`get` reports shutdown.
@@ -254,22 +261,32 @@ class Queue(Generic[T]):
         self._dirty.discard(item)
         return item, False
 
-    def _wake_one_locked(self) -> None:
-        """Wake one waiter for a newly queued item, async waiters first.
+    def _wake_one_locked(self) -> threading.Lock | None:
+        """Wake one waiter for a newly queued item, async waiters first; a
+        sleeping thread is chosen here and returned, for the caller to
+        release once it has released the queue's lock.
 
         Each queued item wakes exactly one waiter. A woken waiter may find the
         item already taken by a worker that was not waiting; it then waits
         again, which is correct because that item did get a worker.
+
+        Why the release waits for the queue's lock to be free: a thread woken
+        under it wakes only to find the lock taken, and spins on it until the
+        waker is done (py-spy, the benchmarks' update storm: 16 % of the
+        workers' GIL-holding samples were that spin). The chosen sleeper is
+        off the list already, so no other add can choose it again, and one
+        interrupted meanwhile passes its wake-up on (see _sleep_locked).
         """
         while self._async_waiters:
             fut = self._async_waiters.popleft()
             try:
                 fut.get_loop().call_soon_threadsafe(_wake, fut)
-                return
+                return None
             except RuntimeError:
                 continue  # its loop is closed: that waiter is gone, try the next
         if self._sleepers:
-            self._sleepers.popleft().release()
+            return self._sleepers.popleft()
+        return None
 
     def _sleep_locked(self) -> None:
         """Release the queue's lock until woken, as ``Condition.wait`` would.
@@ -292,8 +309,15 @@ class Queue(Generic[T]):
                 try:
                     self._sleepers.remove(sleeper)
                 except ValueError:
-                    if self._queue:
-                        self._wake_one_locked()
+                    self._pass_wake_up_on_locked()
+
+    def _pass_wake_up_on_locked(self) -> None:
+        """A waiter chosen for an item it will not take (interrupted, or
+        cancelled) hands the wake-up on; rare, so released at once."""
+        if self._queue:
+            sleeper = self._wake_one_locked()
+            if sleeper is not None:
+                sleeper.release()
 
     def _shut_down_locked(self) -> None:
         self._shutting_down = True
