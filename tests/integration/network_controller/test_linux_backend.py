@@ -147,9 +147,16 @@ def test_each_kind_of_drift_made_by_hand_is_repaired_within_a_resync(
         "readdressed": ("fd00:14::/64", "fd00:14::1"),
     }
     controller = start_linux("--resync", RESYNC)
+    started = controller.mark()
     for n, (cidr, gateway) in specs.items():
         networks.create(network(n, cidr, gateway))
     uids = {n: wait_ready(networks, n)["metadata"]["uid"] for n in specs}
+    # The Ready status each first reconcile writes comes back as an update
+    # event, whose reconcile would repair a drift made before it runs, with
+    # no sweep to flag it: wait for that second reconcile of every key.
+    for n in specs:
+        synced = f"Successfully synced '{namespace}/{n}'"
+        controller.wait_for_lines(lambda line, s=synced: s in line, started, 2, 30)
     names = {n: bridge_name(f"{namespace}/{n}") for n in specs}
     want = {n: f"{gw}/{cidr.split('/')[1]}" for n, (cidr, gw) in specs.items()}
     index = {n: bridges.index(names[n]) for n in specs}
