@@ -61,20 +61,30 @@ def summarise(raw: Path, top: int) -> None:
         print(f"  {n / total:6.1%}  {f}")
 
 
+def initial_sync(p: PeerProcess, n: int, how: str) -> None:
+    """S1: wait for the N reconciles of the initial sync."""
+    p.expect(n)
+    p.wait(300)
+    print(f"S1: all reconciled after {p.snapshot['at'] - p.started:.2f} s ({how})")
+
+
+def update_storm(p: PeerProcess, cluster: Cluster, n: int) -> None:
+    """S2: one spec update per Network; wait for the N reconciles."""
+    p.expect(n)
+    first, _ = cluster.update_all()
+    p.wait(300)
+    print(f"S2: drained {p.snapshot['at'] - first:.2f} s after the first write")
+
+
 def whole_run(
     spec: PeerSpec, cluster: Cluster, n: int, record: list[str], workdir: Path, *, storm: bool
 ) -> None:
     """The peer started under py-spy: S1, then (``storm``) S2."""
     profiled = PeerSpec(spec.name, [*record, *spec.argv], spec.stream, spec.synced, spec.reconciled)
     p = PeerProcess(profiled, workdir / "peer.log")
-    p.expect(n)
-    p.wait(300)
-    print(f"S1: all reconciled after {p.snapshot['at'] - p.started:.2f} s (under py-spy)")
+    initial_sync(p, n, "under py-spy")
     if storm:
-        p.expect(n)
-        first, _ = cluster.update_all()
-        p.wait(300)
-        print(f"S2: drained {p.snapshot['at'] - first:.2f} s after the first write")
+        update_storm(p, cluster, n)
     time.sleep(1)
     # SIGINT to py-spy (its Ctrl-C): it writes the file, then ends the peer.
     os.kill(p.pid, signal.SIGINT)
@@ -88,15 +98,10 @@ def storm_only(spec: PeerSpec, cluster: Cluster, n: int, record: list[str], work
     """The peer started plain; py-spy attached after S1, for S2 alone."""
     p = PeerProcess(spec, workdir / "peer.log")
     try:
-        p.expect(n)
-        p.wait(300)
-        print(f"S1: all reconciled after {p.snapshot['at'] - p.started:.2f} s (not profiled)")
+        initial_sync(p, n, "not profiled")
         spy = subprocess.Popen([*record, "--pid", str(p.pid)], stdin=subprocess.DEVNULL)
         time.sleep(1)  # py-spy attaching; what it misses is idle time before the storm
-        p.expect(n)
-        first, _ = cluster.update_all()
-        p.wait(300)
-        print(f"S2: drained {p.snapshot['at'] - first:.2f} s after the first write")
+        update_storm(p, cluster, n)
         spy.send_signal(signal.SIGINT)  # py-spy writes the file and detaches
         spy.wait(60)
     finally:
