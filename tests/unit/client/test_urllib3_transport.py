@@ -687,6 +687,70 @@ def test_a_stream_read_to_its_end_closes_its_connection_and_the_next_opens_a_new
     assert server.wait_closed(1)
 
 
+def send_then_wait_closed(data: bytes) -> Handler:
+    """Answer the request with ``data``, then keep the connection open
+    until the client closes it."""
+
+    def handle(conn: Conn) -> None:
+        if conn.read_request() is not None:
+            conn.send(data)
+            conn.wait_closed()
+
+    return handle
+
+
+def test_chunks_hands_out_what_one_read_brings_in_one_piece(
+    serve: Callable[..., Server], transport: Callable[..., Urllib3Transport]
+) -> None:
+    # http.client would hand these out one chunk per read; the transport
+    # undoes the chunking itself (kubeloop.client._chunked).
+    body = chunk(b"a\n") + chunk(b"b\n") + chunk(b"c\n") + LAST_CHUNK
+    server = serve(send_then_wait_closed(CHUNKED_HEADERS + body))
+    r = stream_request(transport(Config(host=server.url)), "/watch")
+    assert list(r.chunks()) == [b"a\nb\nc\n"]
+    r.close()
+    assert server.wait_closed(0)
+
+
+def test_a_stream_that_goes_silent_is_a_timed_out_exchange(
+    serve: Callable[..., Server], transport: Callable[..., Urllib3Transport]
+) -> None:
+    server = serve(send_then_wait_closed(CHUNKED_HEADERS + chunk(b"first")))
+    t = transport(Config(host=server.url))
+    r = t.send(
+        "GET", "/watch", {}, None, connect_timeout=5, read_timeout=0.3, deadline=None, stream=True
+    )
+    chunks = r.chunks()
+    assert next(chunks) == b"first"
+    with pytest.raises(ExchangeFailure) as caught:
+        next(chunks)
+    assert caught.value.timed_out
+    r.close()
+    assert server.wait_closed(0)
+
+
+@pytest.mark.parametrize(
+    "tail", [b"zz\r\nabc\r\n", b"5\r\nab", b""], ids=["bad-size", "cut-in-a-chunk", "cut-between"]
+)
+def test_a_stream_with_broken_chunks_or_cut_before_its_last_chunk_is_an_exchange_failure(
+    serve: Callable[..., Server], transport: Callable[..., Urllib3Transport], tail: bytes
+) -> None:
+    def stream(conn: Conn) -> None:
+        if conn.read_request() is not None:
+            conn.send(CHUNKED_HEADERS + chunk(b"first") + tail)  # then the server closes
+
+    server = serve(stream)
+    r = stream_request(transport(Config(host=server.url)), "/watch")
+    got: list[bytes] = []
+    with pytest.raises(ExchangeFailure) as caught:
+        got.extend(r.chunks())
+    assert not caught.value.timed_out
+    # What came before a broken size line in the same read is dropped with
+    # it: the watch then resumes from the last event it did deliver.
+    assert b"".join(got) in ((b"", b"first") if tail.startswith(b"zz") else (b"first", b"firstab"))
+    r.close()
+
+
 # -- 8. a timed-out exchange closes the idle request connections ---------------------------
 
 
