@@ -18,7 +18,9 @@ client-go's, in :mod:`kubeloop.client._rest`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import http.client
+import io
 import queue
 import ssl
 import time
@@ -102,7 +104,7 @@ def _failure(err: Exception, what: str) -> Exception:
     return ExchangeFailure(f"{what}: {err!r}")
 
 
-def _raw_chunked_stream(raw: urllib3.BaseHTTPResponse) -> Any:
+def _raw_chunked_stream(raw: urllib3.BaseHTTPResponse) -> io.BufferedReader | None:
     """The buffered socket of a chunked, uncompressed response of which
     nothing was read yet, to undo the chunking without http.client's and
     urllib3's layers of calls per chunk; None when the response is not
@@ -117,6 +119,25 @@ def _raw_chunked_stream(raw: urllib3.BaseHTTPResponse) -> Any:
     ):
         return None
     return fp.fp
+
+
+def _dechunked(stream: io.BufferedReader) -> Callable[[], bytes]:
+    """A read of the body of a chunked response straight from its buffered
+    socket: the payload of what one read brings, b"" after the last chunk
+    (see kubeloop.client._chunked)."""
+    dechunk = Dechunker()
+
+    def read() -> bytes:
+        while not dechunk.done:
+            data = stream.read1(STREAM_READ_SIZE)
+            if not data:
+                raise ChunkedError("the connection closed before the last chunk")
+            part = dechunk.feed(data)
+            if part:
+                return part
+        return b""
+
+    return read
 
 
 class Urllib3Response:
@@ -175,36 +196,14 @@ class Urllib3Response:
     def chunks(self) -> Iterator[bytes]:
         raw = self._raw
         stream = _raw_chunked_stream(raw)
-        if stream is not None:
-            yield from self._dechunked(stream)
-            return
+        read = functools.partial(raw.read1, READ_SIZE) if stream is None else _dechunked(stream)
         try:
-            while True:
-                part = raw.read1(READ_SIZE)
-                if not part:
-                    return
+            while part := read():
                 yield part
         except (u3.HTTPError, http.client.HTTPException, OSError, ValueError) as err:
-            # ValueError: a read on a file closed by abort() in between.
+            # ValueError: a read on a file closed by abort() in between, or a
+            # ChunkedError; a socket's TimeoutError is an OSError.
             raw.close()
-            raise self._failed(err, self._what) from err
-
-    def _dechunked(self, stream: Any) -> Iterator[bytes]:
-        """The body of a chunked response read straight from its buffered
-        socket, one piece per read (see kubeloop.client._chunked)."""
-        dechunk = Dechunker()
-        try:
-            while not dechunk.done:
-                data = stream.read1(STREAM_READ_SIZE)
-                if not data:
-                    raise ChunkedError("the connection closed before the last chunk")
-                part = dechunk.feed(data)
-                if part:
-                    yield part
-        except (OSError, ValueError) as err:
-            # ValueError: a read on a file closed by abort() in between, or
-            # a ChunkedError; the socket's TimeoutError is an OSError.
-            self._raw.close()
             raise self._failed(err, self._what) from err
 
     def close(self) -> None:
